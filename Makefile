@@ -1,0 +1,124 @@
+# libgmr - Guru Meditation Reports for native Linux processes.
+#
+#   make                  build/libgmr.so
+#   make check            unit and integration tests (SANITIZE=address,undefined for sanitizers)
+#   make demo             run the example daemon under libgmr and show a report
+#   make install          PREFIX=/usr/local DESTDIR=
+#   make format | lint    clang-format; cppcheck and clang-tidy
+#
+# libunwind and elfutils are needed only for their headers here: libgmr
+# loads them at run time (see src/deps.h for why).
+
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+CC ?= cc
+PYTHON ?= python3
+
+comma := ,
+ifeq ($(SANITIZE),)
+BUILD ?= build
+else
+BUILD ?= build/san-$(subst $(comma),-,$(SANITIZE))
+SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
+CFLAGS ?= -O2 -g
+ALL_CFLAGS = -std=gnu11 -fPIC -fvisibility=hidden -pthread -D_GNU_SOURCE $(WARN) -Iinclude $(DEPS_CFLAGS) \
+             $(SAN_FLAGS) $(CFLAGS)
+LIB_LDFLAGS = -shared -pthread -Wl,-z,defs -Wl,-z,now -Wl,--as-needed -Wl,-soname,libgmr.so \
+              $(SAN_FLAGS) $(LDFLAGS)
+
+LIB_SRCS := $(wildcard src/*.c src/sections/*.c)
+PRELOAD_SRCS := $(wildcard preload/*.c)
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+PRELOAD_OBJS := $(PRELOAD_SRCS:%.c=$(BUILD)/obj/%.o)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+TARGET_SRCS := $(wildcard tests/targets/*.c)
+TARGET_BINS := $(TARGET_SRCS:tests/targets/%.c=$(BUILD)/targets/%)
+EXAMPLE_SRCS := $(wildcard examples/*.c)
+EXAMPLE_BINS := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
+
+.PHONY: all check unit integration demo install format lint clean deps
+
+all: $(BUILD)/libgmr.so
+
+# Dependencies: install what pkg-config cannot find, then record flags.
+# make re-reads this file once it is built, so a fresh machine needs no
+# separate set-up step.
+ifeq ($(filter clean format,$(MAKECMDGOALS)),)
+include $(BUILD)/config.mk
+endif
+
+$(BUILD)/config.mk: scripts/install-deps Makefile
+	@mkdir -p $(BUILD)
+	@pkg-config --exists libunwind-generic libdw libelf check 2>/dev/null || scripts/install-deps
+	@printf 'DEPS_CFLAGS := %s\nCHECK_CFLAGS := %s\nCHECK_LIBS := %s\n' \
+	    "$$(pkg-config --cflags libunwind-generic libdw)" \
+	    "$$(pkg-config --cflags check)" "$$(pkg-config --libs check)" > $@
+
+$(BUILD)/obj/%.o: %.c $(BUILD)/config.mk
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	@$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libgmr.so: $(LIB_OBJS) $(PRELOAD_OBJS)
+	@echo "  LD      $@"
+	@$(CC) $(LIB_LDFLAGS) -o $@ $^ -ldl
+
+# The engine without the constructor, for unit tests.
+$(BUILD)/libgmr-test.a: $(LIB_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libgmr-test.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Isrc -o $@ $< $(BUILD)/libgmr-test.a $(CHECK_LIBS) -ldl \
+	    $(SAN_FLAGS)
+
+# Test targets: realistic programs, optimised, with debug info.
+$(BUILD)/targets/%: tests/targets/%.c $(BUILD)/config.mk
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -pthread -D_GNU_SOURCE $(WARN) -Iinclude $(SAN_FLAGS) -o $@ $<
+
+$(BUILD)/examples/%: examples/%.c $(BUILD)/config.mk
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -pthread -D_GNU_SOURCE $(WARN) -Iinclude $(SAN_FLAGS) -o $@ $< -ldl
+
+check: unit integration
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; CK_VERBOSITY=normal $$t; done
+
+integration: $(BUILD)/libgmr.so $(TARGET_BINS) $(EXAMPLE_BINS)
+	GMR_TEST_BUILD=$(BUILD) GMR_TEST_SANITIZE=$(SANITIZE) \
+	    $(PYTHON) -m unittest discover -s tests/integration -t tests/integration -v
+
+demo: $(BUILD)/libgmr.so $(BUILD)/examples/demo
+	@BUILD=$(BUILD) sh scripts/demo.sh
+
+install: $(BUILD)/libgmr.so
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(MANDIR)/man7
+	install -m 0755 $(BUILD)/libgmr.so $(DESTDIR)$(LIBDIR)/libgmr.so
+	install -m 0644 include/gmr.h $(DESTDIR)$(INCLUDEDIR)/gmr.h
+	install -m 0644 man/gmr.7 $(DESTDIR)$(MANDIR)/man7/gmr.7
+
+FORMAT_FILES = $(wildcard src/*.[ch] src/sections/*.[ch] preload/*.c include/*.h tests/unit/*.[ch] \
+               tests/targets/*.c examples/*.c bench/*.c)
+
+format:
+	clang-format -i $(FORMAT_FILES)
+
+lint: $(BUILD)/config.mk
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	    --inline-suppr --suppress=missingIncludeSystem -Iinclude -D__x86_64__ \
+	    src preload
+	clang-tidy --quiet $(LIB_SRCS) $(PRELOAD_SRCS) -- $(ALL_CFLAGS)
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJS:.o=.d) $(PRELOAD_OBJS:.o=.d)

@@ -1,0 +1,162 @@
+/*
+ * preload.c - the LD_PRELOAD glue: what runs when libgmr.so is loaded.
+ *
+ * The constructor reads the configuration (GMR_CONFIG file, then GMR_*
+ * variables, which win), installs the capture and trigger handlers and
+ * starts the watcher thread. It does nothing heavy: no libunwind, no
+ * elfutils, no symbol tables - those wait on the watcher. A bad setting
+ * costs one gmr: line and its default; the host always starts.
+ *
+ * In secure-execution mode (setuid/setgid hosts, AT_SECURE) every GMR_*
+ * variable and GMR_CONFIG are ignored: the defaults apply.
+ */
+#include "../src/config.h"
+#include "../src/handlers.h"
+#include "../src/log.h"
+#include "../src/signals.h"
+#include "../src/watcher.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <unistd.h>
+
+#define CONFIG_FILE_MAX (1024 * 1024)
+
+static struct gmr_config config;
+static char service[128];
+
+static void warn_line(void *ctx, const char *msg)
+{
+    (void)ctx;
+    log_msg("%s", msg);
+}
+
+static void read_config_file(const char *path)
+{
+    char *text = NULL;
+    ssize_t n = -1;
+    int fd;
+
+    snprintf(config.config_file, sizeof(config.config_file), "%s", path);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        text = malloc(CONFIG_FILE_MAX);
+        n = text ? read(fd, text, CONFIG_FILE_MAX) : -1;
+        close(fd);
+    }
+    if (n < 0) {
+        log_msg("GMR_CONFIG=%s: cannot read it (%s); using the environment and defaults", path,
+                strerror(errno));
+        free(text);
+        return;
+    }
+    if (n == CONFIG_FILE_MAX)
+        log_msg("GMR_CONFIG=%s: larger than 1 MiB; only the first MiB is read", path);
+    config_apply_ini(&config, path, text, (size_t)n, warn_line, NULL);
+    free(text);
+}
+
+static void load_config(char **envp)
+{
+    const char *file = getenv("GMR_CONFIG");
+    char cwd[PATH_MAX];
+
+    config_defaults(&config);
+    if (getauxval(AT_SECURE))
+        return;
+    if (file && file[0])
+        read_config_file(file);
+    config_apply_env(&config, envp, warn_line, NULL);
+    if (getcwd(cwd, sizeof(cwd)))
+        config_absolutize(&config, cwd);
+}
+
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+
+    return slash ? slash + 1 : path;
+}
+
+/* The program's name as started: argv[0], so that a daemon run through a
+   symlink (redis-server -> redis-check-rdb) keeps the name it was given. */
+static void set_service(const char *name)
+{
+    snprintf(service, sizeof(service), "%.*s", (int)sizeof(service) - 1, name);
+}
+
+static void pick_service(int argc, char **argv)
+{
+    char exe[PATH_MAX];
+    ssize_t n;
+
+    if (config.service_name[0]) {
+        set_service(config.service_name);
+        return;
+    }
+    if (argc > 0 && argv && argv[0] && base_name(argv[0])[0]) {
+        set_service(base_name(argv[0]));
+        return;
+    }
+    n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    set_service(n > 0 ? base_name(exe) : "process");
+}
+
+/* GMR_INHERIT=0: take ourselves out of LD_PRELOAD so children run bare. */
+static void drop_from_preload(void)
+{
+    const char *preload = getenv("LD_PRELOAD"), *me;
+    char out[4096], item[PATH_MAX];
+    size_t len = 0;
+    Dl_info info;
+
+    if (!preload || !dladdr((void *)drop_from_preload, &info) || !info.dli_fname)
+        return;
+    me = base_name(info.dli_fname);
+    while (*preload) {
+        size_t n = strcspn(preload, ": ");
+        if (n && n < sizeof(item)) {
+            memcpy(item, preload, n);
+            item[n] = '\0';
+            if (strcmp(base_name(item), me) && len + n + 2 < sizeof(out)) {
+                if (len)
+                    out[len++] = ':';
+                memcpy(out + len, item, n);
+                len += n;
+            }
+        }
+        preload += n;
+        preload += strspn(preload, ": ");
+    }
+    out[len] = '\0';
+    if (len)
+        setenv("LD_PRELOAD", out, 1);
+    else
+        unsetenv("LD_PRELOAD");
+}
+
+__attribute__((constructor)) static void gmr_init(int argc, char **argv, char **envp)
+{
+    int capture;
+
+    load_config(envp);
+    pick_service(argc, argv);
+    if (!config.inherit)
+        drop_from_preload();
+    hs.pid = getpid();
+    capture = signals_install_capture(config.capture_signal, config.signal);
+    hs.wake_signal = capture;
+    if (watcher_start(&config, service, capture) < 0)
+        return;
+    if (config.signal && config.signal == capture)
+        log_msg("GMR_SIGNAL and GMR_CAPTURE_SIGNAL name the same signal; the signal trigger is off");
+    else if (config.signal)
+        signals_install_trigger(config.signal);
+}

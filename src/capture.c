@@ -1,0 +1,479 @@
+/*
+ * capture.c - the watcher's half of a capture round.
+ *
+ *  1. list the threads, then read /proc/self/maps: every listed thread's
+ *     stack is in that map, which the handlers use to bound their copy
+ *     (a thread created later is listed later, with a newer map);
+ *  2. per thread, /proc/self/task/TID/status: name, state, and SigBlk -
+ *     a thread blocking our signal is noted at once, never waited for;
+ *  3. publish the round, queue the signal to each thread, re-list to
+ *     catch threads created meanwhile;
+ *  4. wait on the round's futex until all answered or the deadline; now
+ *     and then re-check the silent ones (exited? blocked since?);
+ *  5. unpublish, wait for handlers still inside to leave, classify.
+ *
+ * Memory for slots and stack copies comes from mmap and goes back with
+ * munmap, so a report leaves the host no bigger than it was. Copy space
+ * is reserved (MAP_NORESERVE), and only what a stack really uses is
+ * touched.
+ */
+#include "capture.h"
+
+#include "procfs.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define STACK_COPY_MAX (512 * 1024)
+#define STACK_COPY_MIN (16 * 1024)
+#define RELIST_ROUNDS 8
+#define RECHECK_FIRST_MS 5
+#define RECHECK_EVERY_MS 50
+#define DRAIN_MAX_MS 2000
+
+static uint32_t round_seq;
+
+static long long now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void nap_us(long us)
+{
+    struct timespec ts = {0, us * 1000};
+
+    nanosleep(&ts, NULL);
+}
+
+/* ---- thread records ---- */
+
+static struct thread_rec *add_thread(struct capture *c, pid_t tid)
+{
+    struct thread_rec *t;
+
+    if (c->n == c->cap) {
+        size_t ncap = c->cap ? c->cap * 2 : 64;
+        struct thread_rec *grown = realloc(c->threads, ncap * sizeof(*grown));
+        if (!grown)
+            return NULL;
+        c->threads = grown;
+        c->cap = ncap;
+    }
+    t = &c->threads[c->n++];
+    memset(t, 0, sizeof(*t));
+    t->tid = tid;
+    return t;
+}
+
+static int known(const struct capture *c, pid_t tid)
+{
+    size_t i;
+
+    for (i = 0; i < c->n; i++)
+        if (c->threads[i].tid == tid)
+            return 1;
+    return 0;
+}
+
+static void copy_field(char *dst, size_t cap, const char *v, size_t len)
+{
+    if (!v) {
+        snprintf(dst, cap, "?");
+        return;
+    }
+    if (len >= cap)
+        len = cap - 1;
+    memcpy(dst, v, len);
+    dst[len] = '\0';
+}
+
+/* Reads name and state; returns 1 if the thread blocks signo, -1 if gone. */
+static int read_status(struct thread_rec *t, int signo)
+{
+    char path[64], text[4096];
+    const char *v;
+    size_t len;
+
+    snprintf(path, sizeof(path), "/proc/self/task/%d/status", (int)t->tid);
+    if (procfs_read(path, text, sizeof(text)) < 0)
+        return -1;
+    v = procfs_field(text, "Name:", &len);
+    copy_field(t->name, sizeof(t->name), v, len);
+    v = procfs_field(text, "State:", &len);
+    copy_field(t->state, sizeof(t->state), v, len);
+    v = procfs_field(text, "SigBlk:", &len);
+    if (v && signo > 0) {
+        unsigned long long mask = strtoull(v, NULL, 16);
+        return (mask >> (signo - 1)) & 1;
+    }
+    return 0;
+}
+
+static int thread_alive(pid_t tid)
+{
+    char path[64];
+
+    snprintf(path, sizeof(path), "/proc/self/task/%d", (int)tid);
+    return access(path, F_OK) == 0;
+}
+
+static void read_whereabouts(struct thread_rec *t)
+{
+    char path[64];
+    ssize_t n;
+
+    snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)t->tid);
+    n = procfs_read(path, t->syscall, sizeof(t->syscall));
+    if (n > 0 && t->syscall[n - 1] == '\n')
+        t->syscall[n - 1] = '\0';
+    snprintf(path, sizeof(path), "/proc/self/task/%d/wchan", (int)t->tid);
+    procfs_read(path, t->wchan, sizeof(t->wchan));
+    if (!strcmp(t->wchan, "0"))
+        t->wchan[0] = '\0';
+}
+
+/* ---- round memory ---- */
+
+static size_t round_size(uint32_t cap)
+{
+    return sizeof(struct round) + (size_t)cap * sizeof(struct slot);
+}
+
+static int alloc_round(struct capture *c, uint32_t cap)
+{
+    size_t stack = STACK_COPY_MAX;
+    void *p;
+
+    c->round_bytes = round_size(cap);
+    p = mmap(NULL, c->round_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return -1;
+    c->round = p;
+    c->round->cap = cap;
+    c->round->slots = (struct slot *)(c->round + 1);
+    /* Reserve copy space; halve it where address space is short. */
+    for (; stack >= STACK_COPY_MIN; stack /= 2) {
+        p = mmap(NULL, (size_t)cap * stack, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p != MAP_FAILED) {
+            c->copies = p;
+            c->copies_bytes = (size_t)cap * stack;
+            c->stack_cap = stack;
+            return 0;
+        }
+    }
+    munmap(c->round, c->round_bytes);
+    c->round = NULL;
+    return -1;
+}
+
+/* ---- sending ---- */
+
+static int queue_signal(pid_t pid, pid_t tid, int signo, uint32_t seq, uint32_t idx)
+{
+    siginfo_t si;
+
+    memset(&si, 0, sizeof(si));
+    si.si_signo = signo;
+    si.si_code = SI_QUEUE;
+    si.si_pid = pid;
+    si.si_uid = getuid();
+    si.si_value.sival_ptr = (void *)(uintptr_t)(((uint64_t)seq << 32) | idx);
+    return (int)syscall(SYS_rt_tgsigqueueinfo, pid, tid, signo, &si);
+}
+
+static void send_to(struct capture *c, struct thread_rec *t, const struct map_set *set)
+{
+    struct round *r = c->round;
+    uint32_t idx = atomic_load(&r->nslots);
+    struct slot *s;
+
+    if (idx >= r->cap) {
+        t->status = CAP_NO_ROOM;
+        return;
+    }
+    s = &r->slots[idx];
+    s->tid = t->tid;
+    s->maps = set;
+    s->copy = c->copies + (size_t)idx * c->stack_cap;
+    s->copy_cap = c->stack_cap;
+    atomic_store(&s->state, SLOT_SENT);
+    atomic_store(&r->nslots, idx + 1);
+    t->slot = s;
+    t->status = CAP_NO_ANSWER; /* until it answers */
+    if (queue_signal(hs.pid, t->tid, c->signo, r->seq, idx) < 0) {
+        t->err = errno;
+        t->status = errno == ESRCH ? CAP_GONE : CAP_SEND_FAILED;
+        atomic_store(&s->state, SLOT_EMPTY);
+        t->slot = NULL;
+    }
+}
+
+/* Adds the threads in `tids` not yet known, reads a map for them, and
+   signals them. Returns how many were new. */
+static size_t enroll(struct capture *c, const pid_t *tids, size_t ntids, pid_t self, int late)
+{
+    struct map_set *set = NULL;
+    size_t i, first = c->n, added = 0;
+
+    for (i = 0; i < ntids; i++) {
+        struct thread_rec *t;
+        if (known(c, tids[i]))
+            continue;
+        t = add_thread(c, tids[i]);
+        if (!t)
+            break;
+        t->late = late;
+        added++;
+    }
+    if (!added)
+        return 0;
+    /* The map is read after the list: every listed stack is in it. */
+    if (c->nsets < sizeof(c->sets) / sizeof(c->sets[0])) {
+        struct maps fresh;
+        struct rlimit rl = {RLIM_INFINITY, RLIM_INFINITY};
+        if (maps_read(&fresh) == 0) {
+            getrlimit(RLIMIT_STACK, &rl);
+            set = maps_readable_set(&fresh, (uintptr_t)rl.rlim_cur);
+            maps_free(&c->maps);
+            c->maps = fresh;
+        }
+        if (set)
+            c->sets[c->nsets++] = set;
+    }
+    for (i = first; i < c->n; i++) {
+        struct thread_rec *t = &c->threads[i];
+        int blocked = read_status(t, c->signo);
+
+        if (t->tid == self)
+            t->status = CAP_SELF;
+        else if (blocked < 0)
+            t->status = CAP_GONE;
+        else if (blocked)
+            t->status = CAP_BLOCKED;
+        else if (!set)
+            t->status = CAP_NO_MEMORY;
+        else
+            send_to(c, t, set);
+    }
+    return added;
+}
+
+/* ---- waiting ---- */
+
+static int answered(const struct thread_rec *t)
+{
+    return t->slot && atomic_load(&t->slot->state) == SLOT_DONE;
+}
+
+/* Threads still expected to answer. Re-checks the silent ones if asked. */
+static size_t outstanding(struct capture *c, int recheck)
+{
+    size_t i, left = 0;
+
+    for (i = 0; i < c->n; i++) {
+        struct thread_rec *t = &c->threads[i];
+        if (t->status != CAP_NO_ANSWER || answered(t))
+            continue;
+        if (recheck) {
+            int blocked = read_status(t, c->signo);
+            if (blocked < 0 || !thread_alive(t->tid)) {
+                t->status = CAP_GONE;
+                continue;
+            }
+            if (blocked) {
+                t->status = CAP_BLOCKED;
+                continue;
+            }
+        }
+        left++;
+    }
+    return left;
+}
+
+static void wait_answers(struct capture *c, long long deadline)
+{
+    long long next_check = now_us() + RECHECK_FIRST_MS * 1000;
+
+    for (;;) {
+        long long now = now_us(), until;
+        uint32_t done = atomic_load(&c->round->done);
+        struct timespec ts;
+        int recheck = now >= next_check;
+
+        if (!outstanding(c, recheck) || now >= deadline)
+            return;
+        if (recheck)
+            next_check = now + RECHECK_EVERY_MS * 1000;
+        until = next_check < deadline ? next_check : deadline;
+        ts.tv_sec = (until - now) / 1000000;
+        ts.tv_nsec = (until - now) % 1000000 * 1000;
+        syscall(SYS_futex, &c->round->done, FUTEX_WAIT_PRIVATE, done, &ts, NULL, 0);
+    }
+}
+
+/* Unpublishes the round and waits until no handler is still inside. */
+static int drain(void)
+{
+    long long give_up = now_us() + DRAIN_MAX_MS * 1000LL;
+
+    atomic_store(&hs.round, NULL);
+    while (atomic_load(&hs.active) > 0) {
+        if (now_us() > give_up)
+            return -1;
+        nap_us(50);
+    }
+    return 0;
+}
+
+static void finish(struct capture *c)
+{
+    size_t i;
+
+    for (i = 0; i < c->n; i++) {
+        struct thread_rec *t = &c->threads[i];
+        if (answered(t))
+            t->status = CAP_OK;
+        else if (t->status == CAP_NO_ANSWER && !thread_alive(t->tid))
+            t->status = CAP_GONE;
+        if (t->status != CAP_OK) {
+            t->slot = NULL;
+            if (t->status != CAP_GONE && t->status != CAP_SELF)
+                read_whereabouts(t);
+        }
+    }
+}
+
+static void mark_all(struct capture *c, enum capture_status status)
+{
+    size_t i;
+
+    for (i = 0; i < c->n; i++)
+        if (c->threads[i].status != CAP_SELF && c->threads[i].status != CAP_GONE) {
+            c->threads[i].status = status;
+            read_whereabouts(&c->threads[i]);
+        }
+}
+
+static void list_only(struct capture *c, const pid_t *tids, size_t n, pid_t self,
+                      enum capture_status status)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        struct thread_rec *t = add_thread(c, tids[i]);
+        if (!t)
+            break;
+        if (read_status(t, c->signo) < 0)
+            t->status = CAP_GONE;
+        else
+            t->status = tids[i] == self ? CAP_SELF : status;
+    }
+    mark_all(c, status);
+}
+
+static int signal_is_ours(int signo)
+{
+    struct sigaction sa;
+
+    return sigaction(signo, NULL, &sa) == 0 && (sa.sa_flags & SA_SIGINFO) &&
+           sa.sa_sigaction == handler_capture;
+}
+
+void capture_run(struct capture *c, int signo, long timeout_ms, pid_t self)
+{
+    long long start = now_us();
+    pid_t *tids = NULL;
+    size_t ntids = 0, rounds;
+
+    memset(c, 0, sizeof(*c));
+    c->signo = signo;
+    if (procfs_tids(&tids, &ntids) < 0)
+        return;
+    if (signo <= 0) {
+        list_only(c, tids, ntids, self, CAP_NO_SIGNAL);
+        goto out;
+    }
+    if (!signal_is_ours(signo)) {
+        list_only(c, tids, ntids, self, CAP_NOT_OURS);
+        goto out;
+    }
+    if (alloc_round(c, (uint32_t)(ntids * 2 + 64)) < 0) {
+        list_only(c, tids, ntids, self, CAP_NO_MEMORY);
+        goto out;
+    }
+    c->round->seq = ++round_seq;
+    atomic_store(&hs.round, c->round);
+    enroll(c, tids, ntids, self, 0);
+    for (rounds = 0; rounds < RELIST_ROUNDS; rounds++) {
+        free(tids);
+        if (procfs_tids(&tids, &ntids) < 0 || !enroll(c, tids, ntids, self, 1))
+            break;
+    }
+    wait_answers(c, start + timeout_ms * 1000);
+    if (drain() < 0) {
+        /* A handler is still copying: leave the round mapped for good
+           rather than pull memory from under it. */
+        c->round = NULL;
+        c->copies = NULL;
+    }
+    finish(c);
+out:
+    free(tids);
+    c->elapsed_us = (long)(now_us() - start);
+}
+
+void capture_free(struct capture *c)
+{
+    size_t i;
+
+    if (c->round)
+        munmap(c->round, c->round_bytes);
+    if (c->copies)
+        munmap(c->copies, c->copies_bytes);
+    for (i = 0; i < c->nsets; i++)
+        free(c->sets[i]);
+    maps_free(&c->maps);
+    free(c->threads);
+    memset(c, 0, sizeof(*c));
+}
+
+const char *capture_status_text(const struct thread_rec *t)
+{
+    switch (t->status) {
+    case CAP_OK:
+        return NULL;
+    case CAP_SELF:
+        return "libgmr's watcher thread, busy writing this report";
+    case CAP_BLOCKED:
+        return "not captured: the thread blocks the capture signal";
+    case CAP_GONE:
+        return "not captured: the thread exited during the capture";
+    case CAP_NO_ANSWER:
+        return "not captured: no answer to the capture signal before the deadline";
+    case CAP_SEND_FAILED:
+        return t->err == EAGAIN ? "not captured: the signal queue is full (RLIMIT_SIGPENDING)"
+                                : "not captured: the capture signal could not be sent";
+    case CAP_NO_ROOM:
+        return "not captured: created during the capture, after the round was full";
+    case CAP_NOT_OURS:
+        return "not captured: the program installed its own handler for the capture "
+               "signal (set GMR_CAPTURE_SIGNAL to a free one)";
+    case CAP_NO_MEMORY:
+        return "not captured: no memory for the capture";
+    case CAP_NO_SIGNAL:
+        return "not captured: no free real-time signal for capturing stacks";
+    }
+    return "not captured";
+}

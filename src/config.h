@@ -1,0 +1,88 @@
+/*
+ * config.h - libgmr's settings: their defaults, how text becomes a value,
+ * and where each value came from.
+ *
+ * Pure parsing, no I/O: the caller reads the environment and the ini file
+ * and hands their text in. Every rejected value produces one message
+ * through `warn` and leaves the previous value (default or file) in place,
+ * so bad input never stops the host. This file is unit-tested and fuzzed.
+ */
+#ifndef GMR_CONFIG_H
+#define GMR_CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+
+enum cfg_key {
+    CFG_SIGNAL,
+    CFG_TRIGGER_FILE,
+    CFG_TRIGGER_INTERVAL,
+    CFG_LOG_DIR,
+    CFG_SERVICE_NAME,
+    CFG_FORMAT,
+    CFG_CRASH,
+    CFG_TIMEOUT,
+    CFG_REDACT,
+    CFG_INHERIT,
+    CFG_DEBUGINFOD,
+    CFG_CAPTURE_SIGNAL,
+    CFG_CAPTURE_TIMEOUT,
+    CFG_MAX_FRAMES,
+    CFG_COUNT
+};
+
+enum cfg_source { CFG_FROM_DEFAULT, CFG_FROM_FILE, CFG_FROM_ENV };
+
+enum cfg_format { FORMAT_TEXT, FORMAT_JSON };
+
+struct gmr_config {
+    int signal; /* trigger signal; 0 = none */
+    char trigger_file[PATH_MAX];
+    long trigger_interval_ms;
+    char log_dir[PATH_MAX]; /* "" = stderr */
+    char service_name[128]; /* "" = derive from argv[0] */
+    enum cfg_format format;
+    int crash;
+    long timeout_ms; /* 0 = no watchdog */
+    char redact[1024]; /* comma-separated globs; "" = mask nothing */
+    int inherit;
+    int debuginfod;
+    int capture_signal; /* 0 = choose a free real-time signal */
+    long capture_timeout_ms;
+    int max_frames;
+    char config_file[PATH_MAX]; /* GMR_CONFIG, "" if none */
+    enum cfg_source source[CFG_COUNT];
+};
+
+typedef void (*cfg_warn_fn)(void *ctx, const char *msg);
+
+/* The environment variable and ini key of a setting. */
+const char *config_env_name(enum cfg_key key);
+const char *config_ini_name(enum cfg_key key);
+
+void config_defaults(struct gmr_config *cfg);
+
+/*
+ * Sets one key from text. Returns 0, or -1 with a reason in *why (a static
+ * string) and the configuration unchanged.
+ */
+int config_set(struct gmr_config *cfg, enum cfg_key key, const char *value,
+               enum cfg_source source, const char **why);
+
+/* Applies an ini file's text; `path` is only used in messages. */
+void config_apply_ini(struct gmr_config *cfg, const char *path, const char *text, size_t len,
+                      cfg_warn_fn warn, void *ctx);
+
+/* Applies GMR_* variables from a NULL-terminated environment. */
+void config_apply_env(struct gmr_config *cfg, char *const *envp, cfg_warn_fn warn, void *ctx);
+
+/* Makes relative paths absolute against `cwd`, as the host may chdir. */
+void config_absolutize(struct gmr_config *cfg, const char *cwd);
+
+/* The effective value of a key as text ("USR2", "1.5", "(unset)"). */
+const char *config_value_text(const struct gmr_config *cfg, enum cfg_key key, char *out,
+                              size_t len);
+
+const char *config_source_name(enum cfg_source source);
+
+#endif

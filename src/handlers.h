@@ -1,0 +1,86 @@
+/*
+ * handlers.h - what the signal handlers and the watcher share.
+ *
+ * A capture *round* is a set of slots, one per thread. The watcher fills in
+ * each slot's tid and memory, publishes the round, and sends every thread
+ * the capture signal with (round sequence, slot index) as payload. Each
+ * thread's handler copies its own registers and the live part of its stack
+ * into its slot, marks it done and wakes the watcher. The watcher then
+ * unwinds the copies at leisure while the threads run on.
+ *
+ * Handlers never free or allocate; the watcher frees a round only after it
+ * has unpublished it and seen no handler still inside (hs_active == 0).
+ */
+#ifndef GMR_HANDLERS_H
+#define GMR_HANDLERS_H
+
+#include <signal.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <ucontext.h>
+
+/* Readable mappings, sorted, from /proc/self/maps: bounds a stack copy. */
+struct map_range {
+    uintptr_t start, end;
+};
+
+struct map_set {
+    uintptr_t grow_lo, grow_hi; /* where the main stack may grow down to */
+    size_t n;
+    struct map_range r[];
+};
+
+enum slot_state { SLOT_EMPTY, SLOT_SENT, SLOT_BUSY, SLOT_DONE };
+
+struct slot {
+    _Atomic int state;
+    pid_t tid;                  /* set by the watcher before SLOT_SENT */
+    const struct map_set *maps; /* set by the watcher */
+    unsigned char *copy;        /* copy_cap bytes reserved for the stack */
+    size_t copy_cap;
+    /* Written by the thread itself. */
+    greg_t regs[NGREG];
+    uintptr_t stack_lo; /* the copy holds [stack_lo, stack_lo + copy_len) */
+    size_t copy_len;
+    int stack_unknown; /* the stack pointer was in no known mapping */
+    int copy_clipped;  /* the stack went on past copy_cap */
+};
+
+struct round {
+    uint32_t seq;
+    uint32_t cap;
+    _Atomic uint32_t nslots; /* slots published so far */
+    _Atomic uint32_t done;   /* futex word: slots marked SLOT_DONE */
+    struct slot *slots;
+};
+
+/* Reasons the watcher was woken, as bits in hs_pending. */
+enum trigger_bits {
+    TRIGGER_SIGNAL = 1,
+    TRIGGER_FILE = 2,
+    TRIGGER_TIMEOUT = 4,
+    TRIGGER_API = 8,
+};
+
+/* The state handlers need. Signal handlers take no argument: it is global. */
+struct handler_state {
+    _Atomic(struct round *) round;
+    _Atomic int active;       /* handlers between entry and exit */
+    _Atomic unsigned pending; /* trigger_bits not yet taken by the watcher */
+    _Atomic pid_t watcher_tid;
+    _Atomic pid_t trigger_tid;    /* thread that received the last trigger */
+    _Atomic pid_t trigger_sender; /* si_pid of the last trigger signal */
+    pid_t pid;
+    int wake_signal; /* sent to the watcher to end its wait */
+};
+
+extern struct handler_state hs;
+
+void handler_capture(int sig, siginfo_t *si, void *uc);
+void handler_trigger(int sig, siginfo_t *si, void *uc);
+/* Asks the watcher to run (async-signal-safe; any thread). */
+void handler_wake_watcher(unsigned bits);
+
+#endif

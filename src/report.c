@@ -1,0 +1,82 @@
+/*
+ * report.c - run the pipeline once: capture, unwind, symbolize, render,
+ * deliver. Everything taken here is given back before returning.
+ */
+#include "report.h"
+
+#include "emit.h"
+#include "sections/sections.h"
+#include "sink.h"
+
+#include <string.h>
+#include <unistd.h>
+
+static const section_fn sections[] = {
+    section_header,    section_package,       section_threads,     section_green_threads,
+    section_processes, section_configuration, section_environment,
+};
+
+const char *report_trigger_name(unsigned bits)
+{
+    if (bits & TRIGGER_SIGNAL)
+        return "signal";
+    if (bits & TRIGGER_FILE)
+        return "file";
+    if (bits & TRIGGER_TIMEOUT)
+        return "timeout";
+    if (bits & TRIGGER_API)
+        return "api";
+    return "unknown";
+}
+
+static void render(struct report *r, struct buf *out)
+{
+    struct emitter e;
+    size_t i;
+
+    if (r->cfg->format == FORMAT_JSON)
+        emit_init_json(&e, out);
+    else
+        emit_init_text(&e, out);
+    e.ops->begin_report(&e);
+    for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+        sections[i](&e, r);
+    e.ops->end_report(&e);
+}
+
+void report_write(const struct report_ctx *ctx, unsigned trigger, char *written, size_t len)
+{
+    struct report r;
+    struct buf out = {0};
+    struct sink_target target;
+
+    memset(&r, 0, sizeof(r));
+    r.ctx = ctx;
+    r.cfg = ctx->cfg;
+    r.trigger = trigger;
+    r.pid = getpid();
+    r.when = time(NULL);
+    r.trigger_tid = atomic_load(&hs.trigger_tid);
+    r.trigger_sender = atomic_load(&hs.trigger_sender);
+    capture_run(&r.cap, ctx->capture_signal, ctx->cfg->capture_timeout_ms, ctx->self_tid);
+    r.mr = memreader_new();
+    if (r.mr)
+        r.unwind = unwind_begin(&r.cap.maps, r.mr);
+    if (ctx->sym && symbolizer_refresh(ctx->sym) == 0)
+        r.sym = ctx->sym;
+    render(&r, &out);
+
+    target.log_dir = ctx->cfg->log_dir;
+    target.service = ctx->service;
+    target.pid = r.pid;
+    target.when = r.when;
+    target.json = ctx->cfg->format == FORMAT_JSON;
+    sink_write(&target, &out, written, len);
+
+    buf_free(&out);
+    if (ctx->sym)
+        symbolizer_done(ctx->sym);
+    unwind_end(r.unwind);
+    memreader_free(r.mr);
+    capture_free(&r.cap);
+}

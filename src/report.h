@@ -1,0 +1,48 @@
+/*
+ * report.h - one Guru Meditation Report, from trigger to sink.
+ *
+ * report_write runs on the watcher thread: capture every thread, open an
+ * unwinding session and the symbolizer, let each section emit its part
+ * through the configured renderer, hand the result to the sink, and give
+ * back everything it took.
+ */
+#ifndef GMR_REPORT_H
+#define GMR_REPORT_H
+
+#include "capture.h"
+#include "config.h"
+#include "memread.h"
+#include "symbolize.h"
+#include "unwind.h"
+
+#include <sys/types.h>
+#include <time.h>
+
+/* What a report needs that outlives it: owned by the watcher. */
+struct report_ctx {
+    const struct gmr_config *cfg;
+    const char *service;
+    int capture_signal; /* -1 if none could be installed */
+    pid_t self_tid;     /* the watcher */
+    struct symbolizer *sym; /* NULL if elfutils is missing */
+};
+
+struct report {
+    const struct report_ctx *ctx;
+    const struct gmr_config *cfg;
+    unsigned trigger; /* trigger_bits */
+    pid_t pid, trigger_tid, trigger_sender;
+    time_t when;
+    struct capture cap;
+    struct memreader *mr;
+    struct unwind_session *unwind; /* NULL if libunwind is missing */
+    struct symbolizer *sym;        /* NULL if elfutils is missing */
+};
+
+/* Writes one report; `written` receives its path ("" for stderr). */
+void report_write(const struct report_ctx *ctx, unsigned trigger, char *written, size_t len);
+
+/* The name of the first trigger in `bits`: "signal", "file", ... */
+const char *report_trigger_name(unsigned bits);
+
+#endif

@@ -1,0 +1,51 @@
+/*
+ * header.c - the block under the title: who, when, why, and how the
+ * capture went. JSON key "header".
+ */
+#include "sections.h"
+
+#include "../handlers.h"
+#include "../signames.h"
+#include "../timefmt.h"
+
+#include <gmr.h>
+#include <stdio.h>
+
+static void capture_summary(struct emitter *e, const struct report *r)
+{
+    size_t i, captured = 0;
+    char text[96];
+
+    for (i = 0; i < r->cap.n; i++)
+        captured += r->cap.threads[i].status == CAP_OK;
+    snprintf(text, sizeof(text), "%zu of %zu threads in %ld.%03ld ms", captured, r->cap.n,
+             r->cap.elapsed_us / 1000, r->cap.elapsed_us % 1000);
+    e->ops->str(e, "capture", text, EMIT_TEXT_ONLY);
+    e->ops->num(e, "threads", (long long)r->cap.n, EMIT_JSON_ONLY);
+    e->ops->num(e, "threads_captured", (long long)captured, EMIT_JSON_ONLY);
+    e->ops->num(e, "capture_us", r->cap.elapsed_us, EMIT_JSON_ONLY);
+}
+
+void section_header(struct emitter *e, struct report *r)
+{
+    char when[21], name[32];
+
+    time_iso8601(r->when, when);
+    e->ops->begin_section(e, NULL, "header");
+    e->ops->begin_object(e, NULL, NULL, 0);
+    emit_num(e, "pid", r->pid);
+    emit_str(e, "service", r->ctx->service);
+    emit_str(e, "trigger", report_trigger_name(r->trigger));
+    if ((r->trigger & TRIGGER_SIGNAL) && r->cfg->signal) {
+        emit_str(e, "signal", signal_name(r->cfg->signal, name, sizeof(name)));
+        if (r->trigger_sender)
+            emit_num(e, "sender_pid", r->trigger_sender);
+        if (r->trigger_tid)
+            emit_num(e, "received_by", r->trigger_tid);
+    }
+    emit_str(e, "time", when);
+    emit_str(e, "libgmr", GMR_VERSION);
+    capture_summary(e, r);
+    e->ops->end_object(e);
+    e->ops->end_section(e);
+}

@@ -1,0 +1,69 @@
+/*
+ * signals.c - sigaction calls for the trigger and capture signals.
+ *
+ * Handlers run with SA_RESTART, so most interrupted system calls resume
+ * by themselves, and SA_ONSTACK, so a thread with an alternate signal
+ * stack keeps using it. The automatic capture signal is looked for from
+ * SIGRTMAX-3 downwards: the lowest real-time signals are the ones
+ * programs usually take, and valgrind keeps SIGRTMAX for itself.
+ */
+#include "signals.h"
+
+#include "handlers.h"
+#include "log.h"
+#include "signames.h"
+
+#include <signal.h>
+#include <string.h>
+
+static int is_default(int sig)
+{
+    struct sigaction old;
+
+    return sigaction(sig, NULL, &old) == 0 && !(old.sa_flags & SA_SIGINFO) &&
+           old.sa_handler == SIG_DFL;
+}
+
+static int install(int sig, void (*fn)(int, siginfo_t *, void *))
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = fn;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    return sigaction(sig, &sa, NULL);
+}
+
+int signals_install_capture(int wanted, int avoid)
+{
+    char name[32];
+    int sig;
+
+    if (wanted) {
+        if (!is_default(wanted)) {
+            log_msg("GMR_CAPTURE_SIGNAL=%s is already in use by the program; stacks cannot be "
+                    "captured", signal_name(wanted, name, sizeof(name)));
+            return -1;
+        }
+        return install(wanted, handler_capture) == 0 ? wanted : -1;
+    }
+    for (sig = SIGRTMAX - 3; sig >= SIGRTMIN; sig--)
+        if (sig != avoid && is_default(sig))
+            return install(sig, handler_capture) == 0 ? sig : -1;
+    log_msg("no free real-time signal for capturing stacks; stacks cannot be captured");
+    return -1;
+}
+
+int signals_install_trigger(int sig)
+{
+    char name[32];
+
+    if (!is_default(sig)) {
+        log_msg("SIG%s already has a handler or is ignored; the signal trigger is off "
+                "(set GMR_SIGNAL or use GMR_TRIGGER_FILE)",
+                signal_name(sig, name, sizeof(name)));
+        return -1;
+    }
+    return install(sig, handler_trigger);
+}

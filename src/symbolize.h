@@ -1,0 +1,49 @@
+/*
+ * symbolize.h - addresses to function names, modules and source lines.
+ *
+ * Uses elfutils (libdwfl): ELF .symtab as well as .dynsym, so static
+ * functions are named; DWARF line tables and inlined-call scopes where
+ * debug information is present, in the binary or in a separate file found
+ * by build-id under /usr/lib/debug. Nothing is fetched from the network
+ * unless debuginfod is allowed (GMR_DEBUGINFOD=1).
+ *
+ * A symbolizer lives as long as the watcher: elfutils keeps each module's
+ * tables between reports. Results for one report are cached per address.
+ */
+#ifndef GMR_SYMBOLIZE_H
+#define GMR_SYMBOLIZE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* One frame as printed; an inlined call expands one address to several. */
+struct sym_frame {
+    const char *function; /* NULL if unknown */
+    uintptr_t offset;     /* pc - function start; valid if has_offset */
+    int has_offset;
+    int inlined;          /* an inlined call inside the next frame */
+    const char *module;   /* path, NULL if the address is in no module */
+    uintptr_t module_offset;
+    const char *file; /* NULL if no line information */
+    int line;
+};
+
+struct sym_result {
+    size_t n;
+    struct sym_frame *frames;
+};
+
+struct symbolizer;
+
+struct symbolizer *symbolizer_new(int allow_debuginfod);
+void symbolizer_free(struct symbolizer *s);
+/* Re-reads the process's modules; call at the start of each report. */
+int symbolizer_refresh(struct symbolizer *s);
+/* Symbolizes pc (a return address unless exact); valid until _done. */
+const struct sym_result *symbolize(struct symbolizer *s, uintptr_t pc, int exact);
+/* The build-id of the module holding addr, as hex into out; 0 or -1. */
+int symbolizer_build_id(struct symbolizer *s, uintptr_t addr, char *out, size_t len);
+/* Drops the per-report cache. */
+void symbolizer_done(struct symbolizer *s);
+
+#endif

@@ -1,0 +1,127 @@
+/*
+ * watcher.c - the watcher thread's loop.
+ *
+ * Waiting: ppoll with every signal blocked except the wake signal (the
+ * capture signal, whose handler does nothing for a wake-up). A trigger
+ * handler sets a bit in hs.pending and tgkill()s us; if we are busy, the
+ * signal stays pending and ends the next ppoll at once. Taking all bits
+ * with one exchange coalesces any number of triggers that arrived during
+ * a report into at most one more report.
+ *
+ * Without a wake signal (none was free) we poll hs.pending once a second.
+ */
+#include "watcher.h"
+
+#include "deps.h"
+#include "handlers.h"
+#include "log.h"
+#include "report.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WATCHER_STACK (2 * 1024 * 1024)
+
+struct watcher {
+    struct report_ctx ctx;
+    long long timeout_at_ms; /* GMR_TIMEOUT deadline on CLOCK_MONOTONIC, 0 = none */
+};
+
+static struct watcher the_watcher;
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sleeps until at least one trigger bit is set; returns them all. */
+static unsigned wait_trigger(struct watcher *w)
+{
+    sigset_t mask;
+
+    sigfillset(&mask);
+    if (w->ctx.capture_signal > 0)
+        sigdelset(&mask, w->ctx.capture_signal);
+    for (;;) {
+        unsigned bits = atomic_exchange(&hs.pending, 0);
+        struct timespec ts, *tsp = NULL;
+        long long wait_ms = -1;
+
+        if (w->timeout_at_ms) {
+            long long left = w->timeout_at_ms - now_ms();
+            if (left <= 0) {
+                w->timeout_at_ms = 0;
+                bits |= TRIGGER_TIMEOUT;
+            } else {
+                wait_ms = left;
+            }
+        }
+        if (bits)
+            return bits;
+        if (w->ctx.capture_signal <= 0 && (wait_ms < 0 || wait_ms > 1000))
+            wait_ms = 1000;
+        if (wait_ms >= 0) {
+            ts.tv_sec = wait_ms / 1000;
+            ts.tv_nsec = wait_ms % 1000 * 1000000;
+            tsp = &ts;
+        }
+        ppoll(NULL, 0, tsp, &mask);
+    }
+}
+
+static void *watcher_main(void *arg)
+{
+    struct watcher *w = arg;
+    char written[4096];
+
+    prctl(PR_SET_NAME, "gmr-watcher");
+    w->ctx.self_tid = (pid_t)syscall(SYS_gettid);
+    deps_load();
+    w->ctx.sym = symbolizer_new(w->ctx.cfg->debuginfod);
+    atomic_store(&hs.watcher_tid, w->ctx.self_tid);
+    for (;;) {
+        unsigned bits = wait_trigger(w);
+        report_write(&w->ctx, bits, written, sizeof(written));
+    }
+    return NULL;
+}
+
+int watcher_start(const struct gmr_config *cfg, const char *service, int capture_signal)
+{
+    struct watcher *w = &the_watcher;
+    sigset_t all, old;
+    pthread_attr_t attr;
+    pthread_t thread;
+    int err;
+
+    memset(w, 0, sizeof(*w));
+    w->ctx.cfg = cfg;
+    w->ctx.service = service;
+    w->ctx.capture_signal = capture_signal;
+    if (cfg->timeout_ms)
+        w->timeout_at_ms = now_ms() + cfg->timeout_ms;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, WATCHER_STACK);
+    /* The thread inherits this mask: it is born with every signal blocked,
+       so none meant for the host can land on it, even before it runs. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    err = pthread_create(&thread, &attr, watcher_main, w);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    if (err) {
+        log_msg("cannot start the watcher thread: %s; no reports", strerror(err));
+        return -1;
+    }
+    return 0;
+}

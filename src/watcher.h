@@ -1,0 +1,17 @@
+/*
+ * watcher.h - libgmr's own thread, "gmr-watcher".
+ *
+ * It blocks every signal, sleeps until a trigger arrives (a signal handler
+ * wakes it, or a timeout passes), and writes reports. All heavy work -
+ * loading libunwind and elfutils, reading symbols - happens here, never
+ * in the host's threads.
+ */
+#ifndef GMR_WATCHER_H
+#define GMR_WATCHER_H
+
+#include "config.h"
+
+/* Starts the watcher. cfg and service must outlive it. 0 or -1. */
+int watcher_start(const struct gmr_config *cfg, const char *service, int capture_signal);
+
+#endif
