@@ -9,6 +9,12 @@
  * a report into at most one more report.
  *
  * Without a wake signal (none was free) we poll hs.pending once a second.
+ *
+ * Symbol tables and debug information stay loaded for CACHE_TTL_MS after
+ * a report, so the reports an operator takes in a row are fast; then they
+ * are released (one wake-up, no polling), so a host that asked for a
+ * report once does not carry elfutils' caches - tens of MiB with debug
+ * info installed - for the rest of its life.
  */
 #include "watcher.h"
 
@@ -27,10 +33,12 @@
 #include <unistd.h>
 
 #define WATCHER_STACK (2 * 1024 * 1024)
+#define CACHE_TTL_MS (60 * 1000)
 
 struct watcher {
     struct report_ctx ctx;
     long long timeout_at_ms; /* GMR_TIMEOUT deadline on CLOCK_MONOTONIC, 0 = none */
+    long long release_at_ms; /* when to drop the symbol caches, 0 = nothing held */
 };
 
 static struct watcher the_watcher;
@@ -43,6 +51,24 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Milliseconds until `at` (0: never), folded into the wait so far. */
+static long long sooner(long long wait_ms, long long at, long long now)
+{
+    long long left;
+
+    if (!at)
+        return wait_ms;
+    left = at > now ? at - now : 0;
+    return wait_ms < 0 || left < wait_ms ? left : wait_ms;
+}
+
+static void release_caches(struct watcher *w)
+{
+    symbolizer_free(w->ctx.sym);
+    w->ctx.sym = NULL;
+    w->release_at_ms = 0;
+}
+
 /* Sleeps until at least one trigger bit is set; returns them all. */
 static unsigned wait_trigger(struct watcher *w)
 {
@@ -53,20 +79,18 @@ static unsigned wait_trigger(struct watcher *w)
         sigdelset(&mask, w->ctx.capture_signal);
     for (;;) {
         unsigned bits = atomic_exchange(&hs.pending, 0);
+        long long now = now_ms(), wait_ms;
         struct timespec ts, *tsp = NULL;
-        long long wait_ms = -1;
 
-        if (w->timeout_at_ms) {
-            long long left = w->timeout_at_ms - now_ms();
-            if (left <= 0) {
-                w->timeout_at_ms = 0;
-                bits |= TRIGGER_TIMEOUT;
-            } else {
-                wait_ms = left;
-            }
+        if (w->timeout_at_ms && now >= w->timeout_at_ms) {
+            w->timeout_at_ms = 0;
+            bits |= TRIGGER_TIMEOUT;
         }
         if (bits)
             return bits;
+        if (w->release_at_ms && now >= w->release_at_ms)
+            release_caches(w);
+        wait_ms = sooner(sooner(-1, w->timeout_at_ms, now), w->release_at_ms, now);
         if (w->ctx.capture_signal <= 0 && (wait_ms < 0 || wait_ms > 1000))
             wait_ms = 1000;
         if (wait_ms >= 0) {
@@ -86,11 +110,13 @@ static void *watcher_main(void *arg)
     prctl(PR_SET_NAME, "gmr-watcher");
     w->ctx.self_tid = (pid_t)syscall(SYS_gettid);
     deps_load();
-    w->ctx.sym = symbolizer_new(w->ctx.cfg->debuginfod);
     atomic_store(&hs.watcher_tid, w->ctx.self_tid);
     for (;;) {
         unsigned bits = wait_trigger(w);
+        if (!w->ctx.sym)
+            w->ctx.sym = symbolizer_new(w->ctx.cfg->debuginfod);
         report_write(&w->ctx, bits, written, sizeof(written));
+        w->release_at_ms = now_ms() + CACHE_TTL_MS;
     }
     return NULL;
 }

@@ -1,0 +1,221 @@
+"""Helpers for libgmr's integration tests.
+
+Every test runs a real program with libgmr.so preloaded, sends real
+signals or touches real files, and reads the real report back, from the
+log directory or from the program's stderr. Nothing here knows how
+libgmr formats a report beyond the contract in DESIGN.md §4: the text
+parser below reads banners, thread headings and frame lines.
+"""
+
+import glob
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.path.join(ROOT, os.environ.get("GMR_TEST_BUILD", "build"))
+LIB = os.path.join(BUILD, "libgmr.so")
+SANITIZE = os.environ.get("GMR_TEST_SANITIZE", "")
+TARGETS = os.path.join(BUILD, "targets")
+EXAMPLES = os.path.join(BUILD, "examples")
+
+REPORT_GLOB = "*_gurumeditation_*"
+SANITIZER_MARKERS = ["ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer"]
+FRAME_RE = re.compile(
+    r"^#(?P<index>\d+)\s+0x(?P<pc>[0-9a-f]+) in (?P<function>\S+?)(?:\+0x(?P<offset>[0-9a-f]+))?"
+    r"(?P<inlined> \[inlined\])? \((?P<module>.*?)\)(?: at (?P<file>.+):(?P<line>\d+))?$")
+THREAD_RE = re.compile(r"^------\s+Thread #(?P<tid>\d+) \((?P<name>.*?)\)(?: \[(?P<marks>.*)\])?\s+------$")
+BANNER_RE = re.compile(r"^====\s+(?P<title>.*?)\s+====$")
+
+
+def runtime_preload():
+    """LD_PRELOAD value: the sanitizer runtime first when libgmr was built with one."""
+    libs = []
+    if "address" in SANITIZE.split(","):
+        asan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True,
+                              text=True).stdout.strip()
+        libs.append(asan)
+    libs.append(LIB)
+    return ":".join(libs)
+
+
+def base_env(**extra):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GMR_")}
+    env["LD_PRELOAD"] = runtime_preload()
+    if SANITIZE:
+        env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=0"
+        env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+class Target:
+    """A program run under libgmr; waits for its "ready <pid>" line."""
+
+    def __init__(self, argv, env=None, ready=True, timeout=20, cwd=None):
+        self.stderr_file = tempfile.NamedTemporaryFile(prefix="gmr-stderr-", delete=False)
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.stderr_file,
+                                     stdin=subprocess.DEVNULL, env=env or base_env(), cwd=cwd)
+        self.pid = self.proc.pid
+        if ready:
+            self.wait_line("ready", timeout)
+
+    def wait_line(self, prefix, timeout):
+        deadline = time.monotonic() + timeout
+        buf = b""
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([self.proc.stdout], [], [], 0.1)
+            if r:
+                chunk = os.read(self.proc.stdout.fileno(), 4096)
+                if not chunk:
+                    break
+                buf += chunk
+                for line in buf.decode(errors="replace").splitlines():
+                    if line.startswith(prefix):
+                        return line
+        raise AssertionError("target did not print %r; stderr:\n%s" % (prefix, self.stderr()))
+
+    def tids(self):
+        return sorted(int(t) for t in os.listdir("/proc/%d/task" % self.pid))
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def signal(self, sig=signal.SIGUSR2):
+        os.kill(self.pid, sig)
+
+    def stderr(self):
+        with open(self.stderr_file.name, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def stop(self):
+        if self.alive():
+            self.proc.kill()
+        self.proc.wait(timeout=20)
+        err = self.stderr()
+        self.proc.stdout.close()
+        self.stderr_file.close()
+        os.unlink(self.stderr_file.name)
+        for marker in SANITIZER_MARKERS:
+            if marker in err:
+                raise AssertionError("sanitizer report from the target:\n" + err[-6000:])
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def testd(*args, **kw):
+    return [os.path.join(TARGETS, "testd")] + [str(a) for a in args]
+
+
+def wait_reports(log_dir, count, timeout=20):
+    """Waits until log_dir holds at least `count` reports; returns their paths, oldest first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = glob.glob(os.path.join(log_dir, REPORT_GLOB))
+        if len(found) >= count:
+            return sorted(found, key=lambda p: (os.stat(p).st_mtime_ns, p))
+        if time.monotonic() > deadline:
+            raise AssertionError("expected %d report(s) in %s, found %d: %s"
+                                 % (count, log_dir, len(found), os.listdir(log_dir)))
+        time.sleep(0.02)
+
+
+def wait_stderr_report(target, count=1, timeout=20):
+    """Waits until the target's stderr holds `count` whole text reports."""
+    deadline = time.monotonic() + timeout
+    last, stable_since = None, None
+    while time.monotonic() < deadline:
+        text = target.stderr()
+        if text.count("====                          Environment") >= count:
+            if text == last and time.monotonic() - stable_since > 0.3:
+                return text
+            if text != last:
+                last, stable_since = text, time.monotonic()
+        time.sleep(0.05)
+    raise AssertionError("no complete report on stderr:\n" + target.stderr()[-3000:])
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read().decode("utf-8", errors="replace")
+
+
+def parse_text(text):
+    """Splits a text report into header fields, sections and threads."""
+    report = {"header": {}, "sections": {}, "threads": []}
+    section, thread = "header", None
+    for line in text.splitlines():
+        m = BANNER_RE.match(line)
+        if m and m.group("title") == "Guru Meditation":
+            continue
+        if m:
+            section = m.group("title")
+            report["sections"].setdefault(section, [])
+            thread = None
+            continue
+        if line.startswith("=" * 72) or line.startswith("|" * 72):
+            continue
+        if section == "header":
+            if " = " in line:
+                k, v = line.split(" = ", 1)
+                report["header"][k] = v
+            continue
+        report["sections"].setdefault(section, []).append(line)
+        if section != "Threads":
+            continue
+        m = THREAD_RE.match(line)
+        if m:
+            thread = {"tid": int(m.group("tid")), "name": m.group("name"),
+                      "marks": m.group("marks") or "", "frames": [], "notes": [], "fields": {}}
+            report["threads"].append(thread)
+            continue
+        if thread is None:
+            continue
+        m = FRAME_RE.match(line)
+        if m:
+            thread["frames"].append(m.groupdict())
+        elif line.startswith("note = "):
+            thread["notes"].append(line[len("note = "):])
+        elif " = " in line:
+            k, v = line.split(" = ", 1)
+            thread["fields"][k.strip()] = v
+    return report
+
+
+def functions(thread):
+    return [f["function"] for f in thread["frames"]]
+
+
+def ordered_subsequence(needles, haystack):
+    """True if the needles appear in haystack in this order."""
+    it = iter(haystack)
+    return all(any(n == h for h in it) for n in needles)
+
+
+class GmrTestCase(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="gmr-test-")
+        self.log_dir = os.path.join(self.tmp, "reports")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def assertChain(self, thread, name):
+        chain = [name + "_leaf", name + "_middle", name + "_outer"]
+        self.assertTrue(ordered_subsequence(chain, functions(thread)),
+                        "thread %s: expected %s in %s" % (thread["name"], chain, functions(thread)))
+
+    def load_json(self, path):
+        with open(path, "rb") as f:
+            return json.loads(f.read().decode("utf-8"))

@@ -1,0 +1,214 @@
+/*
+ * testd.c - a test daemon for libgmr's integration tests.
+ *
+ * Starts one thread per park style, each parked three static functions
+ * deep in a chain named after it (alpha_outer -> alpha_middle ->
+ * alpha_leaf), so a report can be checked thread by thread. The main
+ * thread keeps working: it counts and writes the count to a file, so a
+ * test can tell the host went on running after its reports.
+ *
+ *   testd [--threads N] [--block-all] [--progress FILE] [--lifetime SECONDS]
+ *
+ * Prints "ready <pid>" on stdout once every thread is parked. With
+ * --block-all, one more thread ("kilo") blocks every signal first.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NOINLINE __attribute__((noinline, noclone))
+/* Keeps calls from becoming jumps, so every function keeps its frame. */
+#define KEEP_FRAME() __asm__ volatile("" ::: "memory")
+
+static atomic_int parked;
+static int pipe_fds[2];
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t never = PTHREAD_COND_INITIALIZER;
+static sem_t sem;
+static volatile unsigned long spin_sink;
+
+static void park_sleep(void)
+{
+    struct timespec ts = {3600, 0};
+    nanosleep(&ts, NULL);
+}
+
+static void park_cond(void)
+{
+    pthread_mutex_lock(&lock);
+    pthread_cond_wait(&never, &lock);
+    pthread_mutex_unlock(&lock);
+}
+
+static void park_read(void)
+{
+    char c;
+    if (read(pipe_fds[0], &c, 1) < 0 && errno != EINTR)
+        abort();
+}
+
+static void park_poll(void)
+{
+    struct pollfd p = {pipe_fds[0], POLLIN, 0};
+    poll(&p, 1, -1);
+}
+
+static void park_epoll(void)
+{
+    static int ep = -1;
+    struct epoll_event ev;
+
+    if (ep < 0)
+        ep = epoll_create1(EPOLL_CLOEXEC);
+    epoll_wait(ep, &ev, 1, -1);
+}
+
+static void park_pause(void)
+{
+    pause();
+}
+
+static void park_select(void)
+{
+    fd_set r;
+    FD_ZERO(&r);
+    FD_SET(pipe_fds[0], &r);
+    select(pipe_fds[0] + 1, &r, NULL, NULL, NULL);
+}
+
+static void park_spin(void)
+{
+    unsigned long i;
+    for (i = 0; i < 100000000; i++)
+        spin_sink += i;
+}
+
+static void park_sem(void)
+{
+    sem_wait(&sem);
+}
+
+#define CHAIN(name, park)                                                                          \
+    static NOINLINE void name##_leaf(void)                                                         \
+    {                                                                                              \
+        spin_sink = __LINE__; /* keeps identical leaves from being folded into one */              \
+        atomic_fetch_add(&parked, 1);                                                              \
+        for (;;) {                                                                                 \
+            park();                                                                                \
+            KEEP_FRAME();                                                                          \
+        }                                                                                          \
+    }                                                                                              \
+    static NOINLINE void name##_middle(void)                                                       \
+    {                                                                                              \
+        name##_leaf();                                                                             \
+        KEEP_FRAME();                                                                              \
+    }                                                                                              \
+    static NOINLINE void name##_outer(void)                                                        \
+    {                                                                                              \
+        name##_middle();                                                                           \
+        KEEP_FRAME();                                                                              \
+    }                                                                                              \
+    static void *name##_thread(void *arg)                                                          \
+    {                                                                                              \
+        (void)arg;                                                                                 \
+        pthread_setname_np(pthread_self(), #name);                                                 \
+        name##_outer();                                                                            \
+        return NULL;                                                                               \
+    }
+
+CHAIN(alpha, park_sleep)
+CHAIN(bravo, park_cond)
+CHAIN(charlie, park_read)
+CHAIN(delta, park_poll)
+CHAIN(echo, park_epoll)
+CHAIN(foxtrot, park_pause)
+CHAIN(golf, park_select)
+CHAIN(hotel, park_spin)
+CHAIN(india, park_sem)
+CHAIN(juliet, park_sleep)
+CHAIN(kilo, park_sleep)
+
+static void *(*const chains[])(void *) = {
+    alpha_thread, bravo_thread, charlie_thread, delta_thread, echo_thread,
+    foxtrot_thread, golf_thread, hotel_thread, india_thread, juliet_thread,
+};
+
+static void *blocking_thread(void *arg)
+{
+    sigset_t all;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    return kilo_thread(arg);
+}
+
+static void start(void *(*fn)(void *))
+{
+    pthread_t t;
+
+    if (pthread_create(&t, NULL, fn, NULL) != 0) {
+        perror("pthread_create");
+        exit(1);
+    }
+}
+
+static void write_progress(int fd, unsigned long count)
+{
+    char text[32];
+    int n = snprintf(text, sizeof(text), "%lu\n", count);
+
+    if (pwrite(fd, text, (size_t)n, 0) != n)
+        _exit(3);
+}
+
+int main(int argc, char **argv)
+{
+    int i, nthreads = 10, block_all = 0, progress = -1, lifetime = 300, expected;
+    struct timespec tick = {0, 10 * 1000 * 1000};
+    unsigned long count = 0;
+
+    for (i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+            nthreads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--block-all"))
+            block_all = 1;
+        else if (!strcmp(argv[i], "--progress") && i + 1 < argc)
+            progress = open(argv[++i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        else if (!strcmp(argv[i], "--lifetime") && i + 1 < argc)
+            lifetime = atoi(argv[++i]);
+    }
+    if (nthreads < 1 || nthreads > 10) {
+        fprintf(stderr, "testd: --threads takes 1 to 10\n");
+        return 2;
+    }
+    alarm((unsigned)lifetime); /* never outlive a broken test run */
+    if (pipe(pipe_fds) < 0 || sem_init(&sem, 0, 0) < 0)
+        return 1;
+    for (i = 0; i < nthreads; i++)
+        start(chains[i]);
+    expected = nthreads;
+    if (block_all) {
+        start(blocking_thread);
+        expected++;
+    }
+    while (atomic_load(&parked) < expected)
+        nanosleep(&tick, NULL);
+    printf("ready %d\n", (int)getpid());
+    fflush(stdout);
+    for (;;) {
+        nanosleep(&tick, NULL);
+        if (progress >= 0)
+            write_progress(progress, ++count);
+    }
+}
