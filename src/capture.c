@@ -4,12 +4,15 @@
  *  1. list the threads, then read /proc/self/maps: every listed thread's
  *     stack is in that map, which the handlers use to bound their copy
  *     (a thread created later is listed later, with a newer map);
- *  2. per thread, /proc/self/task/TID/status: name, state, and SigBlk -
- *     a thread blocking our signal is noted at once, never waited for;
- *  3. publish the round, queue the signal to each thread, re-list to
+ *  2. per thread, /proc/self/task/TID/stat: name, state and CPU times as
+ *     they were before we interrupted anyone;
+ *  3. publish the round and queue the signal to each thread; re-list to
  *     catch threads created meanwhile;
- *  4. wait on the round's futex until all answered or the deadline; now
- *     and then re-check the silent ones (exited? blocked since?);
+ *  4. sleep on the round's futex until every expected answer is in (the
+ *     last handler wakes us) or the deadline passes. When answers stop
+ *     coming, look at the silent threads' SigBlk and task entry: a thread
+ *     that blocks the signal, or has exited, is settled at once, so it
+ *     never costs the deadline;
  *  5. unpublish, wait for handlers still inside to leave, classify.
  *
  * Memory for slots and stack copies comes from mmap and goes back with
@@ -22,6 +25,7 @@
 #include "procfs.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,8 +39,8 @@
 #define STACK_COPY_MAX (512 * 1024)
 #define STACK_COPY_MIN (16 * 1024)
 #define RELIST_ROUNDS 8
-#define RECHECK_FIRST_MS 5
-#define RECHECK_EVERY_MS 50
+#define STALL_US 10000         /* no new answer for this long: look at the silent */
+#define RECHECK_ANYWAY_US 200000 /* ... and from then on, regardless */
 #define DRAIN_MAX_MS 2000
 
 static uint32_t round_seq;
@@ -86,59 +90,88 @@ static int known(const struct capture *c, pid_t tid)
     return 0;
 }
 
-static void copy_field(char *dst, size_t cap, const char *v, size_t len)
+static const char *state_text(char s)
 {
-    if (!v) {
-        snprintf(dst, cap, "?");
-        return;
+    switch (s) {
+    case 'R':
+        return "R (running)";
+    case 'S':
+        return "S (sleeping)";
+    case 'D':
+        return "D (disk sleep)";
+    case 'T':
+        return "T (stopped)";
+    case 't':
+        return "t (tracing stop)";
+    case 'Z':
+        return "Z (zombie)";
+    case 'X':
+        return "X (dead)";
+    case 'I':
+        return "I (idle)";
     }
-    if (len >= cap)
-        len = cap - 1;
-    memcpy(dst, v, len);
-    dst[len] = '\0';
+    return "?";
 }
 
-/* Reads name and state; returns 1 if the thread blocks signo, -1 if gone. */
-static int read_status(struct thread_rec *t, int signo)
+/*
+ * /proc/self/task/TID/stat: "tid (name) S ppid ... utime stime ...".
+ * The name may hold spaces and parentheses, so it ends at the last ')'.
+ * Returns -1 if the thread is gone.
+ */
+static int read_stat(int taskdir, struct thread_rec *t)
 {
-    char path[64], text[4096];
-    const char *v;
-    size_t len;
+    char path[32], text[1024];
+    const char *open_paren, *close_paren, *p;
+    unsigned long long utime = 0, stime = 0;
+    int field;
 
-    snprintf(path, sizeof(path), "/proc/self/task/%d/status", (int)t->tid);
-    if (procfs_read(path, text, sizeof(text)) < 0)
+    snprintf(path, sizeof(path), "%d/stat", (int)t->tid);
+    if (procfs_readat(taskdir, path, text, sizeof(text)) < 0)
         return -1;
-    v = procfs_field(text, "Name:", &len);
-    copy_field(t->name, sizeof(t->name), v, len);
-    v = procfs_field(text, "State:", &len);
-    copy_field(t->state, sizeof(t->state), v, len);
-    v = procfs_field(text, "SigBlk:", &len);
-    if (v && signo > 0) {
-        unsigned long long mask = strtoull(v, NULL, 16);
-        return (mask >> (signo - 1)) & 1;
+    open_paren = strchr(text, '(');
+    close_paren = strrchr(text, ')');
+    if (!open_paren || !close_paren || close_paren < open_paren || !close_paren[1])
+        return -1;
+    snprintf(t->name, sizeof(t->name), "%.*s", (int)(close_paren - open_paren - 1),
+             open_paren + 1);
+    snprintf(t->state, sizeof(t->state), "%s", state_text(close_paren[2]));
+    /* Fields 14 and 15 (utime, stime) counting "tid" as field 1. */
+    for (p = close_paren + 2, field = 3; *p && field < 14; p++)
+        if (*p == ' ')
+            field++;
+    if (sscanf(p, "%llu %llu", &utime, &stime) == 2) {
+        long tick = sysconf(_SC_CLK_TCK);
+        t->utime_ms = (long)(utime * 1000 / (unsigned long long)(tick > 0 ? tick : 100));
+        t->stime_ms = (long)(stime * 1000 / (unsigned long long)(tick > 0 ? tick : 100));
     }
     return 0;
 }
 
-static int thread_alive(pid_t tid)
+/* 1 if the thread blocks signo, 0 if not, -1 if it is gone. */
+static int blocks_signal(int taskdir, pid_t tid, int signo)
 {
-    char path[64];
+    char path[32], text[4096];
+    const char *v;
+    size_t len;
 
-    snprintf(path, sizeof(path), "/proc/self/task/%d", (int)tid);
-    return access(path, F_OK) == 0;
+    snprintf(path, sizeof(path), "%d/status", (int)tid);
+    if (procfs_readat(taskdir, path, text, sizeof(text)) < 0)
+        return -1;
+    v = procfs_field(text, "SigBlk:", &len);
+    return v ? (int)((strtoull(v, NULL, 16) >> (signo - 1)) & 1) : 0;
 }
 
-static void read_whereabouts(struct thread_rec *t)
+static void read_whereabouts(int taskdir, struct thread_rec *t)
 {
-    char path[64];
+    char path[32];
     ssize_t n;
 
-    snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)t->tid);
-    n = procfs_read(path, t->syscall, sizeof(t->syscall));
+    snprintf(path, sizeof(path), "%d/syscall", (int)t->tid);
+    n = procfs_readat(taskdir, path, t->syscall, sizeof(t->syscall));
     if (n > 0 && t->syscall[n - 1] == '\n')
         t->syscall[n - 1] = '\0';
-    snprintf(path, sizeof(path), "/proc/self/task/%d/wchan", (int)t->tid);
-    procfs_read(path, t->wchan, sizeof(t->wchan));
+    snprintf(path, sizeof(path), "%d/wchan", (int)t->tid);
+    procfs_readat(taskdir, path, t->wchan, sizeof(t->wchan));
     if (!strcmp(t->wchan, "0"))
         t->wchan[0] = '\0';
 }
@@ -210,22 +243,42 @@ static void send_to(struct capture *c, struct thread_rec *t, const struct map_se
     s->copy_cap = c->stack_cap;
     atomic_store(&s->state, SLOT_SENT);
     atomic_store(&r->nslots, idx + 1);
+    atomic_fetch_add(&r->expected, 1);
     t->slot = s;
     t->status = CAP_NO_ANSWER; /* until it answers */
     if (queue_signal(hs.pid, t->tid, c->signo, r->seq, idx) < 0) {
         t->err = errno;
         t->status = errno == ESRCH ? CAP_GONE : CAP_SEND_FAILED;
         atomic_store(&s->state, SLOT_EMPTY);
+        atomic_fetch_sub(&r->expected, 1);
         t->slot = NULL;
     }
 }
 
-/* Adds the threads in `tids` not yet known, reads a map for them, and
-   signals them. Returns how many were new. */
+/* Reads a map for the threads that have none yet (see step 1). */
+static struct map_set *fresh_map_set(struct capture *c)
+{
+    struct rlimit rl = {RLIM_INFINITY, RLIM_INFINITY};
+    struct map_set *set = NULL;
+    struct maps fresh;
+
+    if (c->nsets == sizeof(c->sets) / sizeof(c->sets[0]) || maps_read(&fresh) < 0)
+        return NULL;
+    getrlimit(RLIMIT_STACK, &rl);
+    set = maps_readable_set(&fresh, (uintptr_t)rl.rlim_cur);
+    maps_free(&c->maps);
+    c->maps = fresh;
+    if (set)
+        c->sets[c->nsets++] = set;
+    return set;
+}
+
+/* Adds the threads in `tids` not yet known and signals them. Returns how
+   many were new. */
 static size_t enroll(struct capture *c, const pid_t *tids, size_t ntids, pid_t self, int late)
 {
-    struct map_set *set = NULL;
-    size_t i, first = c->n, added = 0;
+    struct map_set *set;
+    size_t i, first = c->n;
 
     for (i = 0; i < ntids; i++) {
         struct thread_rec *t;
@@ -235,39 +288,23 @@ static size_t enroll(struct capture *c, const pid_t *tids, size_t ntids, pid_t s
         if (!t)
             break;
         t->late = late;
-        added++;
     }
-    if (!added)
+    if (c->n == first)
         return 0;
-    /* The map is read after the list: every listed stack is in it. */
-    if (c->nsets < sizeof(c->sets) / sizeof(c->sets[0])) {
-        struct maps fresh;
-        struct rlimit rl = {RLIM_INFINITY, RLIM_INFINITY};
-        if (maps_read(&fresh) == 0) {
-            getrlimit(RLIMIT_STACK, &rl);
-            set = maps_readable_set(&fresh, (uintptr_t)rl.rlim_cur);
-            maps_free(&c->maps);
-            c->maps = fresh;
-        }
-        if (set)
-            c->sets[c->nsets++] = set;
-    }
+    set = fresh_map_set(c);
     for (i = first; i < c->n; i++) {
         struct thread_rec *t = &c->threads[i];
-        int blocked = read_status(t, c->signo);
 
-        if (t->tid == self)
-            t->status = CAP_SELF;
-        else if (blocked < 0)
+        if (read_stat(c->taskdir, t) < 0)
             t->status = CAP_GONE;
-        else if (blocked)
-            t->status = CAP_BLOCKED;
+        else if (t->tid == self)
+            t->status = CAP_SELF;
         else if (!set)
             t->status = CAP_NO_MEMORY;
         else
             send_to(c, t, set);
     }
-    return added;
+    return c->n - first;
 }
 
 /* ---- waiting ---- */
@@ -277,49 +314,49 @@ static int answered(const struct thread_rec *t)
     return t->slot && atomic_load(&t->slot->state) == SLOT_DONE;
 }
 
-/* Threads still expected to answer. Re-checks the silent ones if asked. */
-static size_t outstanding(struct capture *c, int recheck)
+/* Settles silent threads that cannot answer: exited, or blocking us. */
+static void settle_silent(struct capture *c)
 {
-    size_t i, left = 0;
+    size_t i;
 
     for (i = 0; i < c->n; i++) {
         struct thread_rec *t = &c->threads[i];
+        int blocked;
+
         if (t->status != CAP_NO_ANSWER || answered(t))
             continue;
-        if (recheck) {
-            int blocked = read_status(t, c->signo);
-            if (blocked < 0 || !thread_alive(t->tid)) {
-                t->status = CAP_GONE;
-                continue;
-            }
-            if (blocked) {
-                t->status = CAP_BLOCKED;
-                continue;
-            }
+        blocked = blocks_signal(c->taskdir, t->tid, c->signo);
+        if (blocked != 0) {
+            t->status = blocked < 0 ? CAP_GONE : CAP_BLOCKED;
+            atomic_fetch_sub(&c->round->expected, 1);
         }
-        left++;
     }
-    return left;
 }
 
-static void wait_answers(struct capture *c, long long deadline)
+static void wait_answers(struct capture *c, long long start, long long deadline)
 {
-    long long next_check = now_us() + RECHECK_FIRST_MS * 1000;
+    struct round *r = c->round;
+    long long next_look = now_us() + STALL_US;
+    uint32_t seen = 0;
 
     for (;;) {
+        uint32_t done = atomic_load(&r->done);
         long long now = now_us(), until;
-        uint32_t done = atomic_load(&c->round->done);
         struct timespec ts;
-        int recheck = now >= next_check;
 
-        if (!outstanding(c, recheck) || now >= deadline)
+        if (done >= atomic_load(&r->expected) || now >= deadline)
             return;
-        if (recheck)
-            next_check = now + RECHECK_EVERY_MS * 1000;
-        until = next_check < deadline ? next_check : deadline;
+        if (now >= next_look) {
+            if (done == seen || now - start > RECHECK_ANYWAY_US)
+                settle_silent(c);
+            seen = done;
+            next_look = now + STALL_US;
+            continue;
+        }
+        until = next_look < deadline ? next_look : deadline;
         ts.tv_sec = (until - now) / 1000000;
         ts.tv_nsec = (until - now) % 1000000 * 1000;
-        syscall(SYS_futex, &c->round->done, FUTEX_WAIT_PRIVATE, done, &ts, NULL, 0);
+        syscall(SYS_futex, &r->done, FUTEX_WAIT_PRIVATE, done, &ts, NULL, 0);
     }
 }
 
@@ -345,27 +382,17 @@ static void finish(struct capture *c)
         struct thread_rec *t = &c->threads[i];
         if (answered(t))
             t->status = CAP_OK;
-        else if (t->status == CAP_NO_ANSWER && !thread_alive(t->tid))
+        else if (t->status == CAP_NO_ANSWER && blocks_signal(c->taskdir, t->tid, c->signo) < 0)
             t->status = CAP_GONE;
         if (t->status != CAP_OK) {
             t->slot = NULL;
             if (t->status != CAP_GONE && t->status != CAP_SELF)
-                read_whereabouts(t);
+                read_whereabouts(c->taskdir, t);
         }
     }
 }
 
-static void mark_all(struct capture *c, enum capture_status status)
-{
-    size_t i;
-
-    for (i = 0; i < c->n; i++)
-        if (c->threads[i].status != CAP_SELF && c->threads[i].status != CAP_GONE) {
-            c->threads[i].status = status;
-            read_whereabouts(&c->threads[i]);
-        }
-}
-
+/* Lists the threads without capturing them, each with `status`. */
 static void list_only(struct capture *c, const pid_t *tids, size_t n, pid_t self,
                       enum capture_status status)
 {
@@ -375,12 +402,15 @@ static void list_only(struct capture *c, const pid_t *tids, size_t n, pid_t self
         struct thread_rec *t = add_thread(c, tids[i]);
         if (!t)
             break;
-        if (read_status(t, c->signo) < 0)
+        if (read_stat(c->taskdir, t) < 0)
             t->status = CAP_GONE;
-        else
-            t->status = tids[i] == self ? CAP_SELF : status;
+        else if (t->tid == self)
+            t->status = CAP_SELF;
+        else {
+            t->status = status;
+            read_whereabouts(c->taskdir, t);
+        }
     }
-    mark_all(c, status);
 }
 
 static int signal_is_ours(int signo)
@@ -391,37 +421,27 @@ static int signal_is_ours(int signo)
            sa.sa_sigaction == handler_capture;
 }
 
-void capture_run(struct capture *c, int signo, long timeout_ms, pid_t self)
+static void run_round(struct capture *c, pid_t *tids, size_t ntids, pid_t self, long long start,
+                      long timeout_ms)
 {
-    long long start = now_us();
-    pid_t *tids = NULL;
-    size_t ntids = 0, rounds;
+    size_t rounds;
 
-    memset(c, 0, sizeof(*c));
-    c->signo = signo;
-    if (procfs_tids(&tids, &ntids) < 0)
-        return;
-    if (signo <= 0) {
-        list_only(c, tids, ntids, self, CAP_NO_SIGNAL);
-        goto out;
-    }
-    if (!signal_is_ours(signo)) {
-        list_only(c, tids, ntids, self, CAP_NOT_OURS);
-        goto out;
-    }
-    if (alloc_round(c, (uint32_t)(ntids * 2 + 64)) < 0) {
-        list_only(c, tids, ntids, self, CAP_NO_MEMORY);
-        goto out;
-    }
     c->round->seq = ++round_seq;
     atomic_store(&hs.round, c->round);
     enroll(c, tids, ntids, self, 0);
     for (rounds = 0; rounds < RELIST_ROUNDS; rounds++) {
-        free(tids);
-        if (procfs_tids(&tids, &ntids) < 0 || !enroll(c, tids, ntids, self, 1))
+        pid_t *again;
+        size_t nagain;
+        int added;
+
+        if (procfs_tids(&again, &nagain) < 0)
+            break;
+        added = enroll(c, again, nagain, self, 1) > 0;
+        free(again);
+        if (!added)
             break;
     }
-    wait_answers(c, start + timeout_ms * 1000);
+    wait_answers(c, start, start + timeout_ms * 1000);
     if (drain() < 0) {
         /* A handler is still copying: leave the round mapped for good
            rather than pull memory from under it. */
@@ -429,8 +449,32 @@ void capture_run(struct capture *c, int signo, long timeout_ms, pid_t self)
         c->copies = NULL;
     }
     finish(c);
+}
+
+void capture_run(struct capture *c, int signo, long timeout_ms, pid_t self)
+{
+    long long start = now_us();
+    pid_t *tids = NULL;
+    size_t ntids = 0;
+
+    memset(c, 0, sizeof(*c));
+    c->signo = signo;
+    c->taskdir = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (c->taskdir < 0 || procfs_tids(&tids, &ntids) < 0)
+        goto out;
+    if (signo <= 0)
+        list_only(c, tids, ntids, self, CAP_NO_SIGNAL);
+    else if (!signal_is_ours(signo))
+        list_only(c, tids, ntids, self, CAP_NOT_OURS);
+    else if (alloc_round(c, (uint32_t)(ntids * 2 + 64)) < 0)
+        list_only(c, tids, ntids, self, CAP_NO_MEMORY);
+    else
+        run_round(c, tids, ntids, self, start, timeout_ms);
 out:
     free(tids);
+    if (c->taskdir >= 0)
+        close(c->taskdir);
+    c->taskdir = -1;
     c->elapsed_us = (long)(now_us() - start);
 }
 

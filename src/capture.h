@@ -37,6 +37,7 @@ struct thread_rec {
     struct slot *slot; /* CAP_OK only */
     char name[64];
     char state[40];
+    long utime_ms, stime_ms; /* CPU time used, before the capture */
     /* For threads not captured: /proc/self/task/TID/{syscall,wchan}. */
     char syscall[160];
     char wchan[64];
@@ -54,6 +55,7 @@ struct capture {
     size_t copies_bytes, stack_cap;
     long elapsed_us;
     int signo;
+    int taskdir; /* /proc/self/task, open during capture_run */
 };
 
 /* Captures every thread but `self`. Always fills c->threads (on failure

@@ -51,8 +51,9 @@ struct slot {
 struct round {
     uint32_t seq;
     uint32_t cap;
-    _Atomic uint32_t nslots; /* slots published so far */
-    _Atomic uint32_t done;   /* futex word: slots marked SLOT_DONE */
+    _Atomic uint32_t nslots;   /* slots published so far */
+    _Atomic uint32_t done;     /* futex word: slots marked SLOT_DONE */
+    _Atomic uint32_t expected; /* answers the watcher waits for */
     struct slot *slots;
 };
 

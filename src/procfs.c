@@ -30,7 +30,12 @@ static ssize_t read_all(int fd, char *buf, size_t cap)
 
 ssize_t procfs_read(const char *path, char *buf, size_t cap)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    return procfs_readat(AT_FDCWD, path, buf, cap);
+}
+
+ssize_t procfs_readat(int dir, const char *path, char *buf, size_t cap)
+{
+    int fd = openat(dir, path, O_RDONLY | O_CLOEXEC);
     ssize_t n;
 
     if (fd < 0)

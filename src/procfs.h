@@ -13,6 +13,8 @@
 
 /* Reads up to cap-1 bytes and NUL-terminates; returns the length or -1. */
 ssize_t procfs_read(const char *path, char *buf, size_t cap);
+/* The same, relative to a directory descriptor. */
+ssize_t procfs_readat(int dir, const char *path, char *buf, size_t cap);
 /* Reads a whole file into malloc'd memory (NUL-terminated); NULL on error. */
 char *procfs_slurp(const char *path, size_t *len);
 /* The thread ids of this process, malloc'd and sorted; -1 on error. */
