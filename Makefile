@@ -84,6 +84,12 @@ $(BUILD)/targets/%: tests/targets/%.c $(BUILD)/config.mk
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -pthread -D_GNU_SOURCE $(WARN) -Iinclude $(SAN_FLAGS) -o $@ $<
 
+# Linked against libgmr on purpose, found through an absolute run path.
+$(BUILD)/targets/linked: tests/targets/linked.c $(BUILD)/libgmr.so
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g $(WARN) $(SAN_FLAGS) -o $@ $< -L$(BUILD) -Wl,--no-as-needed -lgmr \
+	    -Wl,-rpath,$(abspath $(BUILD))
+
 $(BUILD)/examples/%: examples/%.c $(BUILD)/config.mk
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -pthread -D_GNU_SOURCE $(WARN) -Iinclude $(SAN_FLAGS) -o $@ $< -ldl

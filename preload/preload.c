@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +143,13 @@ static void drop_from_preload(void)
         unsetenv("LD_PRELOAD");
 }
 
+/* fork() without exec: the child gets its own, fresh watcher. */
+static void after_fork_child(void)
+{
+    signals_after_fork();
+    watcher_after_fork();
+}
+
 __attribute__((constructor)) static void gmr_init(int argc, char **argv, char **envp)
 {
     int capture;
@@ -155,6 +163,7 @@ __attribute__((constructor)) static void gmr_init(int argc, char **argv, char **
     hs.wake_signal = capture;
     if (watcher_start(&config, service, capture) < 0)
         return;
+    pthread_atfork(NULL, NULL, after_fork_child);
     if (config.signal && config.signal == capture)
         log_msg("GMR_SIGNAL and GMR_CAPTURE_SIGNAL name the same signal; the signal trigger is off");
     else if (config.signal)

@@ -9,6 +9,7 @@
 #include "log.h"
 
 #include <dlfcn.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #if defined(__x86_64__)
@@ -23,7 +24,10 @@
 
 static struct unwind_api unwind_api;
 static struct dw_api dw_api;
-static int unwind_ok, dw_ok, loaded;
+static int unwind_ok, dw_ok;
+/* 0: not started, 1: loading, 2: done. A fork while 1 leaves the child
+   with the loader's locks in unknown hands. */
+static _Atomic int state;
 
 static void *open_lib(const char *soname, const char *purpose)
 {
@@ -73,11 +77,17 @@ static int load_dw(void)
 
 void deps_load(void)
 {
-    if (loaded)
+    if (atomic_load(&state))
         return;
-    loaded = 1;
+    atomic_store(&state, 1);
     unwind_ok = load_unwind();
     dw_ok = load_dw();
+    atomic_store(&state, 2);
+}
+
+int deps_ready(void)
+{
+    return atomic_load(&state) != 1;
 }
 
 const struct unwind_api *deps_unwind(void)

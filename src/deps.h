@@ -73,6 +73,8 @@ struct dw_api {
 
 /* Loads both libraries once; says on stderr what could not be loaded. */
 void deps_load(void);
+/* False while deps_load is running (in another thread). */
+int deps_ready(void);
 /* The loaded tables, or NULL if the library is missing. */
 const struct unwind_api *deps_unwind(void);
 const struct dw_api *deps_dw(void);

@@ -2,12 +2,14 @@
  * handlers.c - SIGNAL CONTEXT. Every function in this file runs inside a
  * signal handler, in a thread of the host that we interrupted.
  *
- * Rules: async-signal-safe calls only (here: gettid, getpid-free tgkill,
- * futex), no malloc, no locks, no stdio, no libunwind, errno preserved,
- * bounded work. The stack copy is a plain word loop, not memcpy, so that
+ * Rules: async-signal-safe calls only (here: gettid, tgkill, futex, and
+ * write through log_raw), no malloc, no locks, no stdio, no libunwind,
+ * errno preserved, bounded work. The stack copy is a plain word loop, not memcpy, so that
  * sanitizer builds do not check (or poison-trap on) the host's stack.
  */
 #include "handlers.h"
+
+#include "log.h"
 
 #include <errno.h>
 #include <linux/futex.h>
@@ -39,7 +41,12 @@ void handler_trigger(int sig, siginfo_t *si, void *uc)
     (void)uc;
     atomic_store(&hs.trigger_tid, my_tid());
     atomic_store(&hs.trigger_sender, si ? si->si_pid : 0);
-    handler_wake_watcher(TRIGGER_SIGNAL);
+    if (hs.no_watcher)
+        log_raw("this process forked while libgmr was starting and has no watcher; "
+                "no report",
+                NULL, NULL, NULL);
+    else
+        handler_wake_watcher(TRIGGER_SIGNAL);
     errno = saved;
 }
 

@@ -75,6 +75,7 @@ struct handler_state {
     _Atomic pid_t trigger_sender; /* si_pid of the last trigger signal */
     pid_t pid;
     int wake_signal; /* sent to the watcher to end its wait */
+    int no_watcher;  /* this process has none (forked while libgmr started) */
 };
 
 extern struct handler_state hs;

@@ -15,6 +15,7 @@
 
 #include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 static int is_default(int sig)
 {
@@ -66,4 +67,16 @@ int signals_install_trigger(int sig)
         return -1;
     }
     return install(sig, handler_trigger);
+}
+
+void signals_after_fork(void)
+{
+    hs.pid = getpid();
+    atomic_store(&hs.watcher_tid, 0);
+    atomic_store(&hs.round, NULL);
+    atomic_store(&hs.active, 0);
+    atomic_store(&hs.pending, 0);
+    atomic_store(&hs.trigger_tid, 0);
+    atomic_store(&hs.trigger_sender, 0);
+    hs.no_watcher = 0;
 }

@@ -14,5 +14,7 @@ int signals_install_capture(int wanted, int avoid);
 /* Installs the trigger handler on sig if the host has not claimed it.
    Returns 0, or -1 with a gmr: line. */
 int signals_install_trigger(int sig);
+/* In a forked child: the handlers' shared state starts empty again. */
+void signals_after_fork(void);
 
 #endif

@@ -340,6 +340,13 @@ struct unwind_session *unwind_begin(const struct maps *maps, struct memreader *m
     return s;
 }
 
+void unwind_after_fork(void)
+{
+    /* The parent's watcher may have held the space's cache lock: leave
+       that copy alone and create a new space on the next report. */
+    address_space = NULL;
+}
+
 void unwind_end(struct unwind_session *s)
 {
     if (!s)

@@ -45,6 +45,8 @@ struct unwind_session;
 /* Per report: the loaded ELF images and a memory reader. NULL on failure. */
 struct unwind_session *unwind_begin(const struct maps *maps, struct memreader *mr);
 void unwind_end(struct unwind_session *s);
+/* In a forked child: forget the parent's address space. */
+void unwind_after_fork(void);
 /* Unwinds one captured slot into frames[0..max). */
 void unwind_slot(struct unwind_session *s, const struct slot *slot, struct unwind_frame *frames,
                  size_t max, struct unwind_result *res);

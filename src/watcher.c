@@ -1,20 +1,24 @@
 /*
  * watcher.c - the watcher thread's loop.
  *
- * Waiting: ppoll with every signal blocked except the wake signal (the
- * capture signal, whose handler does nothing for a wake-up). A trigger
- * handler sets a bit in hs.pending and tgkill()s us; if we are busy, the
- * signal stays pending and ends the next ppoll at once. Taking all bits
- * with one exchange coalesces any number of triggers that arrived during
- * a report into at most one more report.
- *
- * Without a wake signal (none was free) we poll hs.pending once a second.
+ * Waiting: ppoll on the trigger file's inotify descriptor (if any), with
+ * every signal blocked except the wake signal (the capture signal, whose
+ * handler does nothing for a wake-up). A trigger handler sets a bit in
+ * hs.pending and tgkill()s us; if we are busy, the signal stays pending
+ * and ends the next ppoll at once. Taking all bits with one exchange
+ * coalesces any number of triggers that arrived during a report into at
+ * most one more report. Without a wake signal (none was free) we look at
+ * hs.pending once a second.
  *
  * Symbol tables and debug information stay loaded for CACHE_TTL_MS after
  * a report, so the reports an operator takes in a row are fast; then they
  * are released (one wake-up, no polling), so a host that asked for a
  * report once does not carry elfutils' caches - tens of MiB with debug
  * info installed - for the rest of its life.
+ *
+ * After fork() the child has no watcher thread: watcher_after_fork, run
+ * from the fork handler, resets what belonged to the parent's watcher and
+ * starts a new one, so a forked worker reports as itself.
  */
 #include "watcher.h"
 
@@ -22,6 +26,8 @@
 #include "handlers.h"
 #include "log.h"
 #include "report.h"
+#include "trigger_file.h"
+#include "unwind.h"
 
 #include <poll.h>
 #include <pthread.h>
@@ -34,11 +40,14 @@
 
 #define WATCHER_STACK (2 * 1024 * 1024)
 #define CACHE_TTL_MS (60 * 1000)
+#define NO_WAKE_SIGNAL_POLL_MS 1000
 
 struct watcher {
     struct report_ctx ctx;
+    struct trigger_file tf;
     long long timeout_at_ms; /* GMR_TIMEOUT deadline on CLOCK_MONOTONIC, 0 = none */
     long long release_at_ms; /* when to drop the symbol caches, 0 = nothing held */
+    int running;
 };
 
 static struct watcher the_watcher;
@@ -51,7 +60,7 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Milliseconds until `at` (0: never), folded into the wait so far. */
+/* The sooner of a wait (ms, -1 = none) and the time left until `at`. */
 static long long sooner(long long wait_ms, long long at, long long now)
 {
     long long left;
@@ -69,36 +78,63 @@ static void release_caches(struct watcher *w)
     w->release_at_ms = 0;
 }
 
+/* Milliseconds the next ppoll may sleep; -1 for no limit. */
+static long long wait_limit(const struct watcher *w, long long now)
+{
+    long long wait_ms = trigger_file_wait_ms(&w->tf);
+
+    wait_ms = sooner(wait_ms, w->timeout_at_ms, now);
+    wait_ms = sooner(wait_ms, w->release_at_ms, now);
+    if (w->ctx.capture_signal <= 0 && (wait_ms < 0 || wait_ms > NO_WAKE_SIGNAL_POLL_MS))
+        wait_ms = NO_WAKE_SIGNAL_POLL_MS;
+    return wait_ms;
+}
+
+/* Every signal blocked but the wake signal. (glibc's sigfillset leaves
+   out its own SIGCANCEL and SIGSETXID, which setuid() in a threaded host
+   needs every thread, ours too, to take.) */
+static void wait_mask(const struct watcher *w, sigset_t *mask)
+{
+    sigfillset(mask);
+    if (w->ctx.capture_signal > 0)
+        sigdelset(mask, w->ctx.capture_signal);
+}
+
+static void sleep_until_something(struct watcher *w, long long now)
+{
+    struct pollfd pfd = {trigger_file_fd(&w->tf), POLLIN, 0};
+    long long wait_ms = wait_limit(w, now);
+    struct timespec ts, *tsp = NULL;
+    sigset_t mask;
+
+    wait_mask(w, &mask);
+    if (wait_ms >= 0) {
+        ts.tv_sec = wait_ms / 1000;
+        ts.tv_nsec = wait_ms % 1000 * 1000000;
+        tsp = &ts;
+    }
+    ppoll(pfd.fd >= 0 ? &pfd : NULL, pfd.fd >= 0 ? 1 : 0, tsp, &mask);
+}
+
 /* Sleeps until at least one trigger bit is set; returns them all. */
 static unsigned wait_trigger(struct watcher *w)
 {
-    sigset_t mask;
-
-    sigfillset(&mask);
-    if (w->ctx.capture_signal > 0)
-        sigdelset(&mask, w->ctx.capture_signal);
     for (;;) {
-        unsigned bits = atomic_exchange(&hs.pending, 0);
-        long long now = now_ms(), wait_ms;
-        struct timespec ts, *tsp = NULL;
+        unsigned bits = 0;
+        long long now = now_ms();
 
+        if (trigger_file_check(&w->tf))
+            bits |= TRIGGER_FILE;
         if (w->timeout_at_ms && now >= w->timeout_at_ms) {
             w->timeout_at_ms = 0;
             bits |= TRIGGER_TIMEOUT;
         }
+        bits |= atomic_exchange(&hs.pending, 0);
         if (bits)
             return bits;
         if (w->release_at_ms && now >= w->release_at_ms)
             release_caches(w);
-        wait_ms = sooner(sooner(-1, w->timeout_at_ms, now), w->release_at_ms, now);
-        if (w->ctx.capture_signal <= 0 && (wait_ms < 0 || wait_ms > 1000))
-            wait_ms = 1000;
-        if (wait_ms >= 0) {
-            ts.tv_sec = wait_ms / 1000;
-            ts.tv_nsec = wait_ms % 1000 * 1000000;
-            tsp = &ts;
-        }
-        ppoll(NULL, 0, tsp, &mask);
+        sleep_until_something(w, now);
     }
 }
 
@@ -110,6 +146,8 @@ static void *watcher_main(void *arg)
     prctl(PR_SET_NAME, "gmr-watcher");
     w->ctx.self_tid = (pid_t)syscall(SYS_gettid);
     deps_load();
+    if (!w->tf.path[0]) /* a forked child keeps its parent's settings */
+        trigger_file_open(&w->tf, w->ctx.cfg->trigger_file, w->ctx.cfg->trigger_interval_ms);
     atomic_store(&hs.watcher_tid, w->ctx.self_tid);
     for (;;) {
         unsigned bits = wait_trigger(w);
@@ -121,20 +159,13 @@ static void *watcher_main(void *arg)
     return NULL;
 }
 
-int watcher_start(const struct gmr_config *cfg, const char *service, int capture_signal)
+static int spawn(struct watcher *w)
 {
-    struct watcher *w = &the_watcher;
     sigset_t all, old;
     pthread_attr_t attr;
     pthread_t thread;
     int err;
 
-    memset(w, 0, sizeof(*w));
-    w->ctx.cfg = cfg;
-    w->ctx.service = service;
-    w->ctx.capture_signal = capture_signal;
-    if (cfg->timeout_ms)
-        w->timeout_at_ms = now_ms() + cfg->timeout_ms;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, WATCHER_STACK);
@@ -149,5 +180,45 @@ int watcher_start(const struct gmr_config *cfg, const char *service, int capture
         log_msg("cannot start the watcher thread: %s; no reports", strerror(err));
         return -1;
     }
+    w->running = 1;
     return 0;
+}
+
+int watcher_start(const struct gmr_config *cfg, const char *service, int capture_signal)
+{
+    struct watcher *w = &the_watcher;
+
+    memset(w, 0, sizeof(*w));
+    w->ctx.cfg = cfg;
+    w->ctx.service = service;
+    w->ctx.capture_signal = capture_signal;
+    w->tf.fd = -1;
+    if (cfg->timeout_ms)
+        w->timeout_at_ms = now_ms() + cfg->timeout_ms;
+    return spawn(w);
+}
+
+void watcher_after_fork(void)
+{
+    struct watcher *w = &the_watcher;
+
+    if (!w->running)
+        return;
+    if (!deps_ready()) {
+        /* The loader was busy in the parent's watcher: starting another in
+           this child risks its half-done state. Say so if asked for a
+           report (handler_trigger), not now: most such children exec. */
+        hs.no_watcher = 1;
+        w->running = 0;
+        return;
+    }
+    /* The parent's watcher may have been anywhere, holding its objects'
+       locks: abandon them (they are copies) and start afresh. */
+    w->ctx.sym = NULL;
+    w->release_at_ms = 0;
+    unwind_after_fork();
+    trigger_file_after_fork(&w->tf);
+    if (w->ctx.cfg->timeout_ms)
+        w->timeout_at_ms = now_ms() + w->ctx.cfg->timeout_ms;
+    spawn(w);
 }

@@ -13,5 +13,7 @@
 
 /* Starts the watcher. cfg and service must outlive it. 0 or -1. */
 int watcher_start(const struct gmr_config *cfg, const char *service, int capture_signal);
+/* In the child of fork(): a new watcher for the new process. */
+void watcher_after_fork(void);
 
 #endif

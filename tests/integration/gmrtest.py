@@ -64,23 +64,29 @@ class Target:
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.stderr_file,
                                      stdin=subprocess.DEVNULL, env=env or base_env(), cwd=cwd)
         self.pid = self.proc.pid
+        self.out = ""
         if ready:
             self.wait_line("ready", timeout)
 
-    def wait_line(self, prefix, timeout):
+    def read_stdout(self, wait):
+        r, _, _ = select.select([self.proc.stdout], [], [], wait)
+        if not r:
+            return False
+        chunk = os.read(self.proc.stdout.fileno(), 65536)
+        self.out += chunk.decode(errors="replace")
+        return bool(chunk)
+
+    def lines(self, prefix):
+        return [l for l in self.out.splitlines() if l.startswith(prefix)]
+
+    def wait_line(self, prefix, timeout=20, count=1):
+        """Waits until `count` stdout lines start with prefix; returns the last."""
         deadline = time.monotonic() + timeout
-        buf = b""
-        while time.monotonic() < deadline:
-            r, _, _ = select.select([self.proc.stdout], [], [], 0.1)
-            if r:
-                chunk = os.read(self.proc.stdout.fileno(), 4096)
-                if not chunk:
-                    break
-                buf += chunk
-                for line in buf.decode(errors="replace").splitlines():
-                    if line.startswith(prefix):
-                        return line
-        raise AssertionError("target did not print %r; stderr:\n%s" % (prefix, self.stderr()))
+        while len(self.lines(prefix)) < count:
+            if time.monotonic() > deadline or not self.read_stdout(0.1) and not self.alive():
+                raise AssertionError("target did not print %r (stdout %r); stderr:\n%s"
+                                     % (prefix, self.out, self.stderr()))
+        return self.lines(prefix)[count - 1]
 
     def tids(self):
         return sorted(int(t) for t in os.listdir("/proc/%d/task" % self.pid))

@@ -8,9 +8,23 @@
  * test can tell the host went on running after its reports.
  *
  *   testd [--threads N] [--block-all] [--progress FILE] [--lifetime SECONDS]
+ *         [--own-usr2] [--fork] [--daemonize-fds] [--spawn COMMAND]
  *
  * Prints "ready <pid>" on stdout once every thread is parked. With
  * --block-all, one more thread ("kilo") blocks every signal first.
+ *
+ * Host behaviours libgmr must live with:
+ *   --own-usr2       installs its own SIGUSR2 handler, which prints "usr2";
+ *   --fork           forks (no exec) once its threads run; the child prints
+ *                    "child <pid>" and lives on with its one thread;
+ *   --daemonize-fds  closes every descriptor above 2, then dup2()s a pipe
+ *                    holding HOST_DATA over descriptors 3..200, and checks
+ *                    on every tick that nobody read from it ("stolen" on
+ *                    stderr and exit 4 if someone did);
+ *   --spawn COMMAND  runs COMMAND with /bin/sh -c once ready;
+ *   --drop-to U:G    calls setgid(G) and setuid(U) once its threads run, as
+ *                    a daemon dropping root does (glibc makes every thread,
+ *                    libgmr's too, take part).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,7 +37,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/select.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -163,6 +179,64 @@ static void start(void *(*fn)(void *))
     }
 }
 
+#define HOST_DATA "host-data-0123456789"
+
+static void on_usr2(int sig)
+{
+    (void)sig;
+    if (write(STDOUT_FILENO, "usr2\n", 5) < 0)
+        _exit(5);
+}
+
+static void own_usr2(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_usr2;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGUSR2, &sa, NULL);
+}
+
+/* Daemon-style descriptor hygiene, then a pipe spread over many numbers. */
+static int daemonize_fds(void)
+{
+    struct timespec settle = {0, 300 * 1000 * 1000};
+    int fd, p[2];
+
+    nanosleep(&settle, NULL); /* let preloaded libraries finish starting */
+    for (fd = 3; fd < 1024; fd++)
+        close(fd);
+    if (pipe(p) < 0 || write(p[1], HOST_DATA, sizeof(HOST_DATA)) != sizeof(HOST_DATA))
+        exit(1);
+    for (fd = 3; fd <= 200; fd++)
+        if (fd != p[0] && fd != p[1])
+            dup2(p[0], fd);
+    return p[0];
+}
+
+static void check_host_data(int fd)
+{
+    int avail = 0;
+
+    if (ioctl(fd, FIONREAD, &avail) < 0 || avail != (int)sizeof(HOST_DATA)) {
+        fprintf(stderr, "stolen: the host's pipe holds %d bytes\n", avail);
+        exit(4);
+    }
+}
+
+static void spawn(const char *command)
+{
+    pid_t pid = fork();
+
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", command, (char *)NULL);
+        _exit(127);
+    }
+    if (pid > 0)
+        waitpid(pid, NULL, 0);
+}
+
 static void write_progress(int fd, unsigned long count)
 {
     char text[32];
@@ -175,6 +249,8 @@ static void write_progress(int fd, unsigned long count)
 int main(int argc, char **argv)
 {
     int i, nthreads = 10, block_all = 0, progress = -1, lifetime = 300, expected;
+    int usr2 = 0, do_fork = 0, daemonize = 0, host_fd = -1, drop_uid = -1, drop_gid = -1;
+    const char *command = NULL;
     struct timespec tick = {0, 10 * 1000 * 1000};
     unsigned long count = 0;
 
@@ -187,6 +263,16 @@ int main(int argc, char **argv)
             progress = open(argv[++i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         else if (!strcmp(argv[i], "--lifetime") && i + 1 < argc)
             lifetime = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--own-usr2"))
+            usr2 = 1;
+        else if (!strcmp(argv[i], "--fork"))
+            do_fork = 1;
+        else if (!strcmp(argv[i], "--daemonize-fds"))
+            daemonize = 1;
+        else if (!strcmp(argv[i], "--spawn") && i + 1 < argc)
+            command = argv[++i];
+        else if (!strcmp(argv[i], "--drop-to") && i + 1 < argc)
+            sscanf(argv[++i], "%d:%d", &drop_uid, &drop_gid);
     }
     if (nthreads < 1 || nthreads > 10) {
         fprintf(stderr, "testd: --threads takes 1 to 10\n");
@@ -204,11 +290,32 @@ int main(int argc, char **argv)
     }
     while (atomic_load(&parked) < expected)
         nanosleep(&tick, NULL);
+    if (usr2)
+        own_usr2();
+    if (drop_uid >= 0 && (setgid((gid_t)drop_gid) < 0 || setuid((uid_t)drop_uid) < 0)) {
+        perror("testd: dropping privileges");
+        return 6;
+    }
+    if (daemonize)
+        host_fd = daemonize_fds();
+    if (do_fork) {
+        pid_t child = fork();
+        if (child == 0) {
+            printf("child %d\n", (int)getpid());
+            fflush(stdout);
+            for (;;)
+                nanosleep(&tick, NULL);
+        }
+    }
     printf("ready %d\n", (int)getpid());
     fflush(stdout);
+    if (command)
+        spawn(command);
     for (;;) {
         nanosleep(&tick, NULL);
         if (progress >= 0)
             write_progress(progress, ++count);
+        if (host_fd >= 0)
+            check_host_data(host_fd);
     }
 }

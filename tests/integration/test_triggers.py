@@ -1,0 +1,335 @@
+"""Triggers and living inside real hosts: trigger file, config file, fork,
+foreign signal handlers, daemonizing hosts, inheritance (issue 3)."""
+
+import ctypes
+import glob
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+import unittest
+
+from gmrtest import (LIB, GmrTestCase, Target, base_env, parse_text, read, testd,
+                     wait_reports, wait_stderr_report)
+
+
+def touch(path):
+    with open(path, "a"):
+        pass
+    os.utime(path)
+
+
+def reports(log_dir):
+    return sorted(glob.glob(os.path.join(log_dir, "*_gurumeditation_*")))
+
+
+def watcher_switches(pid):
+    for tid in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+            if f.read().strip() != "gmr-watcher":
+                continue
+        with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+            for line in f:
+                if line.startswith("voluntary_ctxt_switches"):
+                    return int(line.split()[1])
+    raise AssertionError("no gmr-watcher thread in %d" % pid)
+
+
+class TriggerFile(GmrTestCase):
+    def start(self, trigger, **env):
+        env.setdefault("GMR_LOG_DIR", self.log_dir)
+        return Target(testd("--threads", 2), env=base_env(GMR_TRIGGER_FILE=trigger, **env))
+
+    def test_create_touch_delete_recreate(self):
+        trigger = os.path.join(self.tmp, "trigger")
+        with self.start(trigger) as t:
+            time.sleep(0.2)
+            touch(trigger)
+            first = wait_reports(self.log_dir, 1)
+            self.assertEqual(parse_text(read(first[0]))["header"]["trigger"], "file")
+            time.sleep(0.1)
+            touch(trigger)
+            wait_reports(self.log_dir, 2)
+            os.unlink(trigger)
+            time.sleep(0.3)
+            self.assertEqual(len(reports(self.log_dir)), 2, "deleting must not trigger")
+            touch(trigger)
+            wait_reports(self.log_dir, 3)
+            self.assertTrue(t.alive())
+
+    def test_existing_file_at_start_is_not_a_trigger(self):
+        trigger = os.path.join(self.tmp, "trigger")
+        touch(trigger)
+        with self.start(trigger):
+            time.sleep(0.5)
+            self.assertEqual(reports(self.log_dir), [])
+            touch(trigger)
+            wait_reports(self.log_dir, 1)
+
+    def test_missing_directory_is_watched_for(self):
+        trigger = os.path.join(self.tmp, "a", "b", "trigger")
+        with self.start(trigger) as t:
+            time.sleep(0.2)
+            said = [l for l in t.stderr().splitlines() if "does not exist" in l]
+            self.assertEqual(len(said), 1, t.stderr())
+            self.assertIn("gmr: GMR_TRIGGER_FILE=%s: directory %s does not exist (yet); watching %s"
+                          % (trigger, os.path.dirname(trigger), self.tmp), said[0])
+            os.makedirs(os.path.dirname(trigger))
+            time.sleep(0.1)
+            touch(trigger)
+            wait_reports(self.log_dir, 1)
+            # The directory goes away and comes back: still watched, and
+            # the creation of the file right away is not missed.
+            shutil.rmtree(os.path.join(self.tmp, "a"))
+            time.sleep(0.1)
+            os.makedirs(os.path.dirname(trigger))
+            touch(trigger)
+            wait_reports(self.log_dir, 2)
+            self.assertEqual(len([l for l in t.stderr().splitlines() if "does not exist" in l]), 1)
+
+    def test_touches_during_a_report_coalesce(self):
+        trigger = os.path.join(self.tmp, "trigger")
+        touch(trigger)
+        with self.start(trigger) as t:
+            time.sleep(0.2)
+            for i in range(200):
+                os.utime(trigger, ns=(i, i))
+            time.sleep(1.0)
+            n = len(reports(self.log_dir))
+            self.assertGreaterEqual(n, 1)
+            self.assertLessEqual(n, 2, "200 touches in a burst gave %d reports" % n)
+            self.assertTrue(t.alive())
+
+    def test_idle_watcher_never_wakes(self):
+        trigger = os.path.join(self.tmp, "trigger")
+        with self.start(trigger) as t:
+            time.sleep(0.3)
+            before = watcher_switches(t.pid)
+            time.sleep(1.5)
+            self.assertEqual(watcher_switches(t.pid), before)
+
+    @unittest.skipUnless(os.geteuid() == 0 and shutil.which("setpriv"),
+                         "needs root and setpriv to exhaust another user's inotify instances")
+    def test_polls_when_inotify_is_exhausted(self):
+        os.chmod(self.tmp, 0o777)
+        with open("/proc/sys/fs/inotify/max_user_instances") as f:
+            limit = int(f.read())
+        hog = subprocess.Popen(
+            ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "python3", "-c",
+             "import ctypes,sys,time\n"
+             "libc=ctypes.CDLL(None)\n"
+             "fds=[libc.inotify_init1(0) for _ in range(%d)]\n"
+             "print('held', sum(f>=0 for f in fds), flush=True)\n"
+             "time.sleep(60)\n" % (limit + 1)],
+            stdout=subprocess.PIPE, text=True)
+        try:
+            self.assertTrue(hog.stdout.readline().startswith("held"))
+            trigger = os.path.join(self.tmp, "trigger")
+            env = base_env(GMR_TRIGGER_FILE=trigger, GMR_TRIGGER_INTERVAL="0.2",
+                           GMR_LOG_DIR=self.log_dir)
+            # setpriv changes uid and gid with a per-thread capset in between,
+            # which only works single-threaded: preload libgmr after it.
+            argv = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "env",
+                    "LD_PRELOAD=" + env.pop("LD_PRELOAD")] + testd("--threads", 1)
+            with Target(argv, env=env) as t:
+                time.sleep(0.3)
+                self.assertIn("gmr: GMR_TRIGGER_FILE=%s: inotify unavailable" % trigger, t.stderr())
+                self.assertIn("checking the file every 0.200 s", t.stderr())
+                touch(trigger)
+                wait_reports(self.log_dir, 1, timeout=5)
+        finally:
+            hog.kill()
+            hog.wait()
+
+
+class ConfigFile(GmrTestCase):
+    def write_ini(self, text):
+        path = os.path.join(self.tmp, "gmr.ini")
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def test_oslo_reports_keys_and_environment_wins(self):
+        trigger = os.path.join(self.tmp, "trigger")
+        ini = self.write_ini("[DEFAULT]\ndebug = True\n[oslo_reports]\nlog_dir = %s\n"
+                             "file_event_handler = %s\nfile_event_handler_interval = 2\n"
+                             "[gmr]\nservice_name = from-ini\nformat = json\n"
+                             % (self.log_dir, trigger))
+        env = base_env(GMR_CONFIG=ini, GMR_FORMAT="text")
+        with Target(testd("--threads", 1), env=env) as t:
+            self.assertEqual(t.stderr(), "")
+            time.sleep(0.2)
+            touch(trigger)
+            path = wait_reports(self.log_dir, 1)[0]
+        self.assertRegex(os.path.basename(path), r"^from-ini_gurumeditation_\d{14}_%d$" % t.pid)
+        text = read(path)
+        self.assertIn("GMR_LOG_DIR = %s (file)" % self.log_dir, text)
+        self.assertIn("GMR_FORMAT = text (environment)", text)
+        self.assertIn("GMR_TRIGGER_INTERVAL = 2 (file)", text)
+        self.assertIn("config_file = %s" % ini, text)
+
+    def test_garbage_file_warns_and_applies_the_rest(self):
+        ini = self.write_ini("[gmr]\nservice_name = partial\nsignal = NOPE\nnonsense\n"
+                             "colour = blue\n[oslo_reports]\nlog_dir = %s\n\x00\xff\n"
+                             % self.log_dir)
+        with Target(testd("--threads", 1), env=base_env(GMR_CONFIG=ini)) as t:
+            err = t.stderr()
+            self.assertIn("gmr: %s:3: [gmr] signal='NOPE': not a signal name or number; "
+                          "using USR2" % ini, err)
+            self.assertIn("gmr: %s:4: expected 'key = value'; line ignored" % ini, err)
+            self.assertIn("gmr: %s:5: [gmr] colour: unknown key; ignored" % ini, err)
+            self.assertIn("gmr: %s:8: NUL byte in line; line ignored" % ini, err)
+            t.signal()
+            path = wait_reports(self.log_dir, 1)[0]
+        self.assertTrue(os.path.basename(path).startswith("partial_gurumeditation_"))
+
+    def test_missing_file_is_one_line_and_defaults(self):
+        env = base_env(GMR_CONFIG=os.path.join(self.tmp, "nope.ini"), GMR_LOG_DIR=self.log_dir)
+        with Target(testd("--threads", 1), env=env) as t:
+            self.assertEqual(t.stderr().count("\n"), 1)
+            self.assertIn("nope.ini: cannot read it (No such file or directory)", t.stderr())
+            t.signal()
+            wait_reports(self.log_dir, 1)
+
+
+class HostSignals(GmrTestCase):
+    def test_host_handler_wins_and_file_trigger_still_works(self):
+        trigger = os.path.join(self.tmp, "trigger")
+        env = base_env(GMR_TRIGGER_FILE=trigger, GMR_LOG_DIR=self.log_dir)
+        with Target(testd("--threads", 2, "--own-usr2"), env=env) as t:
+            t.signal(signal.SIGUSR2)
+            t.wait_line("usr2")
+            time.sleep(0.5)
+            self.assertEqual(reports(self.log_dir), [], "our handler ran though the host's won")
+            touch(trigger)
+            self.assertEqual(len(wait_reports(self.log_dir, 1)), 1)
+            t.signal(signal.SIGUSR2)
+            t.wait_line("usr2", count=2)
+            self.assertTrue(t.alive())
+
+    def test_signal_storm(self):
+        env = base_env(GMR_LOG_DIR=self.log_dir)
+        with Target(testd("--threads", 4), env=env) as t:
+            for _ in range(1000):
+                os.kill(t.pid, signal.SIGUSR2)
+            time.sleep(1.5)
+            paths = wait_reports(self.log_dir, 1)
+            time.sleep(0.5)
+            paths = reports(self.log_dir)
+            self.assertTrue(t.alive())
+            self.assertLess(len(paths), 100, "signals were not coalesced")
+            for p in paths:
+                report = parse_text(read(p))
+                self.assertEqual(len(report["threads"]), len(t.tids()))
+                self.assertIn("Environment", report["sections"])
+
+
+class Processes(GmrTestCase):
+    def test_forked_child_has_its_own_watcher(self):
+        env = base_env(GMR_LOG_DIR=self.log_dir)
+        with Target(testd("--threads", 6, "--fork"), env=env) as t:
+            child = int(t.wait_line("child").split()[1])
+            try:
+                time.sleep(0.2)
+                os.kill(child, signal.SIGUSR2)
+                (path,) = wait_reports(self.log_dir, 1)
+                self.assertTrue(path.endswith("_%d" % child), path)
+                report = parse_text(read(path))
+                self.assertEqual(report["header"]["pid"], str(child))
+                names = sorted(th["name"] for th in report["threads"])
+                self.assertEqual(names, ["gmr-watcher", "testd"])
+                main = report["threads"][0]
+                self.assertIn("main", [f["function"] for f in main["frames"]])
+                t.signal()
+                paths = wait_reports(self.log_dir, 2)
+                parent = [p for p in paths if p.endswith("_%d" % t.pid)]
+                self.assertEqual(len(parent), 1)
+                self.assertEqual(len(parse_text(read(parent[0]))["threads"]), 8)
+            finally:
+                os.kill(child, signal.SIGKILL)
+                os.waitpid(child, 0) if False else None
+
+    def test_daemonizing_host_keeps_its_descriptors_and_we_keep_working(self):
+        trigger = os.path.join(self.tmp, "trigger")
+        env = base_env(GMR_TRIGGER_FILE=trigger, GMR_LOG_DIR=self.log_dir)
+        with Target(testd("--threads", 2, "--daemonize-fds"), env=env) as t:
+            time.sleep(0.2)
+            touch(trigger)
+            wait_reports(self.log_dir, 1)
+            t.signal()
+            wait_reports(self.log_dir, 2)
+            time.sleep(0.3)
+            touch(trigger)
+            wait_reports(self.log_dir, 3)
+            time.sleep(0.2)
+            self.assertTrue(t.alive(), t.stderr())
+            self.assertNotIn("stolen", t.stderr())
+
+    def test_children_inherit_libgmr_by_default(self):
+        env = base_env(GMR_LOG_DIR=self.log_dir)
+        child_cmd = "exec %s --threads 1" % testd()[0]
+        with Target(testd("--threads", 1, "--spawn", child_cmd), env=env) as t:
+            child = int(t.wait_line("ready", count=2).split()[1])
+            try:
+                os.kill(child, signal.SIGUSR2)
+                (path,) = wait_reports(self.log_dir, 1)
+                self.assertTrue(path.endswith("_%d" % child), path)
+            finally:
+                os.kill(child, signal.SIGKILL)
+
+    def test_inherit_zero_takes_libgmr_out_of_ld_preload(self):
+        env = base_env(GMR_INHERIT=0)
+        with Target(testd("--threads", 1, "--spawn", 'echo "preload=[$LD_PRELOAD]"'),
+                    env=env) as t:
+            line = t.wait_line("preload=")
+            self.assertNotIn("libgmr", line)
+            with open("/proc/%d/maps" % t.pid) as f:
+                self.assertIn("libgmr.so", f.read())
+            self.assertIn("libgmr", open("/proc/%d/environ" % t.pid).read())
+
+    def test_inherit_keeps_other_preloads(self):
+        env = base_env(GMR_INHERIT=0)
+        env["LD_PRELOAD"] = "/lib/x86_64-linux-gnu/libm.so.6:" + env["LD_PRELOAD"]
+        with Target(testd("--threads", 1, "--spawn", 'echo "preload=[$LD_PRELOAD]"'),
+                    env=env) as t:
+            line = t.wait_line("preload=")
+            self.assertEqual(line, "preload=[%s]" % ":".join(
+                p for p in env["LD_PRELOAD"].split(":") if "libgmr" not in p))
+
+
+@unittest.skipUnless(os.geteuid() == 0, "needs root to change uids")
+class Privileges(GmrTestCase):
+    def test_host_dropping_root_in_a_threaded_process(self):
+        # glibc's setuid() makes every thread run it, the watcher included;
+        # a watcher deaf to glibc's internal signal would hang or abort it.
+        os.chmod(self.tmp, 0o777)
+        env = base_env(GMR_LOG_DIR=self.log_dir)
+        with Target(testd("--threads", 3, "--drop-to", "65534:65534"), env=env) as t:
+            with open("/proc/%d/status" % t.pid) as f:
+                uids = next(l for l in f if l.startswith("Uid:")).split()[1:]
+            self.assertEqual(uids, ["65534"] * 4)
+            t.signal()
+            report = parse_text(read(wait_reports(self.log_dir, 1)[0]))
+            self.assertEqual(len(report["threads"]), 5)
+            self.assertTrue(t.alive())
+
+    @unittest.skipUnless(shutil.which("setpriv"), "needs setpriv")
+    def test_secure_execution_ignores_gmr_variables(self):
+        os.chmod(self.tmp, 0o755)
+        exe = os.path.join(self.tmp, "linked-setuid")
+        shutil.copy(os.path.join(os.path.dirname(testd()[0]), "linked"), exe)
+        os.chmod(exe, 0o4755)
+        env = base_env(GMR_SIGNAL="none", GMR_LOG_DIR=self.log_dir, GMR_FORMAT="json")
+        env.pop("LD_PRELOAD")
+        argv = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", exe]
+        with Target(argv, env=env) as t:
+            if t.lines("ready")[0].endswith("secure=0"):
+                self.skipTest("setuid bits have no effect here (nosuid mount?)")
+            t.signal()  # GMR_SIGNAL=none must be ignored: the default USR2 works
+            text = wait_stderr_report(t)
+            self.assertTrue(t.alive())
+        self.assertFalse(os.path.exists(self.log_dir), "GMR_LOG_DIR was honoured")
+        self.assertIn("GMR_SIGNAL = USR2 (default)", text)
+        self.assertIn("GMR_FORMAT = text (default)", text)
