@@ -6,8 +6,10 @@
  * we watch its nearest existing ancestor for the next path component, and
  * walk down as directories appear. An event on our name (created, moved
  * in, written, touched) is a trigger; the events one `touch` produces come
- * within microseconds, so we let them settle for SETTLE_MS and count them
- * as one.
+ * within microseconds, and we count them
+ * as one: we wait until no event has come for QUIET_MS (a busy machine may
+ * preempt `touch` between its open and its close), for at most
+ * SETTLE_MAX_MS.
  *
  * The inotify descriptor is the one descriptor libgmr keeps open, and a
  * daemonizing host may close it or dup2() something over it. So before we
@@ -28,7 +30,8 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
-#define SETTLE_MS 10
+#define QUIET_MS 50    /* a touch is over when its events stop for this long */
+#define SETTLE_MAX_MS 1000
 #define FILE_EVENTS (IN_CREATE | IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVED_TO | IN_MODIFY)
 #define DIR_EVENTS (IN_DELETE_SELF | IN_MOVE_SELF)
 
@@ -252,9 +255,13 @@ static void settle(struct trigger_file *tf)
 {
     struct pollfd p = {tf->fd, POLLIN, 0};
     struct drained ignored = {0, 0, 0};
+    int waited;
 
-    if (poll(&p, 1, SETTLE_MS) > 0)
-        drain(tf, &ignored);
+    for (waited = 0; waited < SETTLE_MAX_MS; waited += QUIET_MS)
+        if (poll(&p, 1, QUIET_MS) > 0)
+            drain(tf, &ignored);
+        else
+            break;
 }
 
 int trigger_file_check(struct trigger_file *tf)
