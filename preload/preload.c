@@ -10,6 +10,7 @@
  * In secure-execution mode (setuid/setgid hosts, AT_SECURE) every GMR_*
  * variable and GMR_CONFIG are ignored: the defaults apply.
  */
+#include "../src/api.h"
 #include "../src/config.h"
 #include "../src/handlers.h"
 #include "../src/log.h"
@@ -147,6 +148,7 @@ static void drop_from_preload(void)
 static void after_fork_child(void)
 {
     signals_after_fork();
+    api_after_fork();
     watcher_after_fork();
 }
 

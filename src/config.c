@@ -249,6 +249,11 @@ static int parse_max_frames(struct gmr_config *cfg, const char *value, const cha
     return 0;
 }
 
+static int parse_version(struct gmr_config *cfg, const char *value, const char **why)
+{
+    return copy_text(cfg->version, sizeof(cfg->version), value, why);
+}
+
 #define DEFAULT_REDACT "*PASSWORD*,*PASSWD*,*SECRET*,*TOKEN*,*KEY*,*CREDENTIAL*,*AUTH*"
 
 static const struct cfg_def defs[CFG_COUNT] = {
@@ -270,6 +275,7 @@ static const struct cfg_def defs[CFG_COUNT] = {
     [CFG_CAPTURE_TIMEOUT] = {"GMR_CAPTURE_TIMEOUT", "capture_timeout", NULL, "1",
                              parse_capture_timeout},
     [CFG_MAX_FRAMES] = {"GMR_MAX_FRAMES", "max_frames", NULL, "256", parse_max_frames},
+    [CFG_VERSION] = {"GMR_VERSION", "version", NULL, NULL, parse_version},
 };
 
 const char *config_env_name(enum cfg_key key)
@@ -474,6 +480,8 @@ const char *config_value_text(const struct gmr_config *cfg, enum cfg_key key, ch
         return text_or_unset(cfg->log_dir, out, len);
     case CFG_SERVICE_NAME:
         return text_or_unset(cfg->service_name, out, len);
+    case CFG_VERSION:
+        return text_or_unset(cfg->version, out, len);
     case CFG_REDACT:
         return text_or_unset(cfg->redact[0] ? cfg->redact : "none", out, len);
     case CFG_TRIGGER_INTERVAL:

@@ -28,6 +28,7 @@ enum cfg_key {
     CFG_CAPTURE_SIGNAL,
     CFG_CAPTURE_TIMEOUT,
     CFG_MAX_FRAMES,
+    CFG_VERSION,
     CFG_COUNT
 };
 
@@ -50,6 +51,7 @@ struct gmr_config {
     int capture_signal; /* 0 = choose a free real-time signal */
     long capture_timeout_ms;
     int max_frames;
+    char version[128]; /* "VERSION" or "PRODUCT VERSION"; "" = not set */
     char config_file[PATH_MAX]; /* GMR_CONFIG, "" if none */
     enum cfg_source source[CFG_COUNT];
 };

@@ -31,6 +31,7 @@ enum {
 #define EMIT_MAX_MARKS 4
 
 struct emit_thread {
+    int green;  /* a coroutine: "Green Thread #<tid>", tid being its index */
     long tid;
     const char *name;
     const char *state;

@@ -155,7 +155,7 @@ static void j_begin_thread(struct emitter *e, const struct emit_thread *t)
     size_t i;
 
     open_value(e, NULL, '{', 0);
-    j_num(e, "tid", t->tid, 0);
+    j_num(e, t->green ? "index" : "tid", t->tid, 0);
     j_str(e, "name", t->name, 0);
     j_str(e, "state", t->state, 0);
     if (t->nmarks) {

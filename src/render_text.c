@@ -166,7 +166,7 @@ static void t_begin_thread(struct emitter *e, const struct emit_thread *t)
     size_t i;
 
     buf_init_fixed(&title, mem, sizeof(mem));
-    buf_str(&title, "Thread #");
+    buf_str(&title, t->green ? "Green Thread #" : "Thread #");
     buf_dec(&title, t->tid);
     buf_str(&title, " (");
     buf_str(&title, t->name ? t->name : "?");

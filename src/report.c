@@ -4,6 +4,7 @@
  */
 #include "report.h"
 
+#include "api.h"
 #include "emit.h"
 #include "sections/sections.h"
 #include "sink.h"
@@ -12,8 +13,10 @@
 #include <unistd.h>
 
 static const section_fn sections[] = {
-    section_header,    section_package,       section_threads,     section_green_threads,
-    section_processes, section_configuration, section_environment,
+    section_header,         section_package,          section_threads,
+    section_green_threads,  section_processes,        section_configuration,
+    section_environment,    section_shared_objects,   section_file_descriptors,
+    section_signals,        section_memory,           section_resource_usage,
 };
 
 const char *report_trigger_name(unsigned bits)
@@ -41,10 +44,12 @@ static void render(struct report *r, struct buf *out)
     e.ops->begin_report(&e);
     for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
         sections[i](&e, r);
+    api_emit_sections(&e);
     e.ops->end_report(&e);
 }
 
-void report_write(const struct report_ctx *ctx, unsigned trigger, char *written, size_t len)
+void report_write(const struct report_ctx *ctx, const struct report_request *req, char *written,
+                  size_t len)
 {
     struct report r;
     struct buf out = {0};
@@ -53,7 +58,8 @@ void report_write(const struct report_ctx *ctx, unsigned trigger, char *written,
     memset(&r, 0, sizeof(r));
     r.ctx = ctx;
     r.cfg = ctx->cfg;
-    r.trigger = trigger;
+    r.req = req;
+    r.trigger = req->bits;
     r.pid = getpid();
     r.when = time(NULL);
     r.trigger_tid = atomic_load(&hs.trigger_tid);

@@ -18,6 +18,13 @@
 #include <sys/types.h>
 #include <time.h>
 
+/* The executable's Debian package: looked up once per process. */
+struct package_cache {
+    int state; /* 0: not looked up, 1: found, -1: no package owns it */
+    char name[128];
+    char version[128];
+};
+
 /* What a report needs that outlives it: owned by the watcher. */
 struct report_ctx {
     const struct gmr_config *cfg;
@@ -25,12 +32,22 @@ struct report_ctx {
     int capture_signal; /* -1 if none could be installed */
     pid_t self_tid;     /* the watcher */
     struct symbolizer *sym; /* NULL if elfutils is missing */
+    struct package_cache *package;
+    int trigger_fd; /* the trigger file's inotify descriptor, or -1 */
+};
+
+/* Why a report is written. */
+struct report_request {
+    unsigned bits;        /* trigger_bits */
+    char reason[256];     /* gmr_report's, for TRIGGER_API */
+    unsigned api_calls;   /* gmr_report calls this report answers */
 };
 
 struct report {
     const struct report_ctx *ctx;
     const struct gmr_config *cfg;
-    unsigned trigger; /* trigger_bits */
+    const struct report_request *req;
+    unsigned trigger; /* req->bits */
     pid_t pid, trigger_tid, trigger_sender;
     time_t when;
     struct capture cap;
@@ -40,7 +57,8 @@ struct report {
 };
 
 /* Writes one report; `written` receives its path ("" for stderr). */
-void report_write(const struct report_ctx *ctx, unsigned trigger, char *written, size_t len);
+void report_write(const struct report_ctx *ctx, const struct report_request *req, char *written,
+                  size_t len);
 
 /* The name of the first trigger in `bits`: "signal", "file", ... */
 const char *report_trigger_name(unsigned bits);

@@ -16,6 +16,7 @@
 #include "deps.h"
 
 #include <dwarf.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,29 @@ struct symbolizer {
 static const struct dw_api *cb_dw;
 static int cb_debuginfod;
 
+/* Descriptors elfutils keeps open for us while the symbolizer lives. */
+#define MAX_OWNED_FDS 256
+static int owned_fds[MAX_OWNED_FDS];
+static size_t n_owned_fds;
+
+/* elfutils opens files without O_CLOEXEC; a program that execs must not
+   inherit them. Also remember them, so reports can say they are ours. */
+static int adopt_fd(int fd)
+{
+    if (fd < 0)
+        return fd;
+    fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
+    if (n_owned_fds < MAX_OWNED_FDS)
+        owned_fds[n_owned_fds++] = fd;
+    return fd;
+}
+
+static int find_elf(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
+                    char **file_name, Elf **elfp)
+{
+    return adopt_fd(cb_dw->dwfl_linux_proc_find_elf(mod, userdata, modname, base, file_name, elfp));
+}
+
 static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
                           const char *file_name, const char *debuglink_file,
                           GElf_Word debuglink_crc, char **debuginfo_file_name)
@@ -46,12 +70,22 @@ static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname
        DEBUGINFOD_URLS is set (Debian sets it for login shells): allowed
        only on request. The build-id search is local. */
     if (cb_debuginfod)
-        return cb_dw->dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name,
-                                                   debuglink_file, debuglink_crc,
-                                                   debuginfo_file_name);
-    return cb_dw->dwfl_build_id_find_debuginfo(mod, userdata, modname, base, file_name,
-                                               debuglink_file, debuglink_crc,
-                                               debuginfo_file_name);
+        return adopt_fd(cb_dw->dwfl_standard_find_debuginfo(mod, userdata, modname, base,
+                                                            file_name, debuglink_file,
+                                                            debuglink_crc, debuginfo_file_name));
+    return adopt_fd(cb_dw->dwfl_build_id_find_debuginfo(mod, userdata, modname, base, file_name,
+                                                        debuglink_file, debuglink_crc,
+                                                        debuginfo_file_name));
+}
+
+int symbolizer_owns_fd(int fd)
+{
+    size_t i;
+
+    for (i = 0; i < n_owned_fds; i++)
+        if (owned_fds[i] == fd)
+            return 1;
+    return 0;
 }
 
 struct symbolizer *symbolizer_new(int allow_debuginfod)
@@ -67,7 +101,7 @@ struct symbolizer *symbolizer_new(int allow_debuginfod)
     cb_dw = dw;
     cb_debuginfod = allow_debuginfod;
     s->dw = dw;
-    s->callbacks.find_elf = dw->dwfl_linux_proc_find_elf;
+    s->callbacks.find_elf = find_elf;
     s->callbacks.find_debuginfo = find_debuginfo;
     s->dwfl = dw->dwfl_begin(&s->callbacks);
     if (!s->dwfl) {
@@ -82,7 +116,8 @@ void symbolizer_free(struct symbolizer *s)
     if (!s)
         return;
     symbolizer_done(s);
-    s->dw->dwfl_end(s->dwfl);
+    s->dw->dwfl_end(s->dwfl); /* closes every descriptor it had */
+    n_owned_fds = 0;
     free(s);
 }
 

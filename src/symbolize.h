@@ -43,6 +43,8 @@ int symbolizer_refresh(struct symbolizer *s);
 const struct sym_result *symbolize(struct symbolizer *s, uintptr_t pc, int exact);
 /* The build-id of the module holding addr, as hex into out; 0 or -1. */
 int symbolizer_build_id(struct symbolizer *s, uintptr_t addr, char *out, size_t len);
+/* Is fd one elfutils holds open for the symbolizer? */
+int symbolizer_owns_fd(int fd);
 /* Drops the per-report cache. */
 void symbolizer_done(struct symbolizer *s);
 

@@ -15,8 +15,8 @@
 #include "unwind.h"
 
 #include "deps.h"
+#include "elf_image.h"
 
-#include <elf.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,40 +89,15 @@ static void read_eh_hdr(struct unwind_session *s, struct image *img, uintptr_t h
 
 static int read_image(struct unwind_session *s, uintptr_t base, struct image *img)
 {
-    Elf64_Ehdr eh;
-    Elf64_Phdr ph[64];
-    uintptr_t bias = 0, eh_frame = 0;
-    int i, have_bias = 0;
+    struct elf_image elf;
 
-    if (read_mem(s, base, &eh, sizeof(eh)) < 0 || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
-        eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(Elf64_Phdr) ||
-        eh.e_phnum == 0 || eh.e_phnum > 64)
-        return -1;
-    if (read_mem(s, base + eh.e_phoff, ph, eh.e_phnum * sizeof(ph[0])) < 0)
-        return -1;
     memset(img, 0, sizeof(*img));
-    for (i = 0; i < eh.e_phnum; i++)
-        if (ph[i].p_type == PT_LOAD && !have_bias) {
-            /* The mapping at file offset 0 is this segment's first page. */
-            bias = base - (ph[i].p_vaddr - ph[i].p_offset);
-            have_bias = 1;
-        }
-    if (!have_bias)
+    if (elf_image_read(s->mr, base, &elf) < 0)
         return -1;
-    img->text_lo = UINTPTR_MAX;
-    for (i = 0; i < eh.e_phnum; i++) {
-        if (ph[i].p_type == PT_LOAD && (ph[i].p_flags & PF_X)) {
-            uintptr_t lo = bias + ph[i].p_vaddr, hi = lo + ph[i].p_memsz;
-            img->text_lo = lo < img->text_lo ? lo : img->text_lo;
-            img->text_hi = hi > img->text_hi ? hi : img->text_hi;
-        } else if (ph[i].p_type == PT_GNU_EH_FRAME) {
-            eh_frame = bias + ph[i].p_vaddr;
-        }
-    }
-    if (img->text_lo >= img->text_hi)
-        return -1;
-    if (eh_frame)
-        read_eh_hdr(s, img, eh_frame);
+    img->text_lo = elf.text_lo;
+    img->text_hi = elf.text_hi;
+    if (elf.eh_frame_hdr)
+        read_eh_hdr(s, img, elf.eh_frame_hdr);
     return 0;
 }
 

@@ -22,6 +22,7 @@
  */
 #include "watcher.h"
 
+#include "api.h"
 #include "deps.h"
 #include "handlers.h"
 #include "log.h"
@@ -44,6 +45,7 @@
 
 struct watcher {
     struct report_ctx ctx;
+    struct package_cache package;
     struct trigger_file tf;
     long long timeout_at_ms; /* GMR_TIMEOUT deadline on CLOCK_MONOTONIC, 0 = none */
     long long release_at_ms; /* when to drop the symbol caches, 0 = nothing held */
@@ -150,10 +152,19 @@ static void *watcher_main(void *arg)
         trigger_file_open(&w->tf, w->ctx.cfg->trigger_file, w->ctx.cfg->trigger_interval_ms);
     atomic_store(&hs.watcher_tid, w->ctx.self_tid);
     for (;;) {
-        unsigned bits = wait_trigger(w);
+        struct report_request req;
+        uint32_t ticket = 0;
+
+        memset(&req, 0, sizeof(req));
+        req.bits = wait_trigger(w);
+        if (req.bits & TRIGGER_API)
+            ticket = api_take_requests(req.reason, sizeof(req.reason), &req.api_calls);
         if (!w->ctx.sym)
             w->ctx.sym = symbolizer_new(w->ctx.cfg->debuginfod);
-        report_write(&w->ctx, bits, written, sizeof(written));
+        w->ctx.trigger_fd = w->tf.fd;
+        report_write(&w->ctx, &req, written, sizeof(written));
+        if (req.bits & TRIGGER_API)
+            api_requests_served(ticket);
         w->release_at_ms = now_ms() + CACHE_TTL_MS;
     }
     return NULL;
@@ -192,6 +203,7 @@ int watcher_start(const struct gmr_config *cfg, const char *service, int capture
     w->ctx.cfg = cfg;
     w->ctx.service = service;
     w->ctx.capture_signal = capture_signal;
+    w->ctx.package = &w->package;
     w->tf.fd = -1;
     if (cfg->timeout_ms)
         w->timeout_at_ms = now_ms() + cfg->timeout_ms;
@@ -221,4 +233,9 @@ void watcher_after_fork(void)
     if (w->ctx.cfg->timeout_ms)
         w->timeout_at_ms = now_ms() + w->ctx.cfg->timeout_ms;
     spawn(w);
+}
+
+int watcher_running(void)
+{
+    return the_watcher.running;
 }

@@ -15,5 +15,7 @@
 int watcher_start(const struct gmr_config *cfg, const char *service, int capture_signal);
 /* In the child of fork(): a new watcher for the new process. */
 void watcher_after_fork(void);
+/* Does this process have a watcher to write reports? */
+int watcher_running(void);
 
 #endif

@@ -43,6 +43,10 @@ void section_header(struct emitter *e, struct report *r)
         if (r->trigger_tid)
             emit_num(e, "received_by", r->trigger_tid);
     }
+    if ((r->trigger & TRIGGER_API) && r->req->reason[0])
+        emit_str(e, "reason", r->req->reason);
+    if ((r->trigger & TRIGGER_API) && r->req->api_calls > 1)
+        emit_num(e, "api_calls", r->req->api_calls);
     emit_str(e, "time", when);
     emit_str(e, "libgmr", GMR_VERSION);
     capture_summary(e, r);

@@ -13,6 +13,25 @@
 
 typedef void (*section_fn)(struct emitter *e, struct report *r);
 
+/* A thread's notes: one "note = ..." line each in text, one joined "note"
+   string in JSON (the key the JSON contract names). */
+struct notes {
+    char text[1024];
+    size_t len;
+    const char *line[6];
+    size_t n;
+};
+
+void frames_note(struct notes *ns, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void frames_emit_notes(struct emitter *e, const struct notes *ns);
+/* One address as one frame line, or several where calls were inlined. */
+void frames_emit_pc(struct emitter *e, const struct report *r, uintptr_t pc, int exact, int *index);
+/* Unwinds a slot into a "frames" list; adds notes on what was cut short.
+   green: a suspended coroutine, its stack read in place on purpose and
+   its pc a resume address. */
+void frames_emit_slot(struct emitter *e, struct report *r, const struct slot *slot,
+                      struct unwind_frame *scratch, struct notes *ns, int green);
+
 void section_header(struct emitter *e, struct report *r);
 void section_package(struct emitter *e, struct report *r);
 void section_threads(struct emitter *e, struct report *r);
@@ -20,5 +39,10 @@ void section_green_threads(struct emitter *e, struct report *r);
 void section_processes(struct emitter *e, struct report *r);
 void section_configuration(struct emitter *e, struct report *r);
 void section_environment(struct emitter *e, struct report *r);
+void section_shared_objects(struct emitter *e, struct report *r);
+void section_file_descriptors(struct emitter *e, struct report *r);
+void section_signals(struct emitter *e, struct report *r);
+void section_memory(struct emitter *e, struct report *r);
+void section_resource_usage(struct emitter *e, struct report *r);
 
 #endif

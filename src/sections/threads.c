@@ -1,17 +1,15 @@
 /*
- * threads.c - every thread: heading, state, frames, and a note wherever
- * something could not be captured or shown. JSON key "threads".
+ * threads.c - every thread: heading, state, CPU time, frames, and a note
+ * wherever something could not be captured or shown. JSON key "threads".
  *
  * Threads are listed main thread first, then by tid. Each captured thread
- * is unwound here, one at a time into a scratch array, and its addresses
- * symbolized (inlined calls expand to extra frames), so memory stays
+ * is unwound here, one at a time into a scratch array, so memory stays
  * bounded by one thread's frames whatever the thread count.
  */
 #include "sections.h"
 
 #include "../signames.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +25,7 @@ static int cmp_rec(const void *a, const void *b, void *pid)
     return (x->tid > y->tid) - (x->tid < y->tid);
 }
 
-static void thread_heading(struct emitter *e, const struct report *r, const struct thread_rec *t)
+static void heading(struct emitter *e, const struct report *r, const struct thread_rec *t)
 {
     struct emit_thread h;
     char recv[48], name[32];
@@ -50,136 +48,21 @@ static void thread_heading(struct emitter *e, const struct report *r, const stru
     e->ops->begin_thread(e, &h);
 }
 
-static void emit_symbolized(struct emitter *e, const struct report *r, uintptr_t pc, int exact,
-                            int *index)
+static void cpu_time(struct emitter *e, const struct thread_rec *t)
 {
-    const struct sym_result *res = r->sym ? symbolize(r->sym, pc, exact) : NULL;
-    struct emit_frame f;
-    size_t i;
+    char text[80];
 
-    memset(&f, 0, sizeof(f));
-    f.pc = pc;
-    if (!res || res->n == 0) {
-        f.index = (*index)++;
-        e->ops->frame(e, &f);
-        return;
-    }
-    for (i = 0; i < res->n; i++) {
-        const struct sym_frame *s = &res->frames[i];
-        f.index = (*index)++;
-        f.function = s->function;
-        f.offset = s->offset;
-        f.has_offset = s->has_offset;
-        f.inlined = s->inlined;
-        f.module = s->module;
-        f.module_offset = s->module_offset;
-        f.file = s->file;
-        f.line = s->line;
-        e->ops->frame(e, &f);
-    }
-}
-
-/* A thread's notes: one "note = ..." line each in text, one joined
-   "note" string in JSON (the key the JSON contract names). */
-struct notes {
-    char text[1024];
-    size_t len;
-    const char *line[4];
-    size_t n;
-};
-
-static void note(struct notes *ns, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void note(struct notes *ns, const char *fmt, ...)
-{
-    va_list ap;
-    int w;
-
-    if (ns->n == sizeof(ns->line) / sizeof(ns->line[0]) || ns->len >= sizeof(ns->text))
-        return;
-    va_start(ap, fmt);
-    w = vsnprintf(ns->text + ns->len, sizeof(ns->text) - ns->len, fmt, ap);
-    va_end(ap);
-    if (w < 0)
-        return;
-    ns->line[ns->n++] = ns->text + ns->len;
-    ns->len += (size_t)w + 1;
-}
-
-static void emit_notes(struct emitter *e, const struct notes *ns)
-{
-    char joined[sizeof(ns->text)];
-    size_t i, len = 0;
-
-    for (i = 0; i < ns->n; i++) {
-        e->ops->str(e, "note", ns->line[i], EMIT_TEXT_ONLY);
-        len += (size_t)snprintf(joined + len, sizeof(joined) - len, "%s%s", i ? "; " : "",
-                                ns->line[i]);
-        if (len >= sizeof(joined))
-            len = sizeof(joined) - 1;
-    }
-    if (ns->n)
-        e->ops->str(e, "note", joined, EMIT_JSON_ONLY);
-}
-
-static void unwind_notes(struct notes *ns, const struct report *r, const struct thread_rec *t,
-                         const struct unwind_result *u)
-{
-    if (t->slot->stack_unknown)
-        note(ns, "the stack pointer was in no known mapping; frames past the first were read "
-                 "from live memory");
-    else if (t->slot->copy_clipped)
-        note(ns, "the stack is deeper than the %zu KiB copied", t->slot->copy_cap / 1024);
-    if (u->live_from >= 0 && !t->slot->stack_unknown)
-        note(ns, "frames from #%d on were found through live memory, read after the thread "
-                 "ran on; they may be inexact",
-             u->live_from);
-    switch (u->end) {
-    case UNWIND_END_LIMIT:
-        note(ns, "%zu%s more frames not shown (GMR_MAX_FRAMES=%d)", u->omitted,
-             u->n + u->omitted >= UNWIND_HARD_LIMIT ? " or" : "", r->cfg->max_frames);
-        break;
-    case UNWIND_END_ERROR:
-        note(ns, "unwinding stopped after frame #%zu (libunwind error %d)", u->n ? u->n - 1 : 0,
-             u->error);
-        break;
-    case UNWIND_END_LOOP:
-        note(ns, "unwinding stopped: the stack loops back on itself");
-        break;
-    case UNWIND_END_OK:
-        break;
-    }
-}
-
-static void captured_frames(struct emitter *e, struct report *r, const struct thread_rec *t,
-                            struct unwind_frame *scratch)
-{
-    struct unwind_result u;
-    struct notes ns = {.len = 0, .n = 0};
-    int index = 0;
-    size_t i;
-
-    e->ops->begin_frames(e);
-    if (!r->unwind) {
-        /* Without libunwind, the interrupted instruction is all we have. */
-        emit_symbolized(e, r, (uintptr_t)t->slot->regs[REG_RIP], 1, &index);
-        e->ops->end_frames(e);
-        note(&ns, "libunwind is not available; only the current frame is shown");
-        emit_notes(e, &ns);
-        return;
-    }
-    unwind_slot(r->unwind, t->slot, scratch, (size_t)r->cfg->max_frames, &u);
-    for (i = 0; i < u.n; i++)
-        emit_symbolized(e, r, scratch[i].pc, scratch[i].exact, &index);
-    e->ops->end_frames(e);
-    unwind_notes(&ns, r, t, &u);
-    emit_notes(e, &ns);
+    snprintf(text, sizeof(text), "%ld.%02ld s user, %ld.%02ld s system", t->utime_ms / 1000,
+             t->utime_ms % 1000 / 10, t->stime_ms / 1000, t->stime_ms % 1000 / 10);
+    e->ops->str(e, "cpu", text, EMIT_TEXT_ONLY);
+    e->ops->num(e, "utime_ms", t->utime_ms, EMIT_JSON_ONLY);
+    e->ops->num(e, "stime_ms", t->stime_ms, EMIT_JSON_ONLY);
 }
 
 /* /proc/self/task/TID/syscall: "nr a1 .. a6 sp pc", "-1 sp pc" or "running". */
 static void whereabouts(struct emitter *e, struct report *r, const struct thread_rec *t)
 {
-    unsigned long long v[9];
+    unsigned long long v[8];
     long nr;
     int n;
 
@@ -215,18 +98,22 @@ static void whereabouts(struct emitter *e, struct report *r, const struct thread
 static void one_thread(struct emitter *e, struct report *r, const struct thread_rec *t,
                        struct unwind_frame *scratch)
 {
-    const char *why = capture_status_text(t);
+    struct notes ns;
 
-    thread_heading(e, r, t);
+    memset(&ns, 0, sizeof(ns));
+    heading(e, r, t);
+    if (t->status != CAP_GONE)
+        cpu_time(e, t);
     if (t->status == CAP_OK) {
-        captured_frames(e, r, t, scratch);
+        frames_emit_slot(e, r, t->slot, scratch, &ns, 0);
     } else {
         e->ops->begin_frames(e);
         e->ops->end_frames(e);
-        e->ops->str(e, "note", why, 0);
-        if (t->status != CAP_SELF)
-            whereabouts(e, r, t);
+        frames_note(&ns, "%s", capture_status_text(t));
     }
+    frames_emit_notes(e, &ns);
+    if (t->status != CAP_OK && t->status != CAP_SELF && t->status != CAP_GONE)
+        whereabouts(e, r, t);
     e->ops->end_thread(e);
 }
 

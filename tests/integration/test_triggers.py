@@ -11,7 +11,7 @@ import subprocess
 import time
 import unittest
 
-from gmrtest import (LIB, GmrTestCase, Target, base_env, parse_text, read, testd,
+from gmrtest import (LIB, GmrTestCase, Target, base_env, parse_text, read, runtime_preload, testd,
                      wait_reports, wait_stderr_report)
 
 
@@ -127,12 +127,16 @@ class TriggerFile(GmrTestCase):
         try:
             self.assertTrue(hog.stdout.readline().startswith("held"))
             trigger = os.path.join(self.tmp, "trigger")
+            # nobody must be able to run them, wherever the tree is checked out.
+            exe = shutil.copy(testd()[0], self.tmp)
+            lib = shutil.copy(LIB, self.tmp)
             env = base_env(GMR_TRIGGER_FILE=trigger, GMR_TRIGGER_INTERVAL="0.2",
                            GMR_LOG_DIR=self.log_dir)
+            env.pop("LD_PRELOAD")
             # setpriv changes uid and gid with a per-thread capset in between,
             # which only works single-threaded: preload libgmr after it.
             argv = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "env",
-                    "LD_PRELOAD=" + env.pop("LD_PRELOAD")] + testd("--threads", 1)
+                    "LD_PRELOAD=" + runtime_preload().replace(LIB, lib), exe, "--threads", "1"]
             with Target(argv, env=env) as t:
                 time.sleep(0.3)
                 self.assertIn("gmr: GMR_TRIGGER_FILE=%s: inotify unavailable" % trigger, t.stderr())

@@ -1,0 +1,124 @@
+/*
+ * frames.c - stacks to frame lines, shared by the Threads and Green
+ * Threads sections: unwind a slot, symbolize each address (an inlined call
+ * becomes frames of its own), emit, and note what could not be shown.
+ */
+#include "sections.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+void frames_note(struct notes *ns, const char *fmt, ...)
+{
+    va_list ap;
+    int w;
+
+    if (ns->n == sizeof(ns->line) / sizeof(ns->line[0]) || ns->len >= sizeof(ns->text))
+        return;
+    va_start(ap, fmt);
+    w = vsnprintf(ns->text + ns->len, sizeof(ns->text) - ns->len, fmt, ap);
+    va_end(ap);
+    if (w < 0)
+        return;
+    ns->line[ns->n++] = ns->text + ns->len;
+    ns->len += (size_t)w + 1;
+    if (ns->len > sizeof(ns->text))
+        ns->len = sizeof(ns->text);
+}
+
+void frames_emit_notes(struct emitter *e, const struct notes *ns)
+{
+    char joined[sizeof(ns->text)];
+    size_t i, len = 0;
+
+    for (i = 0; i < ns->n; i++) {
+        e->ops->str(e, "note", ns->line[i], EMIT_TEXT_ONLY);
+        len += (size_t)snprintf(joined + len, sizeof(joined) - len, "%s%s", i ? "; " : "",
+                                ns->line[i]);
+        if (len >= sizeof(joined))
+            len = sizeof(joined) - 1;
+    }
+    if (ns->n)
+        e->ops->str(e, "note", joined, EMIT_JSON_ONLY);
+}
+
+void frames_emit_pc(struct emitter *e, const struct report *r, uintptr_t pc, int exact, int *index)
+{
+    const struct sym_result *res = r->sym ? symbolize(r->sym, pc, exact) : NULL;
+    struct emit_frame f;
+    size_t i;
+
+    memset(&f, 0, sizeof(f));
+    f.pc = pc;
+    if (!res || res->n == 0) {
+        f.index = (*index)++;
+        e->ops->frame(e, &f);
+        return;
+    }
+    for (i = 0; i < res->n; i++) {
+        const struct sym_frame *s = &res->frames[i];
+        f.index = (*index)++;
+        f.function = s->function;
+        f.offset = s->offset;
+        f.has_offset = s->has_offset;
+        f.inlined = s->inlined;
+        f.module = s->module;
+        f.module_offset = s->module_offset;
+        f.file = s->file;
+        f.line = s->line;
+        e->ops->frame(e, &f);
+    }
+}
+
+static void unwind_notes(struct notes *ns, const struct report *r, const struct slot *slot,
+                         const struct unwind_result *u, int green)
+{
+    if (slot->stack_unknown)
+        frames_note(ns, "the stack pointer was in no known mapping; frames past the first were "
+                        "read from live memory");
+    else if (slot->copy_clipped)
+        frames_note(ns, "the stack is deeper than the %zu KiB copied", slot->copy_cap / 1024);
+    if (u->live_from >= 0 && !slot->stack_unknown && !green)
+        frames_note(ns, "frames from #%d on were found through live memory, read after the "
+                        "thread ran on; they may be inexact",
+                    u->live_from);
+    switch (u->end) {
+    case UNWIND_END_LIMIT:
+        frames_note(ns, "%zu%s more frames not shown (GMR_MAX_FRAMES=%d)", u->omitted,
+                    u->n + u->omitted >= UNWIND_HARD_LIMIT ? " or" : "", r->cfg->max_frames);
+        break;
+    case UNWIND_END_ERROR:
+        frames_note(ns, "unwinding stopped after frame #%zu (libunwind error %d)",
+                    u->n ? u->n - 1 : 0, u->error);
+        break;
+    case UNWIND_END_LOOP:
+        frames_note(ns, "unwinding stopped: the stack loops back on itself");
+        break;
+    case UNWIND_END_OK:
+        break;
+    }
+}
+
+void frames_emit_slot(struct emitter *e, struct report *r, const struct slot *slot,
+                      struct unwind_frame *scratch, struct notes *ns, int green)
+{
+    struct unwind_result u;
+    int index = 0;
+    size_t i;
+
+    e->ops->begin_frames(e);
+    if (!r->unwind) {
+        /* Without libunwind, the interrupted instruction is all we have. */
+        frames_emit_pc(e, r, (uintptr_t)slot->regs[REG_RIP], 1, &index);
+        e->ops->end_frames(e);
+        frames_note(ns, "libunwind is not available; only the current frame is shown");
+        return;
+    }
+    unwind_slot(r->unwind, slot, scratch, (size_t)r->cfg->max_frames, &u);
+    /* A coroutine's saved pc is where it resumes: a return address. */
+    for (i = 0; i < u.n; i++)
+        frames_emit_pc(e, r, scratch[i].pc, scratch[i].exact && !(green && i == 0), &index);
+    e->ops->end_frames(e);
+    unwind_notes(ns, r, slot, &u, green);
+}
