@@ -107,9 +107,11 @@ demo: $(BUILD)/libgmr.so $(BUILD)/examples/demo
 	@BUILD=$(BUILD) sh scripts/demo.sh
 
 install: $(BUILD)/libgmr.so
-	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(MANDIR)/man7
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(MANDIR)/man3 \
+	    $(DESTDIR)$(MANDIR)/man7
 	install -m 0755 $(BUILD)/libgmr.so $(DESTDIR)$(LIBDIR)/libgmr.so
 	install -m 0644 include/gmr.h $(DESTDIR)$(INCLUDEDIR)/gmr.h
+	install -m 0644 man/gmr.h.3 $(DESTDIR)$(MANDIR)/man3/gmr.h.3
 	install -m 0644 man/gmr.7 $(DESTDIR)$(MANDIR)/man7/gmr.7
 
 FORMAT_FILES = $(wildcard src/*.[ch] src/sections/*.[ch] preload/*.c include/*.h tests/unit/*.[ch] \

@@ -103,24 +103,28 @@ static void list_coroutines(gmr_green_visit_fn visit, void *visit_arg, void *arg
     }
 }
 
+/* Its own function: swapcontext returns twice, like setjmp, and must not
+   share a frame with a loop counter. */
+static __attribute__((noinline)) void start_coroutine(struct coroutine *co, int i)
+{
+    uintptr_t p = (uintptr_t)co;
+
+    snprintf(co->name, sizeof(co->name), "fetcher-%d", i);
+    co->stack = malloc(CO_STACK);
+    getcontext(&co->ctx);
+    co->ctx.uc_stack.ss_sp = co->stack;
+    co->ctx.uc_stack.ss_size = CO_STACK;
+    co->ctx.uc_link = &scheduler;
+    makecontext(&co->ctx, (void (*)(void))coroutine_main, 2, (unsigned)(p >> 32), (unsigned)p);
+    swapcontext(&scheduler, &co->ctx); /* runs until it suspends */
+}
+
 static void start_coroutines(void)
 {
     int i;
 
-    for (i = 0; i < COROUTINES; i++) {
-        struct coroutine *co = &coroutines[i];
-        uintptr_t p = (uintptr_t)co;
-
-        snprintf(co->name, sizeof(co->name), "fetcher-%d", i);
-        co->stack = malloc(CO_STACK);
-        getcontext(&co->ctx);
-        co->ctx.uc_stack.ss_sp = co->stack;
-        co->ctx.uc_stack.ss_size = CO_STACK;
-        co->ctx.uc_link = &scheduler;
-        makecontext(&co->ctx, (void (*)(void))coroutine_main, 2, (unsigned)(p >> 32),
-                    (unsigned)p);
-        swapcontext(&scheduler, &co->ctx); /* runs until it suspends */
-    }
+    for (i = 0; i < COROUTINES; i++)
+        start_coroutine(&coroutines[i], i);
 }
 
 int main(int argc, char **argv)

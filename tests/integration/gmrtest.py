@@ -27,6 +27,8 @@ TARGETS = os.path.join(BUILD, "targets")
 EXAMPLES = os.path.join(BUILD, "examples")
 
 REPORT_GLOB = "*_gurumeditation_*"
+SECTIONS = ["Package", "Threads", "Green Threads", "Processes", "Configuration", "Environment",
+            "Shared Objects", "File Descriptors", "Signals", "Memory", "Resource Usage"]
 SANITIZER_MARKERS = ["ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer"]
 FRAME_RE = re.compile(
     r"^#(?P<index>\d+)\s+0x(?P<pc>[0-9a-f]+) in (?P<function>\S+?)(?:\+0x(?P<offset>[0-9a-f]+))?"
@@ -153,8 +155,12 @@ def wait_stderr_report(target, count=1, timeout=20):
 
 
 def read(path):
+    """A report's text; a JSON report must parse, or the test fails here."""
     with open(path, "rb") as f:
-        return f.read().decode("utf-8", errors="replace")
+        data = f.read()
+    if path.endswith(".json"):
+        json.loads(data.decode("utf-8"))
+    return data.decode("utf-8", errors="replace")
 
 
 def parse_text(text):
@@ -225,3 +231,10 @@ class GmrTestCase(unittest.TestCase):
     def load_json(self, path):
         with open(path, "rb") as f:
             return json.loads(f.read().decode("utf-8"))
+
+    def json_report(self, target, sig=signal.SIGUSR2):
+        """Triggers one report from a target started with GMR_FORMAT=json
+        and GMR_LOG_DIR=self.log_dir, and returns it parsed."""
+        before = len(glob.glob(os.path.join(self.log_dir, REPORT_GLOB)))
+        target.signal(sig)
+        return self.load_json(wait_reports(self.log_dir, before + 1)[-1])

@@ -295,7 +295,8 @@ class Processes(GmrTestCase):
 
     def test_inherit_keeps_other_preloads(self):
         env = base_env(GMR_INHERIT=0)
-        env["LD_PRELOAD"] = "/lib/x86_64-linux-gnu/libm.so.6:" + env["LD_PRELOAD"]
+        libs = env["LD_PRELOAD"].split(":")  # a sanitizer runtime must stay first
+        env["LD_PRELOAD"] = ":".join(libs[:-1] + ["/lib/x86_64-linux-gnu/libm.so.6", libs[-1]])
         with Target(testd("--threads", 1, "--spawn", 'echo "preload=[$LD_PRELOAD]"'),
                     env=env) as t:
             line = t.wait_line("preload=")

@@ -24,7 +24,11 @@
  *   --spawn COMMAND  runs COMMAND with /bin/sh -c once ready;
  *   --drop-to U:G    calls setgid(G) and setuid(U) once its threads run, as
  *                    a daemon dropping root does (glibc makes every thread,
- *                    libgmr's too, take part).
+ *                    libgmr's too, take part);
+ *   --listen         listens on a TCP port of 127.0.0.1 and connects to it
+ *                    (prints "port <n>");
+ *   --weird-name     names a thread with a newline and bytes that are not
+ *                    UTF-8.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,7 +40,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/ioctl.h>
 #include <sys/select.h>
 #include <sys/wait.h>
@@ -225,6 +233,32 @@ static void check_host_data(int fd)
     }
 }
 
+/* A listening socket and a connection to it, kept open. */
+static void listen_and_connect(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t len = sizeof(a);
+    int l = socket(AF_INET, SOCK_STREAM, 0), c = socket(AF_INET, SOCK_STREAM, 0);
+
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (l < 0 || c < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(l, 4) < 0 ||
+        getsockname(l, (struct sockaddr *)&a, &len) < 0 ||
+        connect(c, (struct sockaddr *)&a, sizeof(a)) < 0) {
+        perror("testd: listen");
+        exit(1);
+    }
+    printf("port %d\n", ntohs(a.sin_port));
+}
+
+static void *weird_thread(void *arg)
+{
+    (void)arg;
+    prctl(PR_SET_NAME, "new\nline\xff\x01");
+    for (;;)
+        park_sleep();
+    return NULL;
+}
+
 static void spawn(const char *command)
 {
     pid_t pid = fork();
@@ -250,6 +284,7 @@ int main(int argc, char **argv)
 {
     int i, nthreads = 10, block_all = 0, progress = -1, lifetime = 300, expected;
     int usr2 = 0, do_fork = 0, daemonize = 0, host_fd = -1, drop_uid = -1, drop_gid = -1;
+    int listen_tcp = 0, weird = 0;
     const char *command = NULL;
     struct timespec tick = {0, 10 * 1000 * 1000};
     unsigned long count = 0;
@@ -273,6 +308,10 @@ int main(int argc, char **argv)
             command = argv[++i];
         else if (!strcmp(argv[i], "--drop-to") && i + 1 < argc)
             sscanf(argv[++i], "%d:%d", &drop_uid, &drop_gid);
+        else if (!strcmp(argv[i], "--listen"))
+            listen_tcp = 1;
+        else if (!strcmp(argv[i], "--weird-name"))
+            weird = 1;
     }
     if (nthreads < 1 || nthreads > 10) {
         fprintf(stderr, "testd: --threads takes 1 to 10\n");
@@ -292,6 +331,10 @@ int main(int argc, char **argv)
         nanosleep(&tick, NULL);
     if (usr2)
         own_usr2();
+    if (listen_tcp)
+        listen_and_connect();
+    if (weird)
+        start(weird_thread);
     if (drop_uid >= 0 && (setgid((gid_t)drop_gid) < 0 || setuid((uid_t)drop_uid) < 0)) {
         perror("testd: dropping privileges");
         return 6;
