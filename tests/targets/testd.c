@@ -254,6 +254,7 @@ static void *weird_thread(void *arg)
 {
     (void)arg;
     prctl(PR_SET_NAME, "new\nline\xff\x01");
+    atomic_fetch_add(&parked, 1);
     for (;;)
         park_sleep();
     return NULL;
@@ -333,8 +334,11 @@ int main(int argc, char **argv)
         own_usr2();
     if (listen_tcp)
         listen_and_connect();
-    if (weird)
+    if (weird) {
         start(weird_thread);
+        while (atomic_load(&parked) < expected + 1)
+            nanosleep(&tick, NULL);
+    }
     if (drop_uid >= 0 && (setgid((gid_t)drop_gid) < 0 || setuid((uid_t)drop_uid) < 0)) {
         perror("testd: dropping privileges");
         return 6;
