@@ -10,6 +10,9 @@
  * In secure-execution mode (setuid/setgid hosts, AT_SECURE) every GMR_*
  * variable and GMR_CONFIG are ignored: the defaults apply.
  */
+#include "preload.h"
+
+#include "../src/altstack.h"
 #include "../src/api.h"
 #include "../src/config.h"
 #include "../src/handlers.h"
@@ -161,6 +164,14 @@ __attribute__((constructor)) static void gmr_init(int argc, char **argv, char **
     if (!config.inherit)
         drop_from_preload();
     hs.pid = getpid();
+    hs.service = service;
+    /* A crashing thread waits this long for the watcher's full report. */
+    hs.crash_wait_ms = (int)config.capture_timeout_ms + 10000;
+    if (config.crash) {
+        preload_altstacks = 1;
+        altstack_install();
+        signals_install_crash();
+    }
     capture = signals_install_capture(config.capture_signal, config.signal);
     hs.wake_signal = capture;
     if (watcher_start(&config, service, capture) < 0)

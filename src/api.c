@@ -267,7 +267,7 @@ int gmr_report(const char *reason)
 {
     uint32_t ticket;
 
-    if (!watcher_running()) {
+    if (!watcher_running() || hs.no_watcher) {
         errno = ENOSYS;
         return -1;
     }

@@ -275,7 +275,8 @@ static struct map_set *fresh_map_set(struct capture *c)
 
 /* Adds the threads in `tids` not yet known and signals them. Returns how
    many were new. */
-static size_t enroll(struct capture *c, const pid_t *tids, size_t ntids, pid_t self, int late)
+static size_t enroll(struct capture *c, const pid_t *tids, size_t ntids, pid_t self, int late,
+                     const struct slot *preset)
 {
     struct map_set *set;
     size_t i, first = c->n;
@@ -299,7 +300,11 @@ static size_t enroll(struct capture *c, const pid_t *tids, size_t ntids, pid_t s
             t->status = CAP_GONE;
         else if (t->tid == self)
             t->status = CAP_SELF;
-        else if (!set)
+        else if (preset && t->tid == preset->tid) {
+            t->status = CAP_OK;
+            t->preset = 1;
+            t->slot = preset;
+        } else if (!set)
             t->status = CAP_NO_MEMORY;
         else
             send_to(c, t, set);
@@ -311,7 +316,7 @@ static size_t enroll(struct capture *c, const pid_t *tids, size_t ntids, pid_t s
 
 static int answered(const struct thread_rec *t)
 {
-    return t->slot && atomic_load(&t->slot->state) == SLOT_DONE;
+    return t->preset || (t->slot && atomic_load(&t->slot->state) == SLOT_DONE);
 }
 
 /* Settles silent threads that cannot answer: exited, or blocking us. */
@@ -394,7 +399,7 @@ static void finish(struct capture *c)
 
 /* Lists the threads without capturing them, each with `status`. */
 static void list_only(struct capture *c, const pid_t *tids, size_t n, pid_t self,
-                      enum capture_status status)
+                      enum capture_status status, const struct slot *preset)
 {
     size_t i;
 
@@ -406,7 +411,11 @@ static void list_only(struct capture *c, const pid_t *tids, size_t n, pid_t self
             t->status = CAP_GONE;
         else if (t->tid == self)
             t->status = CAP_SELF;
-        else {
+        else if (preset && t->tid == preset->tid) {
+            t->status = CAP_OK;
+            t->preset = 1;
+            t->slot = preset;
+        } else {
             t->status = status;
             read_whereabouts(c->taskdir, t);
         }
@@ -422,13 +431,13 @@ static int signal_is_ours(int signo)
 }
 
 static void run_round(struct capture *c, pid_t *tids, size_t ntids, pid_t self, long long start,
-                      long timeout_ms)
+                      long timeout_ms, const struct slot *preset)
 {
     size_t rounds;
 
     c->round->seq = ++round_seq;
     atomic_store(&hs.round, c->round);
-    enroll(c, tids, ntids, self, 0);
+    enroll(c, tids, ntids, self, 0, preset);
     for (rounds = 0; rounds < RELIST_ROUNDS; rounds++) {
         pid_t *again;
         size_t nagain;
@@ -436,7 +445,7 @@ static void run_round(struct capture *c, pid_t *tids, size_t ntids, pid_t self, 
 
         if (procfs_tids(&again, &nagain) < 0)
             break;
-        added = enroll(c, again, nagain, self, 1) > 0;
+        added = enroll(c, again, nagain, self, 1, preset) > 0;
         free(again);
         if (!added)
             break;
@@ -451,7 +460,8 @@ static void run_round(struct capture *c, pid_t *tids, size_t ntids, pid_t self, 
     finish(c);
 }
 
-void capture_run(struct capture *c, int signo, long timeout_ms, pid_t self)
+void capture_run(struct capture *c, int signo, long timeout_ms, pid_t self,
+                 const struct slot *preset)
 {
     long long start = now_us();
     pid_t *tids = NULL;
@@ -463,13 +473,13 @@ void capture_run(struct capture *c, int signo, long timeout_ms, pid_t self)
     if (c->taskdir < 0 || procfs_tids(&tids, &ntids) < 0)
         goto out;
     if (signo <= 0)
-        list_only(c, tids, ntids, self, CAP_NO_SIGNAL);
+        list_only(c, tids, ntids, self, CAP_NO_SIGNAL, preset);
     else if (!signal_is_ours(signo))
-        list_only(c, tids, ntids, self, CAP_NOT_OURS);
+        list_only(c, tids, ntids, self, CAP_NOT_OURS, preset);
     else if (alloc_round(c, (uint32_t)(ntids * 2 + 64)) < 0)
-        list_only(c, tids, ntids, self, CAP_NO_MEMORY);
+        list_only(c, tids, ntids, self, CAP_NO_MEMORY, preset);
     else
-        run_round(c, tids, ntids, self, start, timeout_ms);
+        run_round(c, tids, ntids, self, start, timeout_ms, preset);
 out:
     free(tids);
     if (c->taskdir >= 0)

@@ -33,8 +33,9 @@ struct thread_rec {
     pid_t tid;
     enum capture_status status;
     int err;
-    int late; /* appeared while the round was running */
-    struct slot *slot; /* CAP_OK only */
+    int late;   /* appeared while the round was running */
+    int preset; /* given, not captured: a thread stopped in its crash handler */
+    const struct slot *slot; /* CAP_OK only */
     char name[64];
     char state[40];
     long utime_ms, stime_ms; /* CPU time used, before the capture */
@@ -58,9 +59,11 @@ struct capture {
     int taskdir; /* /proc/self/task, open during capture_run */
 };
 
-/* Captures every thread but `self`. Always fills c->threads (on failure
-   every thread has a status saying why). */
-void capture_run(struct capture *c, int signo, long timeout_ms, pid_t self);
+/* Captures every thread but `self`, and takes `preset` (if not NULL) for
+   the thread preset->tid instead of signalling it. Always fills
+   c->threads (on failure every thread has a status saying why). */
+void capture_run(struct capture *c, int signo, long timeout_ms, pid_t self,
+                 const struct slot *preset);
 void capture_free(struct capture *c);
 /* A sentence for a thread's status, for the report. */
 const char *capture_status_text(const struct thread_rec *t);

@@ -179,6 +179,11 @@ static int parse_timeout(struct gmr_config *cfg, const char *value, const char *
     return parse_seconds(value, 0, 365 * 86400 * 1000L, &cfg->timeout_ms, why);
 }
 
+static int parse_timeout_abort(struct gmr_config *cfg, const char *value, const char **why)
+{
+    return parse_bool(value, &cfg->timeout_abort, why);
+}
+
 /* Globs separated by commas; spaces around them are dropped. */
 static int parse_redact(struct gmr_config *cfg, const char *value, const char **why)
 {
@@ -267,6 +272,7 @@ static const struct cfg_def defs[CFG_COUNT] = {
     [CFG_FORMAT] = {"GMR_FORMAT", "format", NULL, "text", parse_format},
     [CFG_CRASH] = {"GMR_CRASH", "crash", NULL, "1", parse_crash},
     [CFG_TIMEOUT] = {"GMR_TIMEOUT", "timeout", NULL, NULL, parse_timeout},
+    [CFG_TIMEOUT_ABORT] = {"GMR_TIMEOUT_ABORT", "timeout_abort", NULL, "0", parse_timeout_abort},
     [CFG_REDACT] = {"GMR_REDACT", "redact", NULL, DEFAULT_REDACT, parse_redact},
     [CFG_INHERIT] = {"GMR_INHERIT", "inherit", NULL, "1", parse_inherit},
     [CFG_DEBUGINFOD] = {"GMR_DEBUGINFOD", "debuginfod", NULL, "0", parse_debuginfod},
@@ -496,6 +502,8 @@ const char *config_value_text(const struct gmr_config *cfg, enum cfg_key key, ch
         return text_or_unset(cfg->format == FORMAT_JSON ? "json" : "text", out, len);
     case CFG_CRASH:
         return text_or_unset(cfg->crash ? "1" : "0", out, len);
+    case CFG_TIMEOUT_ABORT:
+        return text_or_unset(cfg->timeout_abort ? "1" : "0", out, len);
     case CFG_INHERIT:
         return text_or_unset(cfg->inherit ? "1" : "0", out, len);
     case CFG_DEBUGINFOD:

@@ -22,6 +22,7 @@ enum cfg_key {
     CFG_FORMAT,
     CFG_CRASH,
     CFG_TIMEOUT,
+    CFG_TIMEOUT_ABORT,
     CFG_REDACT,
     CFG_INHERIT,
     CFG_DEBUGINFOD,
@@ -45,6 +46,7 @@ struct gmr_config {
     enum cfg_format format;
     int crash;
     long timeout_ms; /* 0 = no watchdog */
+    int timeout_abort;
     char redact[1024]; /* comma-separated globs; "" = mask nothing */
     int inherit;
     int debuginfod;

@@ -46,6 +46,7 @@ struct slot {
     size_t copy_len;
     int stack_unknown; /* the stack pointer was in no known mapping */
     int copy_clipped;  /* the stack went on past copy_cap */
+    int frozen;        /* no copy: the stack is read in place, the owner cannot run */
 };
 
 struct round {
@@ -63,6 +64,20 @@ enum trigger_bits {
     TRIGGER_FILE = 2,
     TRIGGER_TIMEOUT = 4,
     TRIGGER_API = 8,
+    TRIGGER_CRASH = 16,
+};
+
+/* A crash being reported: phase is a futex word the crashing thread waits
+   on while the watcher writes the report. */
+enum crash_phase { CRASH_NONE, CRASH_REPORTING, CRASH_DONE, CRASH_WATCHER_FAILED };
+
+struct crash_info {
+    _Atomic pid_t tid; /* the first thread to crash; 0 if none */
+    _Atomic int phase;
+    int signo, code;
+    uintptr_t addr;
+    pid_t sender;      /* si_pid for signals sent by a process */
+    struct slot slot;  /* its registers; its stack is read in place */
 };
 
 /* The state handlers need. Signal handlers take no argument: it is global. */
@@ -75,13 +90,19 @@ struct handler_state {
     _Atomic pid_t trigger_sender; /* si_pid of the last trigger signal */
     pid_t pid;
     int wake_signal; /* sent to the watcher to end its wait */
-    int no_watcher;  /* this process has none (forked while libgmr started) */
+    int no_watcher;  /* none works: forked while libgmr started, or it crashed */
+    int crash_wait_ms; /* how long a crashing thread waits for the watcher */
+    const char *service;
+    struct crash_info crash;
 };
 
 extern struct handler_state hs;
 
 void handler_capture(int sig, siginfo_t *si, void *uc);
 void handler_trigger(int sig, siginfo_t *si, void *uc);
+void handler_crash(int sig, siginfo_t *si, void *uc);
+/* The watcher, after writing a crash report. */
+void handler_crash_reported(int phase);
 /* Asks the watcher to run (async-signal-safe; any thread). */
 void handler_wake_watcher(unsigned bits);
 

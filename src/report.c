@@ -21,6 +21,8 @@ static const section_fn sections[] = {
 
 const char *report_trigger_name(unsigned bits)
 {
+    if (bits & TRIGGER_CRASH)
+        return "crash";
     if (bits & TRIGGER_SIGNAL)
         return "signal";
     if (bits & TRIGGER_FILE)
@@ -64,7 +66,8 @@ void report_write(const struct report_ctx *ctx, const struct report_request *req
     r.when = time(NULL);
     r.trigger_tid = atomic_load(&hs.trigger_tid);
     r.trigger_sender = atomic_load(&hs.trigger_sender);
-    capture_run(&r.cap, ctx->capture_signal, ctx->cfg->capture_timeout_ms, ctx->self_tid);
+    capture_run(&r.cap, ctx->capture_signal, ctx->cfg->capture_timeout_ms, ctx->self_tid,
+                (req->bits & TRIGGER_CRASH) ? &hs.crash.slot : NULL);
     r.mr = memreader_new();
     if (r.mr)
         r.unwind = unwind_begin(&r.cap.maps, r.mr);

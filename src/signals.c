@@ -69,6 +69,34 @@ int signals_install_trigger(int sig)
     return install(sig, handler_trigger);
 }
 
+static const int fatal[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+
+/* A crash handler runs with every fatal signal blocked: a second fault
+   while it works is then forced through with the default action, which
+   ends the process instead of re-entering us. */
+static int install_crash(int sig)
+{
+    struct sigaction sa;
+    size_t i;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = handler_crash;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    for (i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
+        sigaddset(&sa.sa_mask, fatal[i]);
+    return sigaction(sig, &sa, NULL);
+}
+
+void signals_install_crash(void)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
+        if (is_default(fatal[i]))
+            install_crash(fatal[i]);
+}
+
 void signals_after_fork(void)
 {
     hs.pid = getpid();
@@ -79,4 +107,6 @@ void signals_after_fork(void)
     atomic_store(&hs.trigger_tid, 0);
     atomic_store(&hs.trigger_sender, 0);
     hs.no_watcher = 0;
+    atomic_store(&hs.crash.tid, 0);
+    atomic_store(&hs.crash.phase, CRASH_NONE);
 }

@@ -14,6 +14,9 @@ int signals_install_capture(int wanted, int avoid);
 /* Installs the trigger handler on sig if the host has not claimed it.
    Returns 0, or -1 with a gmr: line. */
 int signals_install_trigger(int sig);
+/* Installs the crash handler on SEGV, BUS, FPE, ILL and ABRT, where the
+   disposition is still the default. */
+void signals_install_crash(void);
 /* In a forked child: the handlers' shared state starts empty again. */
 void signals_after_fork(void);
 

@@ -104,3 +104,83 @@ const char *signal_name(int sig, char *out, size_t len)
     snprintf(out, len, "%d", sig);
     return out;
 }
+
+const char *signal_fatal_name(int sig)
+{
+    switch (sig) {
+    case SIGSEGV:
+        return "SEGV";
+    case SIGBUS:
+        return "BUS";
+    case SIGFPE:
+        return "FPE";
+    case SIGILL:
+        return "ILL";
+    case SIGABRT:
+        return "ABRT";
+    }
+    return "?";
+}
+
+static const char *fault_code_text(int sig, int code)
+{
+    static const char *const segv[] = {
+        "", "SEGV_MAPERR: address not mapped to object",
+        "SEGV_ACCERR: invalid permissions for mapped object", "SEGV_BNDERR: failed bounds check",
+        "SEGV_PKUERR: protection key check failed"};
+    static const char *const bus[] = {"", "BUS_ADRALN: invalid address alignment",
+                                      "BUS_ADRERR: nonexistent physical address",
+                                      "BUS_OBJERR: object-specific hardware error",
+                                      "BUS_MCEERR_AR: machine check error, action required",
+                                      "BUS_MCEERR_AO: machine check error, action optional"};
+    static const char *const fpe[] = {"", "FPE_INTDIV: integer divide by zero",
+                                      "FPE_INTOVF: integer overflow",
+                                      "FPE_FLTDIV: floating-point divide by zero",
+                                      "FPE_FLTOVF: floating-point overflow",
+                                      "FPE_FLTUND: floating-point underflow",
+                                      "FPE_FLTRES: floating-point inexact result",
+                                      "FPE_FLTINV: floating-point invalid operation",
+                                      "FPE_FLTSUB: subscript out of range"};
+    static const char *const ill[] = {"", "ILL_ILLOPC: illegal opcode",
+                                      "ILL_ILLOPN: illegal operand",
+                                      "ILL_ILLADR: illegal addressing mode",
+                                      "ILL_ILLTRP: illegal trap", "ILL_PRVOPC: privileged opcode",
+                                      "ILL_PRVREG: privileged register",
+                                      "ILL_COPROC: coprocessor error",
+                                      "ILL_BADSTK: internal stack error"};
+#define PICK(table)                                                                                \
+    (code > 0 && (size_t)code < sizeof(table) / sizeof(table[0]) ? table[code] : NULL)
+    switch (sig) {
+    case SIGSEGV:
+        return PICK(segv);
+    case SIGBUS:
+        return PICK(bus);
+    case SIGFPE:
+        return PICK(fpe);
+    case SIGILL:
+        return PICK(ill);
+    }
+#undef PICK
+    return NULL;
+}
+
+const char *signal_code_text(int sig, int code)
+{
+    const char *fault = fault_code_text(sig, code);
+
+    if (fault)
+        return fault;
+    switch (code) {
+    case SI_USER:
+        return "SI_USER: sent by kill()";
+    case SI_TKILL:
+        return "SI_TKILL: sent by tgkill() or raise()";
+    case SI_QUEUE:
+        return "SI_QUEUE: sent by sigqueue()";
+    case SI_KERNEL:
+        return "SI_KERNEL: sent by the kernel";
+    case SI_TIMER:
+        return "SI_TIMER: a POSIX timer expired";
+    }
+    return "unknown code";
+}

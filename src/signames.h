@@ -11,5 +11,10 @@
 int signal_parse(const char *spec);
 /* Writes the short name ("USR2", "RTMIN+3") of sig into out; returns out. */
 const char *signal_name(int sig, char *out, size_t len);
+/* The fatal signals libgmr reports on, as short names; async-signal-safe. */
+const char *signal_fatal_name(int sig);
+/* si_code of a signal in words ("SEGV_MAPERR: address not mapped");
+   async-signal-safe (static strings only). */
+const char *signal_code_text(int sig, int code);
 
 #endif

@@ -33,6 +33,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -92,12 +93,28 @@ static long long wait_limit(const struct watcher *w, long long now)
     return wait_ms;
 }
 
-/* Every signal blocked but the wake signal. (glibc's sigfillset leaves
-   out its own SIGCANCEL and SIGSETXID, which setuid() in a threaded host
-   needs every thread, ours too, to take.) */
-static void wait_mask(const struct watcher *w, sigset_t *mask)
+/*
+ * The watcher's signal mask: everything blocked but the faults. A fault in
+ * a thread that blocks it ends the process on the spot, with no handler:
+ * left unblocked, a fault of ours reaches handler_crash, which keeps the
+ * host alive. (glibc's sigfillset leaves out its own SIGCANCEL and
+ * SIGSETXID, which setuid() in a threaded host needs every thread, ours
+ * too, to take.)
+ */
+static void watcher_mask(sigset_t *mask)
 {
     sigfillset(mask);
+    sigdelset(mask, SIGSEGV);
+    sigdelset(mask, SIGBUS);
+    sigdelset(mask, SIGFPE);
+    sigdelset(mask, SIGILL);
+    sigdelset(mask, SIGABRT);
+}
+
+/* While waiting, the wake signal too. */
+static void wait_mask(const struct watcher *w, sigset_t *mask)
+{
+    watcher_mask(mask);
     if (w->ctx.capture_signal > 0)
         sigdelset(mask, w->ctx.capture_signal);
 }
@@ -140,6 +157,19 @@ static unsigned wait_trigger(struct watcher *w)
     }
 }
 
+/* GMR_TIMEOUT_ABORT: the report is written; end the process as abort()
+   would, without a crash report on top. */
+static void abort_after_timeout(void)
+{
+    struct sigaction dfl;
+
+    log_msg("GMR_TIMEOUT: the process ran too long; aborting (GMR_TIMEOUT_ABORT=1)");
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    sigaction(SIGABRT, &dfl, NULL);
+    abort();
+}
+
 static void *watcher_main(void *arg)
 {
     struct watcher *w = arg;
@@ -165,6 +195,10 @@ static void *watcher_main(void *arg)
         report_write(&w->ctx, &req, written, sizeof(written));
         if (req.bits & TRIGGER_API)
             api_requests_served(ticket);
+        if (req.bits & TRIGGER_CRASH)
+            handler_crash_reported(CRASH_DONE); /* the crashing thread ends the process */
+        if ((req.bits & TRIGGER_TIMEOUT) && w->ctx.cfg->timeout_abort)
+            abort_after_timeout();
         w->release_at_ms = now_ms() + CACHE_TTL_MS;
     }
     return NULL;
@@ -180,9 +214,10 @@ static int spawn(struct watcher *w)
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, WATCHER_STACK);
-    /* The thread inherits this mask: it is born with every signal blocked,
-       so none meant for the host can land on it, even before it runs. */
-    sigfillset(&all);
+    /* The thread inherits this mask: it is born with the host's signals
+       blocked, so none meant for the host can land on it, even before it
+       runs. */
+    watcher_mask(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     err = pthread_create(&thread, &attr, watcher_main, w);
     pthread_sigmask(SIG_SETMASK, &old, NULL);

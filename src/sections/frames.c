@@ -72,14 +72,14 @@ void frames_emit_pc(struct emitter *e, const struct report *r, uintptr_t pc, int
 }
 
 static void unwind_notes(struct notes *ns, const struct report *r, const struct slot *slot,
-                         const struct unwind_result *u, int green)
+                         const struct unwind_result *u)
 {
     if (slot->stack_unknown)
         frames_note(ns, "the stack pointer was in no known mapping; frames past the first were "
                         "read from live memory");
     else if (slot->copy_clipped)
         frames_note(ns, "the stack is deeper than the %zu KiB copied", slot->copy_cap / 1024);
-    if (u->live_from >= 0 && !slot->stack_unknown && !green)
+    if (u->live_from >= 0 && !slot->stack_unknown && !slot->frozen)
         frames_note(ns, "frames from #%d on were found through live memory, read after the "
                         "thread ran on; they may be inexact",
                     u->live_from);
@@ -120,5 +120,5 @@ void frames_emit_slot(struct emitter *e, struct report *r, const struct slot *sl
     for (i = 0; i < u.n; i++)
         frames_emit_pc(e, r, scratch[i].pc, scratch[i].exact && !(green && i == 0), &index);
     e->ops->end_frames(e);
-    unwind_notes(ns, r, slot, &u, green);
+    unwind_notes(ns, r, slot, &u);
 }

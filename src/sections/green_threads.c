@@ -20,6 +20,7 @@
 static void slot_from(struct slot *s, const struct gmr_green_thread *g)
 {
     memset(s, 0, sizeof(*s));
+    s->frozen = 1;
     s->regs[REG_RIP] = (greg_t)g->rip;
     s->regs[REG_RSP] = (greg_t)g->rsp;
     s->regs[REG_RBP] = (greg_t)g->rbp;

@@ -26,6 +26,20 @@ static void capture_summary(struct emitter *e, const struct report *r)
     e->ops->num(e, "capture_us", r->cap.elapsed_us, EMIT_JSON_ONLY);
 }
 
+static void crash_fields(struct emitter *e)
+{
+    char addr[24];
+
+    snprintf(addr, sizeof(addr), "%#lx", (unsigned long)hs.crash.addr);
+    emit_str(e, "signal", signal_fatal_name(hs.crash.signo));
+    emit_str(e, "code", signal_code_text(hs.crash.signo, hs.crash.code));
+    if (hs.crash.code > 0 && hs.crash.signo != SIGABRT) /* a fault: si_addr is meaningful */
+        emit_str(e, "address", addr);
+    emit_num(e, "crashed_thread", hs.crash.slot.tid);
+    if (hs.crash.sender)
+        emit_num(e, "sender_pid", hs.crash.sender);
+}
+
 void section_header(struct emitter *e, struct report *r)
 {
     char when[21], name[32];
@@ -36,7 +50,9 @@ void section_header(struct emitter *e, struct report *r)
     emit_num(e, "pid", r->pid);
     emit_str(e, "service", r->ctx->service);
     emit_str(e, "trigger", report_trigger_name(r->trigger));
-    if ((r->trigger & TRIGGER_SIGNAL) && r->cfg->signal) {
+    if (r->trigger & TRIGGER_CRASH)
+        crash_fields(e);
+    else if ((r->trigger & TRIGGER_SIGNAL) && r->cfg->signal) {
         emit_str(e, "signal", signal_name(r->cfg->signal, name, sizeof(name)));
         if (r->trigger_sender)
             emit_num(e, "sender_pid", r->trigger_sender);

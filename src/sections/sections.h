@@ -27,8 +27,7 @@ void frames_emit_notes(struct emitter *e, const struct notes *ns);
 /* One address as one frame line, or several where calls were inlined. */
 void frames_emit_pc(struct emitter *e, const struct report *r, uintptr_t pc, int exact, int *index);
 /* Unwinds a slot into a "frames" list; adds notes on what was cut short.
-   green: a suspended coroutine, its stack read in place on purpose and
-   its pc a resume address. */
+   green: a suspended coroutine, whose saved pc is a resume address. */
 void frames_emit_slot(struct emitter *e, struct report *r, const struct slot *slot,
                       struct unwind_frame *scratch, struct notes *ns, int green);
 

@@ -2,38 +2,52 @@
  * threads.c - every thread: heading, state, CPU time, frames, and a note
  * wherever something could not be captured or shown. JSON key "threads".
  *
- * Threads are listed main thread first, then by tid. Each captured thread
+ * Threads are listed crashed thread first (with its registers), then the
+ * main thread, then by tid. Each captured thread
  * is unwound here, one at a time into a scratch array, so memory stays
  * bounded by one thread's frames whatever the thread count.
  */
 #include "sections.h"
 
+#include "../crash_fallback.h"
 #include "../signames.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* The crashed thread first, then the main thread, then by tid. */
+static int rank(const struct thread_rec *t, pid_t main_tid)
+{
+    if (t->preset)
+        return 0;
+    return t->tid == main_tid ? 1 : 2;
+}
+
 static int cmp_rec(const void *a, const void *b, void *pid)
 {
     const struct thread_rec *x = *(const struct thread_rec *const *)a;
     const struct thread_rec *y = *(const struct thread_rec *const *)b;
-    pid_t main_tid = *(pid_t *)pid;
+    int rx = rank(x, *(pid_t *)pid), ry = rank(y, *(pid_t *)pid);
 
-    if (x->tid == main_tid || y->tid == main_tid)
-        return x->tid == main_tid ? -1 : 1;
+    if (rx != ry)
+        return rx - ry;
     return (x->tid > y->tid) - (x->tid < y->tid);
 }
 
 static void heading(struct emitter *e, const struct report *r, const struct thread_rec *t)
 {
     struct emit_thread h;
-    char recv[48], name[32];
+    char recv[48], name[32], crashed[48];
 
     memset(&h, 0, sizeof(h));
     h.tid = t->tid;
     h.name = t->name;
     h.state = t->state;
+    if (t->preset) {
+        snprintf(crashed, sizeof(crashed), "crashed: SIG%s", signal_fatal_name(hs.crash.signo));
+        h.marks[h.nmarks++] = crashed;
+    }
     if (t->tid == r->pid)
         h.marks[h.nmarks++] = "main thread";
     if (t->status == CAP_SELF)
@@ -104,6 +118,8 @@ static void one_thread(struct emitter *e, struct report *r, const struct thread_
     heading(e, r, t);
     if (t->status != CAP_GONE)
         cpu_time(e, t);
+    if (t->preset)
+        crash_emit_registers(e, t->slot->regs);
     if (t->status == CAP_OK) {
         frames_emit_slot(e, r, t->slot, scratch, &ns, 0);
     } else {

@@ -1,0 +1,11 @@
+/*
+ * preload.h - what the LD_PRELOAD glue files share.
+ */
+#ifndef GMR_PRELOAD_H
+#define GMR_PRELOAD_H
+
+/* Set by the constructor when crash reports are on: new threads get an
+   alternate signal stack (threads.c). */
+extern int preload_altstacks;
+
+#endif

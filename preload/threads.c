@@ -1,0 +1,69 @@
+/*
+ * threads.c - LD_PRELOAD glue: libgmr's pthread_create.
+ *
+ * A thread's alternate signal stack must be set by the thread itself, so
+ * to give one to every thread the program creates (the crash handler needs
+ * it when a stack overflows), we stand in for pthread_create: the new
+ * thread first installs its alternate stack, then runs the program's
+ * function. Everything else is the real pthread_create's, found with
+ * dlsym(RTLD_NEXT). With GMR_CRASH=0 we pass straight through.
+ */
+#include "preload.h"
+
+#include "../src/altstack.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <gmr.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+typedef int (*create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+
+struct start {
+    void *(*fn)(void *);
+    void *arg;
+};
+
+static _Atomic(create_fn) real_create;
+int preload_altstacks;
+
+static create_fn real(void)
+{
+    create_fn fn = atomic_load(&real_create);
+
+    if (!fn) {
+        fn = (create_fn)dlsym(RTLD_NEXT, "pthread_create");
+        atomic_store(&real_create, fn);
+    }
+    return fn;
+}
+
+static void *trampoline(void *p)
+{
+    struct start s = *(struct start *)p;
+
+    free(p);
+    altstack_install();
+    return s.fn(s.arg);
+}
+
+GMR_API int pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *),
+                           void *arg)
+{
+    create_fn create = real();
+    struct start *s;
+    int err;
+
+    if (!create)
+        return EAGAIN; /* no pthread_create further down: cannot happen with glibc */
+    if (!preload_altstacks || !(s = malloc(sizeof(*s))))
+        return create(thread, attr, fn, arg);
+    s->fn = fn;
+    s->arg = arg;
+    err = create(thread, attr, trampoline, s);
+    if (err)
+        free(s);
+    return err;
+}
