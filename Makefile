@@ -107,9 +107,16 @@ demo: $(BUILD)/libgmr.so $(BUILD)/examples/demo
 	@BUILD=$(BUILD) sh scripts/demo.sh
 
 install: $(BUILD)/libgmr.so
-	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(MANDIR)/man3 \
-	    $(DESTDIR)$(MANDIR)/man7
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR) \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7 \
+	    $(DESTDIR)$(LIBDIR)/pkgconfig
 	install -m 0755 $(BUILD)/libgmr.so $(DESTDIR)$(LIBDIR)/libgmr.so
+	sed 's|@LIBDIR@|$(LIBDIR)|' scripts/gmr-run > $(DESTDIR)$(BINDIR)/gmr-run
+	chmod 0755 $(DESTDIR)$(BINDIR)/gmr-run
+	install -m 0755 scripts/gmr-report $(DESTDIR)$(BINDIR)/gmr-report
+	install -m 0644 man/gmr-run.1 man/gmr-report.1 $(DESTDIR)$(MANDIR)/man1/
+	sed 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	    scripts/gmr.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/gmr.pc
 	install -m 0644 include/gmr.h $(DESTDIR)$(INCLUDEDIR)/gmr.h
 	install -m 0644 man/gmr.h.3 $(DESTDIR)$(MANDIR)/man3/gmr.h.3
 	install -m 0644 man/gmr.7 $(DESTDIR)$(MANDIR)/man7/gmr.7

@@ -11,6 +11,9 @@
  *
  * Prints "api report: ..." about its own report, then "ready <pid>".
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* REG_RIP and friends in <ucontext.h> */
+#endif
 #include <gmr.h>
 
 #include <stdio.h>
