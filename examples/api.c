@@ -39,7 +39,8 @@ struct job {
     const char *what;
 };
 
-static struct job jobs[] = {{101, "resize thumbnails"}, {102, "send invoices"}, {103, "rebuild index"}};
+static struct job jobs[] = {
+    {101, "resize thumbnails"}, {102, "send invoices"}, {103, "rebuild index"}};
 
 static void emit_queue(struct gmr_emitter *e, void *arg)
 {
@@ -58,7 +59,7 @@ static void emit_queue(struct gmr_emitter *e, void *arg)
 /* ---- coroutines, listed in Green Threads ---- */
 
 #define COROUTINES 3
-#define CO_STACK (64 * 1024)
+#define CO_STACK   (64 * 1024)
 
 struct coroutine {
     ucontext_t ctx;
@@ -97,7 +98,7 @@ static void list_coroutines(gmr_green_visit_fn visit, void *visit_arg, void *arg
 
     for (i = 0; i < COROUTINES; i++) {
         const greg_t *r = cos[i].ctx.uc_mcontext.gregs;
-        struct gmr_green_thread g = {cos[i].name, cos[i].state,
+        struct gmr_green_thread g = {cos[i].name,           cos[i].state,
                                      (uintptr_t)r[REG_RIP], (uintptr_t)r[REG_RSP],
                                      (uintptr_t)r[REG_RBP], (uintptr_t)r[REG_RBX],
                                      (uintptr_t)r[REG_R12], (uintptr_t)r[REG_R13],

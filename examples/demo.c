@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #define WORKERS 3
-#define QUEUE 16
+#define QUEUE   16
 
 struct queue {
     pthread_mutex_t lock;

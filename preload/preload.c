@@ -178,7 +178,8 @@ __attribute__((constructor)) static void gmr_init(int argc, char **argv, char **
         return;
     pthread_atfork(NULL, NULL, after_fork_child);
     if (config.signal && config.signal == capture)
-        log_msg("GMR_SIGNAL and GMR_CAPTURE_SIGNAL name the same signal; the signal trigger is off");
+        log_msg(
+            "GMR_SIGNAL and GMR_CAPTURE_SIGNAL name the same signal; the signal trigger is off");
     else if (config.signal)
         signals_install_trigger(config.signal);
 }

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #define ALTSTACK_SIZE (64 * 1024)
-#define GUARD 4096
+#define GUARD         4096
 
 static pthread_key_t key;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;

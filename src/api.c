@@ -30,9 +30,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_SECTIONS 64
-#define MAX_GREEN 10000
-#define REPORT_WAIT_S 60
+#define MAX_SECTIONS   64
+#define MAX_GREEN      10000
+#define REPORT_WAIT_S  60
 #define MAX_USER_DEPTH 16
 
 struct section_entry {
@@ -59,8 +59,8 @@ static void *green_arg;
 
 struct gmr_emitter {
     struct emitter *e;
-    int depth;    /* containers the callback opened and has not closed */
-    int ignored;  /* begins past MAX_USER_DEPTH, whose ends are ignored too */
+    int depth;   /* containers the callback opened and has not closed */
+    int ignored; /* begins past MAX_USER_DEPTH, whose ends are ignored too */
     unsigned char list[MAX_USER_DEPTH + 1];
 };
 
@@ -145,11 +145,11 @@ void gmr_emit_end_list(struct gmr_emitter *g)
 /* ---- sections ---- */
 
 static const char *const reserved[] = {
-    "header",  "package",       "threads",          "green_threads", "processes",
-    "configuration", "environment", "shared_objects", "file_descriptors", "signals",
-    "memory",  "resource_usage", "Package", "Threads", "Green Threads", "Processes",
-    "Configuration", "Environment", "Shared Objects", "File Descriptors", "Signals", "Memory",
-    "Resource Usage",
+    "header",        "package",        "threads",        "green_threads",    "processes",
+    "configuration", "environment",    "shared_objects", "file_descriptors", "signals",
+    "memory",        "resource_usage", "Package",        "Threads",          "Green Threads",
+    "Processes",     "Configuration",  "Environment",    "Shared Objects",   "File Descriptors",
+    "Signals",       "Memory",         "Resource Usage",
 };
 
 int api_title_reserved(const char *title)

@@ -131,8 +131,9 @@ size_t fmt_hex(char *out, unsigned long long v, int min_digits)
 void buf_udec(struct buf *b, unsigned long long v)
 {
     char tmp[24];
+    size_t n = fmt_udec(tmp, v);
 
-    buf_add(b, tmp, fmt_udec(tmp, v));
+    buf_add(b, tmp, n);
 }
 
 void buf_dec(struct buf *b, long long v)
@@ -148,9 +149,10 @@ void buf_dec(struct buf *b, long long v)
 void buf_hex(struct buf *b, unsigned long long v, int min_digits)
 {
     char tmp[20];
+    size_t n = fmt_hex(tmp, v, min_digits);
 
     buf_add(b, "0x", 2);
-    buf_add(b, tmp, fmt_hex(tmp, v, min_digits));
+    buf_add(b, tmp, n);
 }
 
 void buf_pad_to(struct buf *b, size_t from, size_t width)
@@ -164,7 +166,9 @@ void buf_pad_to(struct buf *b, size_t from, size_t width)
 const char *buf_cstr(struct buf *b)
 {
     /* Every reserve leaves a byte spare past len, even a failed buffer. */
-    if (!b->data && buf_reserve(b, 0) < 0)
+    if (!b->data)
+        buf_reserve(b, 0);
+    if (!b->data)
         return "";
     b->data[b->len] = '\0';
     return b->data;

@@ -36,12 +36,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define STACK_COPY_MAX (512 * 1024)
-#define STACK_COPY_MIN (16 * 1024)
-#define RELIST_ROUNDS 8
-#define STALL_US 10000         /* no new answer for this long: look at the silent */
+#define STACK_COPY_MAX    (512 * 1024)
+#define STACK_COPY_MIN    (16 * 1024)
+#define RELIST_ROUNDS     8
+#define STALL_US          10000  /* no new answer for this long: look at the silent */
 #define RECHECK_ANYWAY_US 200000 /* ... and from then on, regardless */
-#define DRAIN_MAX_MS 2000
+#define DRAIN_MAX_MS      2000
 
 static uint32_t round_seq;
 
@@ -132,8 +132,7 @@ static int read_stat(int taskdir, struct thread_rec *t)
     close_paren = strrchr(text, ')');
     if (!open_paren || !close_paren || close_paren < open_paren || !close_paren[1])
         return -1;
-    snprintf(t->name, sizeof(t->name), "%.*s", (int)(close_paren - open_paren - 1),
-             open_paren + 1);
+    snprintf(t->name, sizeof(t->name), "%.*s", (int)(close_paren - open_paren - 1), open_paren + 1);
     snprintf(t->state, sizeof(t->state), "%s", state_text(close_paren[2]));
     /* Fields 14 and 15 (utime, stime) counting "tid" as field 1. */
     for (p = close_paren + 2, field = 3; *p && field < 14; p++)

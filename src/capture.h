@@ -33,8 +33,8 @@ struct thread_rec {
     pid_t tid;
     enum capture_status status;
     int err;
-    int late;   /* appeared while the round was running */
-    int preset; /* given, not captured: a thread stopped in its crash handler */
+    int late;                /* appeared while the round was running */
+    int preset;              /* given, not captured: a thread stopped in its crash handler */
     const struct slot *slot; /* CAP_OK only */
     char name[64];
     char state[40];

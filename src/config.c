@@ -22,8 +22,8 @@ typedef int (*cfg_parse_fn)(struct gmr_config *cfg, const char *value, const cha
 
 struct cfg_def {
     const char *env;
-    const char *ini;  /* key in [gmr] */
-    const char *oslo; /* key in [oslo_reports], or NULL */
+    const char *ini;   /* key in [gmr] */
+    const char *oslo;  /* key in [oslo_reports], or NULL */
     const char *deflt; /* NULL: unset */
     cfg_parse_fn parse;
 };
@@ -305,8 +305,8 @@ void config_defaults(struct gmr_config *cfg)
             defs[i].parse(cfg, defs[i].deflt, &why);
 }
 
-int config_set(struct gmr_config *cfg, enum cfg_key key, const char *value,
-               enum cfg_source source, const char **why)
+int config_set(struct gmr_config *cfg, enum cfg_key key, const char *value, enum cfg_source source,
+               const char **why)
 {
     if (key >= CFG_COUNT) {
         *why = "unknown setting";
@@ -425,8 +425,8 @@ void config_apply_env(struct gmr_config *cfg, char *const *envp, cfg_warn_fn war
         k = env_key(*e, len);
         if (k < 0) {
             char msg[200];
-            snprintf(msg, sizeof(msg), "%.*s: unknown variable; ignored", (int)(len > 64 ? 64 : len),
-                     *e);
+            snprintf(msg, sizeof(msg), "%.*s: unknown variable; ignored",
+                     (int)(len > 64 ? 64 : len), *e);
             warn(ctx, msg);
             continue;
         }
@@ -468,8 +468,7 @@ static const char *text_or_unset(const char *s, char *out, size_t len)
     return out;
 }
 
-const char *config_value_text(const struct gmr_config *cfg, enum cfg_key key, char *out,
-                              size_t len)
+const char *config_value_text(const struct gmr_config *cfg, enum cfg_key key, char *out, size_t len)
 {
     switch (key) {
     case CFG_SIGNAL:

@@ -53,7 +53,7 @@ struct gmr_config {
     int capture_signal; /* 0 = choose a free real-time signal */
     long capture_timeout_ms;
     int max_frames;
-    char version[128]; /* "VERSION" or "PRODUCT VERSION"; "" = not set */
+    char version[128];          /* "VERSION" or "PRODUCT VERSION"; "" = not set */
     char config_file[PATH_MAX]; /* GMR_CONFIG, "" if none */
     enum cfg_source source[CFG_COUNT];
 };
@@ -70,8 +70,8 @@ void config_defaults(struct gmr_config *cfg);
  * Sets one key from text. Returns 0, or -1 with a reason in *why (a static
  * string) and the configuration unchanged.
  */
-int config_set(struct gmr_config *cfg, enum cfg_key key, const char *value,
-               enum cfg_source source, const char **why);
+int config_set(struct gmr_config *cfg, enum cfg_key key, const char *value, enum cfg_source source,
+               const char **why);
 
 /* Applies an ini file's text; `path` is only used in messages. */
 void config_apply_ini(struct gmr_config *cfg, const char *path, const char *text, size_t len,

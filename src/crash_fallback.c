@@ -24,11 +24,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAPS_MAX (512 * 1024)
-#define EXEC_MAX 1024
-#define SCAN_BYTES (64 * 1024)
+#define MAPS_MAX    (512 * 1024)
+#define EXEC_MAX    1024
+#define SCAN_BYTES  (64 * 1024)
 #define SCAN_FRAMES 64
-#define OUT_MAX (128 * 1024)
+#define OUT_MAX     (128 * 1024)
 
 struct exec_map {
     uintptr_t start, end, offset;
@@ -179,10 +179,10 @@ void crash_emit_registers(struct emitter *e, const greg_t *regs)
     static const struct {
         const char *name;
         int index;
-    } names[] = {{"rip", REG_RIP}, {"rsp", REG_RSP}, {"rbp", REG_RBP}, {"rax", REG_RAX},
-                 {"rbx", REG_RBX}, {"rcx", REG_RCX}, {"rdx", REG_RDX}, {"rsi", REG_RSI},
-                 {"rdi", REG_RDI}, {"r8", REG_R8},   {"r9", REG_R9},   {"r10", REG_R10},
-                 {"r11", REG_R11}, {"r12", REG_R12}, {"r13", REG_R13}, {"r14", REG_R14},
+    } names[] = {{"rip", REG_RIP}, {"rsp", REG_RSP},   {"rbp", REG_RBP}, {"rax", REG_RAX},
+                 {"rbx", REG_RBX}, {"rcx", REG_RCX},   {"rdx", REG_RDX}, {"rsi", REG_RSI},
+                 {"rdi", REG_RDI}, {"r8", REG_R8},     {"r9", REG_R9},   {"r10", REG_R10},
+                 {"r11", REG_R11}, {"r12", REG_R12},   {"r13", REG_R13}, {"r14", REG_R14},
                  {"r15", REG_R15}, {"eflags", REG_EFL}};
     char value[24];
     size_t i;
@@ -249,8 +249,9 @@ void crash_fallback_report(const char *why)
     emit_frame(&e, 0, (uintptr_t)s->regs[REG_RIP]);
     scan_stack(&e, (uintptr_t)s->regs[REG_RSP]);
     e.ops->end_frames(&e);
-    e.ops->str(&e, "note", "frames after #0 were found by scanning the stack for return "
-                           "addresses; they are unverified, and other threads are not shown",
+    e.ops->str(&e, "note",
+               "frames after #0 were found by scanning the stack for return "
+               "addresses; they are unverified, and other threads are not shown",
                0);
     e.ops->end_thread(&e);
     e.ops->end_list(&e);

@@ -20,7 +20,7 @@
 #define DW_SONAME "libdw.so.1"
 
 #define STR_(x) #x
-#define STR(x) STR_(x)
+#define STR(x)  STR_(x)
 
 static struct unwind_api unwind_api;
 static struct dw_api dw_api;

@@ -60,8 +60,10 @@ extern int UNW_OBJ(dwarf_search_unwind_table)(unw_addr_space_t as, unw_word_t ip
     X(dwarf_getsrcfiles)                                                                           \
     X(dwarf_filesrc)
 
-#define DEPS_FIELD_UNW(name) __typeof__(UNW_OBJ(name)) *name;
-#define DEPS_FIELD(name) __typeof__(name) *name;
+/* A declarator cannot be parenthesized: */
+#define DEPS_FIELD_UNW(name)                                                                       \
+    __typeof__(UNW_OBJ(name)) *name;             /* NOLINT(bugprone-macro-parentheses) */
+#define DEPS_FIELD(name) __typeof__(name) *name; /* NOLINT(bugprone-macro-parentheses) */
 
 struct unwind_api {
     UNWIND_FUNCS(DEPS_FIELD_UNW)

@@ -31,7 +31,7 @@ enum {
 #define EMIT_MAX_MARKS 4
 
 struct emit_thread {
-    int green;  /* a coroutine: "Green Thread #<tid>", tid being its index */
+    int green; /* a coroutine: "Green Thread #<tid>", tid being its index */
     long tid;
     const char *name;
     const char *state;
@@ -80,13 +80,13 @@ struct emitter {
     const struct emit_ops *ops;
     struct buf *out;
     int depth;
-    int base_depth;                       /* text: depth of a section's own value */
-    unsigned char count[EMIT_MAX_DEPTH];  /* json: an item was written at this depth */
+    int base_depth;                      /* text: depth of a section's own value */
+    unsigned char count[EMIT_MAX_DEPTH]; /* json: an item was written at this depth */
     unsigned char in_list[EMIT_MAX_DEPTH];
-    int text_open;                        /* json: a "text" array is open */
-    int text_count;                       /* json: lines in that array */
-    int section_value;                    /* json: next value is a section's */
-    int hide_from;                        /* text: depth a JSON-only container began, or -1 */
+    int text_open;     /* json: a "text" array is open */
+    int text_count;    /* json: lines in that array */
+    int section_value; /* json: next value is a section's */
+    int hide_from;     /* text: depth a JSON-only container began, or -1 */
 };
 
 void emit_init_text(struct emitter *e, struct buf *out);

@@ -4,8 +4,9 @@
  *
  * Rules: async-signal-safe calls only (here: gettid, tgkill, futex,
  * sigaction, and write through log_raw), no malloc, no locks, no stdio, no
- * libunwind, errno preserved, bounded work: every wait has a deadline. The stack copy is a plain word loop, not memcpy, so that
- * sanitizer builds do not check (or poison-trap on) the host's stack.
+ * libunwind, errno preserved, bounded work: every wait has a deadline. The
+ * stack copy is a plain word loop, not memcpy, so that sanitizer builds do
+ * not check (or poison-trap on) the host's stack.
  */
 #include "handlers.h"
 

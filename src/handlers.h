@@ -76,8 +76,8 @@ struct crash_info {
     _Atomic int phase;
     int signo, code;
     uintptr_t addr;
-    pid_t sender;      /* si_pid for signals sent by a process */
-    struct slot slot;  /* its registers; its stack is read in place */
+    pid_t sender;     /* si_pid for signals sent by a process */
+    struct slot slot; /* its registers; its stack is read in place */
 };
 
 /* The state handlers need. Signal handlers take no argument: it is global. */
@@ -89,8 +89,8 @@ struct handler_state {
     _Atomic pid_t trigger_tid;    /* thread that received the last trigger */
     _Atomic pid_t trigger_sender; /* si_pid of the last trigger signal */
     pid_t pid;
-    int wake_signal; /* sent to the watcher to end its wait */
-    int no_watcher;  /* none works: forked while libgmr started, or it crashed */
+    int wake_signal;   /* sent to the watcher to end its wait */
+    int no_watcher;    /* none works: forked while libgmr started, or it crashed */
     int crash_wait_ms; /* how long a crashing thread waits for the watcher */
     const char *service;
     struct crash_info crash;

@@ -9,7 +9,7 @@
 
 #include <string.h>
 
-#define INI_LINE_MAX 4096
+#define INI_LINE_MAX    4096
 #define INI_SECTION_MAX 128
 /* The section after a malformed header: matches no real section name. */
 #define INI_NO_SECTION "\x01"
@@ -38,7 +38,7 @@ static void parse_section(char *s, size_t len, char *section, int lineno,
     size_t n;
 
     /* Until the next good header, keys belong to no section we know. */
-    strcpy(section, INI_NO_SECTION);
+    memcpy(section, INI_NO_SECTION, sizeof(INI_NO_SECTION));
     if (s[len - 1] != ']') {
         h->bad(h->ctx, lineno, "section header without closing ']'");
         return;
@@ -81,8 +81,7 @@ static void parse_pair(char *s, size_t len, const char *section, int lineno,
     h->pair(h->ctx, lineno, section, key, value);
 }
 
-static void parse_line(char *s, size_t len, char *section, int lineno,
-                       const struct ini_handler *h)
+static void parse_line(char *s, size_t len, char *section, int lineno, const struct ini_handler *h)
 {
     s = trim(s, &len);
     if (len == 0 || s[0] == '#' || s[0] == ';')

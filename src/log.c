@@ -42,6 +42,7 @@ void log_msg(const char *fmt, ...)
 
     memcpy(line, "gmr: ", 5);
     va_start(ap, fmt);
+    /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): va_start is just above */
     n = vsnprintf(line + 5, sizeof(line) - 6, fmt, ap);
     va_end(ap);
     if (n < 0)

@@ -22,7 +22,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#define PAGE 4096u
+#define PAGE  4096u
 #define PAGES 64u
 
 struct page {

@@ -17,7 +17,7 @@
 #include <string.h>
 
 static const char *const tcp_states[] = {
-    "",          "ESTABLISHED", "SYN_SENT", "SYN_RECV",   "FIN_WAIT1", "FIN_WAIT2",
+    "",          "ESTABLISHED", "SYN_SENT",   "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",
     "TIME_WAIT", "CLOSE",       "CLOSE_WAIT", "LAST_ACK", "LISTEN",    "CLOSING",
 };
 
@@ -51,8 +51,8 @@ int netsock_parse_inet(const char *line, const char *proto, int v6, struct sock_
     unsigned long inode;
 
     memset(out, 0, sizeof(*out));
-    if (sscanf(line, " %*d: %79s %79s %x %*s %*s %*s %*u %*u %lu", local, remote, &state,
-               &inode) != 4)
+    if (sscanf(line, " %*d: %79s %79s %x %*s %*s %*s %*u %*u %lu", local, remote, &state, &inode) !=
+        4)
         return -1;
     if (address(local, v6, out->local, sizeof(out->local)) < 0 ||
         address(remote, v6, out->remote, sizeof(out->remote)) < 0)
@@ -82,7 +82,10 @@ int netsock_parse_unix(const char *line, struct sock_info *out)
     out->inode = inode;
     snprintf(out->proto, sizeof(out->proto), "unix");
     snprintf(out->state, sizeof(out->state), "%s",
-             type == 1 ? "STREAM" : type == 2 ? "DGRAM" : type == 5 ? "SEQPACKET" : "?");
+             type == 1   ? "STREAM"
+             : type == 2 ? "DGRAM"
+             : type == 5 ? "SEQPACKET"
+                         : "?");
     if (path_at > 0)
         snprintf(out->local, sizeof(out->local), "%.*s", (int)strcspn(line + path_at, "\n"),
                  line + path_at);

@@ -12,10 +12,10 @@
 
 struct sock_info {
     unsigned long inode;
-    char proto[8];    /* "tcp", "udp6", "unix", ... */
-    char local[112];  /* "127.0.0.1:11211", "[::1]:80", a unix path */
-    char remote[64];  /* "" when there is none */
-    char state[16];   /* "LISTEN", "ESTABLISHED", "STREAM", ... */
+    char proto[8];   /* "tcp", "udp6", "unix", ... */
+    char local[112]; /* "127.0.0.1:11211", "[::1]:80", a unix path */
+    char remote[64]; /* "" when there is none */
+    char state[16];  /* "LISTEN", "ESTABLISHED", "STREAM", ... */
 };
 
 /* Parses a line of /proc/net/{tcp,udp,raw}[6]; 0, or -1 (the header). */

@@ -142,7 +142,8 @@ int procfs_tids(pid_t **tids, size_t *n)
         }
     }
     close(fd);
-    qsort(*tids, *n, sizeof(pid_t), cmp_pid);
+    if (*n)
+        qsort(*tids, *n, sizeof(pid_t), cmp_pid);
     return 0;
 fail:
     close(fd);

@@ -98,8 +98,7 @@ static void enter(struct emitter *e, unsigned flags)
 
 static void t_begin_object(struct emitter *e, const char *key, const char *heading, unsigned flags)
 {
-    if (!hidden(e) && !(flags & EMIT_JSON_ONLY) && e->depth >= e->base_depth &&
-        (heading || key)) {
+    if (!hidden(e) && !(flags & EMIT_JSON_ONLY) && e->depth >= e->base_depth && (heading || key)) {
         indent(e);
         emit_escaped_text(e->out, heading ? heading : key);
         buf_str(e->out, heading ? "\n" : ":\n");

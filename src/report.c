@@ -13,10 +13,9 @@
 #include <unistd.h>
 
 static const section_fn sections[] = {
-    section_header,         section_package,          section_threads,
-    section_green_threads,  section_processes,        section_configuration,
-    section_environment,    section_shared_objects,   section_file_descriptors,
-    section_signals,        section_memory,           section_resource_usage,
+    section_header,           section_package,       section_threads,     section_green_threads,
+    section_processes,        section_configuration, section_environment, section_shared_objects,
+    section_file_descriptors, section_signals,       section_memory,      section_resource_usage,
 };
 
 const char *report_trigger_name(unsigned bits)

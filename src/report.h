@@ -29,8 +29,8 @@ struct package_cache {
 struct report_ctx {
     const struct gmr_config *cfg;
     const char *service;
-    int capture_signal; /* -1 if none could be installed */
-    pid_t self_tid;     /* the watcher */
+    int capture_signal;     /* -1 if none could be installed */
+    pid_t self_tid;         /* the watcher */
     struct symbolizer *sym; /* NULL if elfutils is missing */
     struct package_cache *package;
     int trigger_fd; /* the trigger file's inotify descriptor, or -1 */
@@ -38,9 +38,9 @@ struct report_ctx {
 
 /* Why a report is written. */
 struct report_request {
-    unsigned bits;        /* trigger_bits */
-    char reason[256];     /* gmr_report's, for TRIGGER_API */
-    unsigned api_calls;   /* gmr_report calls this report answers */
+    unsigned bits;      /* trigger_bits */
+    char reason[256];   /* gmr_report's, for TRIGGER_API */
+    unsigned api_calls; /* gmr_report calls this report answers */
 };
 
 struct report {

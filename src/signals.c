@@ -44,7 +44,8 @@ int signals_install_capture(int wanted, int avoid)
     if (wanted) {
         if (!is_default(wanted)) {
             log_msg("GMR_CAPTURE_SIGNAL=%s is already in use by the program; stacks cannot be "
-                    "captured", signal_name(wanted, name, sizeof(name)));
+                    "captured",
+                    signal_name(wanted, name, sizeof(name)));
             return -1;
         }
         return install(wanted, handler_capture) == 0 ? wanted : -1;

@@ -17,14 +17,14 @@ static const struct {
     const char *name;
     int sig;
 } names[] = {
-    {"HUP", SIGHUP},     {"INT", SIGINT},       {"QUIT", SIGQUIT},   {"ILL", SIGILL},
-    {"TRAP", SIGTRAP},   {"ABRT", SIGABRT},     {"IOT", SIGIOT},     {"BUS", SIGBUS},
-    {"FPE", SIGFPE},     {"KILL", SIGKILL},     {"USR1", SIGUSR1},   {"SEGV", SIGSEGV},
-    {"USR2", SIGUSR2},   {"PIPE", SIGPIPE},     {"ALRM", SIGALRM},   {"TERM", SIGTERM},
-    {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD},   {"CONT", SIGCONT},   {"STOP", SIGSTOP},
-    {"TSTP", SIGTSTP},   {"TTIN", SIGTTIN},     {"TTOU", SIGTTOU},   {"URG", SIGURG},
-    {"XCPU", SIGXCPU},   {"XFSZ", SIGXFSZ},     {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},
-    {"WINCH", SIGWINCH}, {"IO", SIGIO},         {"POLL", SIGPOLL},   {"PWR", SIGPWR},
+    {"HUP", SIGHUP},       {"INT", SIGINT},   {"QUIT", SIGQUIT},     {"ILL", SIGILL},
+    {"TRAP", SIGTRAP},     {"ABRT", SIGABRT}, {"IOT", SIGIOT},       {"BUS", SIGBUS},
+    {"FPE", SIGFPE},       {"KILL", SIGKILL}, {"USR1", SIGUSR1},     {"SEGV", SIGSEGV},
+    {"USR2", SIGUSR2},     {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},     {"TERM", SIGTERM},
+    {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD}, {"CONT", SIGCONT},     {"STOP", SIGSTOP},
+    {"TSTP", SIGTSTP},     {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},     {"URG", SIGURG},
+    {"XCPU", SIGXCPU},     {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},
+    {"WINCH", SIGWINCH},   {"IO", SIGIO},     {"POLL", SIGPOLL},     {"PWR", SIGPWR},
     {"SYS", SIGSYS},
 };
 
@@ -122,18 +122,25 @@ const char *signal_fatal_name(int sig)
     return "?";
 }
 
+static const char *pick(const char *const *table, size_t n, int code)
+{
+    return code > 0 && (size_t)code < n ? table[code] : NULL;
+}
+
 static const char *fault_code_text(int sig, int code)
 {
-    static const char *const segv[] = {
-        "", "SEGV_MAPERR: address not mapped to object",
-        "SEGV_ACCERR: invalid permissions for mapped object", "SEGV_BNDERR: failed bounds check",
-        "SEGV_PKUERR: protection key check failed"};
-    static const char *const bus[] = {"", "BUS_ADRALN: invalid address alignment",
+    static const char *const segv[] = {"", "SEGV_MAPERR: address not mapped to object",
+                                       "SEGV_ACCERR: invalid permissions for mapped object",
+                                       "SEGV_BNDERR: failed bounds check",
+                                       "SEGV_PKUERR: protection key check failed"};
+    static const char *const bus[] = {"",
+                                      "BUS_ADRALN: invalid address alignment",
                                       "BUS_ADRERR: nonexistent physical address",
                                       "BUS_OBJERR: object-specific hardware error",
                                       "BUS_MCEERR_AR: machine check error, action required",
                                       "BUS_MCEERR_AO: machine check error, action optional"};
-    static const char *const fpe[] = {"", "FPE_INTDIV: integer divide by zero",
+    static const char *const fpe[] = {"",
+                                      "FPE_INTDIV: integer divide by zero",
                                       "FPE_INTOVF: integer overflow",
                                       "FPE_FLTDIV: floating-point divide by zero",
                                       "FPE_FLTOVF: floating-point overflow",
@@ -141,26 +148,25 @@ static const char *fault_code_text(int sig, int code)
                                       "FPE_FLTRES: floating-point inexact result",
                                       "FPE_FLTINV: floating-point invalid operation",
                                       "FPE_FLTSUB: subscript out of range"};
-    static const char *const ill[] = {"", "ILL_ILLOPC: illegal opcode",
+    static const char *const ill[] = {"",
+                                      "ILL_ILLOPC: illegal opcode",
                                       "ILL_ILLOPN: illegal operand",
                                       "ILL_ILLADR: illegal addressing mode",
-                                      "ILL_ILLTRP: illegal trap", "ILL_PRVOPC: privileged opcode",
+                                      "ILL_ILLTRP: illegal trap",
+                                      "ILL_PRVOPC: privileged opcode",
                                       "ILL_PRVREG: privileged register",
                                       "ILL_COPROC: coprocessor error",
                                       "ILL_BADSTK: internal stack error"};
-#define PICK(table)                                                                                \
-    (code > 0 && (size_t)code < sizeof(table) / sizeof(table[0]) ? table[code] : NULL)
     switch (sig) {
     case SIGSEGV:
-        return PICK(segv);
+        return pick(segv, sizeof(segv) / sizeof(segv[0]), code);
     case SIGBUS:
-        return PICK(bus);
+        return pick(bus, sizeof(bus) / sizeof(bus[0]), code);
     case SIGFPE:
-        return PICK(fpe);
+        return pick(fpe, sizeof(fpe) / sizeof(fpe[0]), code);
     case SIGILL:
-        return PICK(ill);
+        return pick(ill, sizeof(ill) / sizeof(ill[0]), code);
     }
-#undef PICK
     return NULL;
 }
 

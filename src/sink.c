@@ -30,8 +30,8 @@
 
 static int safe_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-' || c == '+' || c == '@';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-' || c == '+' || c == '@';
 }
 
 size_t sink_file_name(char *out, size_t len, const struct sink_target *t, unsigned n)
@@ -40,9 +40,9 @@ size_t sink_file_name(char *out, size_t len, const struct sink_target *t, unsign
     size_t i;
     int w;
 
-    for (i = 0; t->service[i] && i < sizeof(safe) - 1; i++)
-        safe[i] = safe_char(t->service[i]) && !(i == 0 && t->service[i] == '.') ? t->service[i]
-                                                                                 : '_';
+    for (i = 0; i < sizeof(safe) - 1 && t->service[i]; i++)
+        safe[i] =
+            safe_char(t->service[i]) && !(i == 0 && t->service[i] == '.') ? t->service[i] : '_';
     safe[i] = '\0';
     if (!i)
         snprintf(safe, sizeof(safe), "process");
@@ -134,8 +134,8 @@ static int place(int dir, const char *tmp, const struct sink_target *t, char *na
     return -1;
 }
 
-static int to_file(const struct sink_target *t, const struct buf *report, char *written,
-                   size_t len, const char **step)
+static int to_file(const struct sink_target *t, const struct buf *report, char *written, size_t len,
+                   const char **step)
 {
     static unsigned seq;
     char tmp[64], name[NAME_MAX + 1];
@@ -191,8 +191,7 @@ int sink_write(const struct sink_target *t, const struct buf *report, char *writ
     if (t->log_dir && t->log_dir[0]) {
         if (to_file(t, report, written, len, &step) == 0)
             return 0;
-        log_msg("%s in %s (%s); writing the report to stderr", step, t->log_dir,
-                strerror(errno));
+        log_msg("%s in %s (%s); writing the report to stderr", step, t->log_dir, strerror(errno));
     }
     to_stderr(report);
     return 0;

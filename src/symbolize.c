@@ -70,9 +70,9 @@ static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname
        DEBUGINFOD_URLS is set (Debian sets it for login shells): allowed
        only on request. The build-id search is local. */
     if (cb_debuginfod)
-        return adopt_fd(cb_dw->dwfl_standard_find_debuginfo(mod, userdata, modname, base,
-                                                            file_name, debuglink_file,
-                                                            debuglink_crc, debuginfo_file_name));
+        return adopt_fd(cb_dw->dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name,
+                                                            debuglink_file, debuglink_crc,
+                                                            debuginfo_file_name));
     return adopt_fd(cb_dw->dwfl_build_id_find_debuginfo(mod, userdata, modname, base, file_name,
                                                         debuglink_file, debuglink_crc,
                                                         debuginfo_file_name));

@@ -21,8 +21,8 @@ struct sym_frame {
     const char *function; /* NULL if unknown */
     uintptr_t offset;     /* pc - function start; valid if has_offset */
     int has_offset;
-    int inlined;          /* an inlined call inside the next frame */
-    const char *module;   /* path, NULL if the address is in no module */
+    int inlined;        /* an inlined call inside the next frame */
+    const char *module; /* path, NULL if the address is in no module */
     uintptr_t module_offset;
     const char *file; /* NULL if no line information */
     int line;

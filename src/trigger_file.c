@@ -30,10 +30,10 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
-#define QUIET_MS 50    /* a touch is over when its events stop for this long */
+#define QUIET_MS      50 /* a touch is over when its events stop for this long */
 #define SETTLE_MAX_MS 1000
-#define FILE_EVENTS (IN_CREATE | IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVED_TO | IN_MODIFY)
-#define DIR_EVENTS (IN_DELETE_SELF | IN_MOVE_SELF)
+#define FILE_EVENTS   (IN_CREATE | IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVED_TO | IN_MODIFY)
+#define DIR_EVENTS    (IN_DELETE_SELF | IN_MOVE_SELF)
 
 static const char *last_part(const char *path)
 {
@@ -136,7 +136,8 @@ static void place_watch(struct trigger_file *tf)
                 tf->path, dir, tf->watched);
         tf->said_missing = 1;
     }
-    mask = DIR_EVENTS | IN_ONLYDIR | (watching_final_dir(tf) ? FILE_EVENTS : IN_CREATE | IN_MOVED_TO);
+    mask =
+        DIR_EVENTS | IN_ONLYDIR | (watching_final_dir(tf) ? FILE_EVENTS : IN_CREATE | IN_MOVED_TO);
     wd = inotify_add_watch(tf->fd, tf->watched, mask);
     if (wd < 0 || stat(tf->watched, &st) < 0) {
         char why[128];
@@ -215,8 +216,8 @@ long trigger_file_wait_ms(const struct trigger_file *tf)
 }
 
 struct drained {
-    int ours;   /* an event on the trigger file */
-    int moved;  /* the watched directory changed: re-place the watch */
+    int ours;  /* an event on the trigger file */
+    int moved; /* the watched directory changed: re-place the watch */
     int overflow;
 };
 
@@ -240,12 +241,10 @@ static void drain(struct trigger_file *tf, struct drained *d)
                 d->overflow = 1;
             if (ev->wd != tf->wd)
                 continue;
-            if (ev->mask & (DIR_EVENTS | IN_IGNORED))
-                d->moved = 1;
+            if ((ev->mask & (DIR_EVENTS | IN_IGNORED)) || (!final && !strcmp(name, next)))
+                d->moved = 1; /* the watched directory went, or the next one came */
             else if (final && !strcmp(name, last_part(tf->path)))
                 d->ours = 1;
-            else if (!final && !strcmp(name, next))
-                d->moved = 1;
         }
     }
 }

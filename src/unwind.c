@@ -126,8 +126,8 @@ static int load_images(struct unwind_session *s)
         const struct mapping *m = &s->maps->m[i];
         /* An image is mapped several times from offset 0 only if the file
            is; the first mapping of a path is the one that counts. */
-        if (is_image_start(m) && (i == 0 || strcmp(s->maps->m[i - 1].path, m->path) ||
-                                  !s->maps->m[i - 1].path[0]))
+        if (is_image_start(m) &&
+            (i == 0 || strcmp(s->maps->m[i - 1].path, m->path) || !s->maps->m[i - 1].path[0]))
             if (read_image(s, m->start, &s->images[s->nimages]) == 0)
                 s->nimages++;
     }

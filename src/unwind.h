@@ -23,18 +23,18 @@ struct unwind_frame {
 };
 
 enum unwind_end {
-    UNWIND_END_OK,       /* reached the outermost frame */
-    UNWIND_END_LIMIT,    /* more frames than the limit; `omitted` counts them */
-    UNWIND_END_ERROR,    /* libunwind could not go on */
-    UNWIND_END_LOOP,     /* no progress from one frame to the next */
+    UNWIND_END_OK,    /* reached the outermost frame */
+    UNWIND_END_LIMIT, /* more frames than the limit; `omitted` counts them */
+    UNWIND_END_ERROR, /* libunwind could not go on */
+    UNWIND_END_LOOP,  /* no progress from one frame to the next */
 };
 
 struct unwind_result {
-    size_t n;            /* frames stored */
-    size_t omitted;      /* frames past the limit, counted not stored */
+    size_t n;       /* frames stored */
+    size_t omitted; /* frames past the limit, counted not stored */
     enum unwind_end end;
-    int error;           /* libunwind's code for UNWIND_END_ERROR */
-    int live_from;       /* first frame found through live (not copied) stack memory, or -1 */
+    int error;     /* libunwind's code for UNWIND_END_ERROR */
+    int live_from; /* first frame found through live (not copied) stack memory, or -1 */
 };
 
 /* Frames counted past the limit stop here, in case the stack loops. */

@@ -40,8 +40,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define WATCHER_STACK (2 * 1024 * 1024)
-#define CACHE_TTL_MS (60 * 1000)
+#define WATCHER_STACK          (2 * 1024 * 1024)
+#define CACHE_TTL_MS           (60 * 1000)
 #define NO_WAKE_SIGNAL_POLL_MS 1000
 
 struct watcher {

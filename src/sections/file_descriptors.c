@@ -74,7 +74,8 @@ static long list_fds(struct fd_entry **out)
         v[n++].target = target;
     }
     closedir(dir);
-    qsort(v, n, sizeof(*v), cmp_fd);
+    if (n)
+        qsort(v, n, sizeof(*v), cmp_fd);
     *out = v;
     return (long)n;
 }
@@ -85,7 +86,7 @@ static void one(struct emitter *e, const struct report *r, const struct fd_entry
     char heading[4400], sock[400] = "";
     const struct sock_info *s = NULL;
     unsigned long inode;
-    const char *ours = f->fd == r->ctx->trigger_fd          ? "trigger file watch"
+    const char *ours = f->fd == r->ctx->trigger_fd ? "trigger file watch"
                        : symbolizer_owns_fd(f->fd) ? "symbol file, kept 60 s"
                                                    : NULL;
 

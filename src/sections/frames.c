@@ -17,6 +17,7 @@ void frames_note(struct notes *ns, const char *fmt, ...)
     if (ns->n == sizeof(ns->line) / sizeof(ns->line[0]) || ns->len >= sizeof(ns->text))
         return;
     va_start(ap, fmt);
+    /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): va_start is just above */
     w = vsnprintf(ns->text + ns->len, sizeof(ns->text) - ns->len, fmt, ap);
     va_end(ap);
     if (w < 0)
@@ -80,8 +81,9 @@ static void unwind_notes(struct notes *ns, const struct report *r, const struct 
     else if (slot->copy_clipped)
         frames_note(ns, "the stack is deeper than the %zu KiB copied", slot->copy_cap / 1024);
     if (u->live_from >= 0 && !slot->stack_unknown && !slot->frozen)
-        frames_note(ns, "frames from #%d on were found through live memory, read after the "
-                        "thread ran on; they may be inexact",
+        frames_note(ns,
+                    "frames from #%d on were found through live memory, read after the "
+                    "thread ran on; they may be inexact",
                     u->live_from);
     switch (u->end) {
     case UNWIND_END_LIMIT:

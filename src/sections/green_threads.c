@@ -61,8 +61,9 @@ void section_green_threads(struct emitter *e, struct report *r)
     e->ops->begin_section(e, "Green Threads", "green_threads");
     e->ops->begin_list(e, NULL, 0);
     if (n < 0)
-        e->ops->str(e, NULL, "No green threads: no coroutine lister is registered "
-                             "(gmr_register_green_threads).",
+        e->ops->str(e, NULL,
+                    "No green threads: no coroutine lister is registered "
+                    "(gmr_register_green_threads).",
                     EMIT_TEXT_ONLY);
     else if (n == 0)
         e->ops->str(e, NULL, "No green threads: the program's lister reported none.",

@@ -18,7 +18,7 @@
 
 #define LARGEST 10
 
-static const char *const counters[] = {"VmPeak", "VmSize", "VmHWM",  "VmRSS",   "RssAnon",
+static const char *const counters[] = {"VmPeak",  "VmSize",   "VmHWM",  "VmRSS", "RssAnon",
                                        "RssFile", "RssShmem", "VmData", "VmStk", "VmSwap"};
 
 static void kernel_counters(struct emitter *e)
@@ -61,11 +61,13 @@ static void largest(struct emitter *e, const struct maps *maps)
         emit_str(e, "note", "no memory map was read (/proc/self/maps)");
         return;
     }
+    /* an array of pointers */ /* NOLINTNEXTLINE(bugprone-sizeof-expression) */
     order = malloc(maps->n * sizeof(*order));
     if (!order)
         return;
     for (i = 0; i < maps->n; i++)
         order[i] = &maps->m[i];
+    /* an array of pointers */ /* NOLINTNEXTLINE(bugprone-sizeof-expression) */
     qsort(order, maps->n, sizeof(*order), bigger);
     e->ops->begin_list(e, "largest_mappings", 0);
     for (i = 0; i < maps->n && i < LARGEST; i++) {

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_DEPTH 16
+#define MAX_DEPTH     16
 #define MAX_PROCESSES 512
 
 struct proc {

@@ -31,8 +31,9 @@ static void flags_text(int flags, char *out, size_t len)
     static const struct {
         int flag;
         const char *name;
-    } names[] = {{SA_SIGINFO, "SIGINFO"}, {SA_RESTART, "RESTART"},   {SA_ONSTACK, "ONSTACK"},
-                 {SA_NODEFER, "NODEFER"}, {SA_RESETHAND, "RESETHAND"}, {SA_NOCLDSTOP, "NOCLDSTOP"},
+    } names[] = {{SA_SIGINFO, "SIGINFO"},     {SA_RESTART, "RESTART"},
+                 {SA_ONSTACK, "ONSTACK"},     {SA_NODEFER, "NODEFER"},
+                 {SA_RESETHAND, "RESETHAND"}, {SA_NOCLDSTOP, "NOCLDSTOP"},
                  {SA_NOCLDWAIT, "NOCLDWAIT"}};
     size_t i, n = 0;
 

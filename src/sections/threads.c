@@ -135,6 +135,7 @@ static void one_thread(struct emitter *e, struct report *r, const struct thread_
 
 void section_threads(struct emitter *e, struct report *r)
 {
+    /* an array of pointers */ /* NOLINTNEXTLINE(bugprone-sizeof-expression) */
     struct thread_rec **order = calloc(r->cap.n ? r->cap.n : 1, sizeof(*order));
     struct unwind_frame *scratch = calloc((size_t)r->cfg->max_frames, sizeof(*scratch));
     size_t i;
@@ -147,6 +148,7 @@ void section_threads(struct emitter *e, struct report *r)
     }
     for (i = 0; i < r->cap.n; i++)
         order[i] = &r->cap.threads[i];
+    /* an array of pointers */ /* NOLINTNEXTLINE(bugprone-sizeof-expression) */
     qsort_r(order, r->cap.n, sizeof(*order), cmp_rec, &r->pid);
     for (i = 0; i < r->cap.n; i++)
         one_thread(e, r, order[i], scratch);

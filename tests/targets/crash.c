@@ -31,7 +31,7 @@
 
 #pragma weak gmr_register_section
 
-#define NOINLINE __attribute__((noinline, noclone))
+#define NOINLINE     __attribute__((noinline, noclone))
 #define KEEP_FRAME() __asm__ volatile("" ::: "memory")
 
 static const char *mode;

@@ -164,8 +164,8 @@ CHAIN(juliet, park_sleep)
 CHAIN(kilo, park_sleep)
 
 static void *(*const chains[])(void *) = {
-    alpha_thread, bravo_thread, charlie_thread, delta_thread, echo_thread,
-    foxtrot_thread, golf_thread, hotel_thread, india_thread, juliet_thread,
+    alpha_thread,   bravo_thread, charlie_thread, delta_thread, echo_thread,
+    foxtrot_thread, golf_thread,  hotel_thread,   india_thread, juliet_thread,
 };
 
 static void *blocking_thread(void *arg)

@@ -124,10 +124,18 @@ END_TEST
 START_TEST(bad_environment_values_keep_defaults)
 {
     struct gmr_config cfg;
-    char *env[] = {"GMR_SIGNAL=KILL",     "GMR_FORMAT=yaml",         "GMR_CRASH=maybe",
-                   "GMR_TIMEOUT=-1",      "GMR_TIMEOUT=1e3",         "GMR_MAX_FRAMES=0",
-                   "GMR_LOG_DIR=",        "GMR_TRIGGER_INTERVAL=0", "GMR_CAPTURE_SIGNAL=USR1",
-                   "GMR_REDACT=,,",       "GMR_WHAT=1",              "GMR_SIGNAL=SEGV",
+    char *env[] = {"GMR_SIGNAL=KILL",
+                   "GMR_FORMAT=yaml",
+                   "GMR_CRASH=maybe",
+                   "GMR_TIMEOUT=-1",
+                   "GMR_TIMEOUT=1e3",
+                   "GMR_MAX_FRAMES=0",
+                   "GMR_LOG_DIR=",
+                   "GMR_TRIGGER_INTERVAL=0",
+                   "GMR_CAPTURE_SIGNAL=USR1",
+                   "GMR_REDACT=,,",
+                   "GMR_WHAT=1",
+                   "GMR_SIGNAL=SEGV",
                    NULL};
 
     reset(&cfg);

@@ -30,9 +30,8 @@ START_TEST(tcp_v4)
     ck_assert_str_eq(s.local, "127.0.0.1:50000");
     ck_assert_str_eq(s.remote, "127.0.0.1:11211");
     ck_assert_str_eq(s.state, "ESTABLISHED");
-    ck_assert_int_eq(netsock_parse_inet("  sl  local_address rem_address   st tx_queue", "tcp", 0,
-                                        &s),
-                     -1);
+    ck_assert_int_eq(
+        netsock_parse_inet("  sl  local_address rem_address   st tx_queue", "tcp", 0, &s), -1);
 }
 END_TEST
 
@@ -71,9 +70,8 @@ START_TEST(unix_sockets)
                      0);
     ck_assert_str_eq(s.state, "DGRAM");
     ck_assert_str_eq(s.remote, "(connected)");
-    ck_assert_int_eq(netsock_parse_unix("Num       RefCount Protocol Flags    Type St Inode Path",
-                                        &s),
-                     -1);
+    ck_assert_int_eq(
+        netsock_parse_unix("Num       RefCount Protocol Flags    Type St Inode Path", &s), -1);
 }
 END_TEST
 
@@ -111,8 +109,8 @@ static void fake_dpkg(void)
 
 static void remove_fake_dpkg(void)
 {
-    static const char *const files[] = {"info/foo.list", "info/libzap1:amd64.list",
-                                         "info/decoy.list", "status", "info", ""};
+    static const char *const files[] = {
+        "info/foo.list", "info/libzap1:amd64.list", "info/decoy.list", "status", "info", ""};
     char path[256];
     size_t i;
 
@@ -127,25 +125,21 @@ START_TEST(dpkg_lookup)
     char pkg[64], version[64];
 
     fake_dpkg();
-    ck_assert_int_eq(dpkg_owner(admindir, "/usr/bin/foo", pkg, sizeof(pkg), version,
-                                sizeof(version)),
-                     0);
+    ck_assert_int_eq(
+        dpkg_owner(admindir, "/usr/bin/foo", pkg, sizeof(pkg), version, sizeof(version)), 0);
     ck_assert_str_eq(pkg, "foo");
     ck_assert_str_eq(version, "2:4.5-1");
     /* usrmerge: the kernel says /usr/bin/zapper, dpkg lists /bin/zapper;
        and the package name is not the file's. */
-    ck_assert_int_eq(dpkg_owner(admindir, "/usr/bin/zapper", pkg, sizeof(pkg), version,
-                                sizeof(version)),
-                     0);
+    ck_assert_int_eq(
+        dpkg_owner(admindir, "/usr/bin/zapper", pkg, sizeof(pkg), version, sizeof(version)), 0);
     ck_assert_str_eq(pkg, "libzap1");
     ck_assert_str_eq(version, "1.2-3");
     /* A prefix of a listed path is not a match. */
-    ck_assert_int_eq(dpkg_owner(admindir, "/usr/bin/foob", pkg, sizeof(pkg), version,
-                                sizeof(version)),
-                     -1);
-    ck_assert_int_eq(dpkg_owner("/nonexistent", "/usr/bin/foo", pkg, sizeof(pkg), version,
-                                sizeof(version)),
-                     -1);
+    ck_assert_int_eq(
+        dpkg_owner(admindir, "/usr/bin/foob", pkg, sizeof(pkg), version, sizeof(version)), -1);
+    ck_assert_int_eq(
+        dpkg_owner("/nonexistent", "/usr/bin/foo", pkg, sizeof(pkg), version, sizeof(version)), -1);
     remove_fake_dpkg();
 }
 END_TEST

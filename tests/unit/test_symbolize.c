@@ -11,6 +11,9 @@
 
 static int call_line;
 
+/* Calls fn and notes the line of the call: __LINE__ of a macro's use. */
+#define CALL_AND_NOTE_LINE(fn) (call_line = __LINE__, fn())
+
 static __attribute__((noinline)) void *return_address(void)
 {
     void *ra = __builtin_return_address(0);
@@ -21,7 +24,7 @@ static __attribute__((noinline)) void *return_address(void)
 /* Static and not exported: only .symtab names it. */
 static __attribute__((noinline)) void *known_static_function(void)
 {
-    void *ra = return_address(); call_line = __LINE__;
+    void *ra = CALL_AND_NOTE_LINE(return_address);
     __asm__ volatile("" ::: "memory");
     return ra;
 }
