@@ -519,7 +519,8 @@ const char *capture_status_text(const struct thread_rec *t)
         return t->err == EAGAIN ? "not captured: the signal queue is full (RLIMIT_SIGPENDING)"
                                 : "not captured: the capture signal could not be sent";
     case CAP_NO_ROOM:
-        return "not captured: created during the capture, after the round was full";
+        return "not captured: created during the capture, after it had stopped looking for new "
+               "threads";
     case CAP_NOT_OURS:
         return "not captured: the program installed its own handler for the capture "
                "signal (set GMR_CAPTURE_SIGNAL to a free one)";

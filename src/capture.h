@@ -48,7 +48,7 @@ struct capture {
     struct thread_rec *threads;
     size_t n, cap;
     struct maps maps; /* the newest map read during the round */
-    struct map_set *sets[8];
+    struct map_set *sets[9]; /* the first list's, and one per re-list */
     size_t nsets;
     struct round *round;
     size_t round_bytes;

@@ -205,7 +205,8 @@ static void t_frame(struct emitter *e, const struct emit_frame *f)
     start = b->len;
     buf_char(b, '#');
     buf_dec(b, f->index);
-    buf_pad_to(b, start, 4);
+    buf_char(b, ' ');
+    buf_pad_to(b, start, 4); /* "#0  0x...", "#10 0x...", "#100 0x..." */
     buf_hex(b, f->pc, 16);
     buf_str(b, " in ");
     emit_escaped_text(b, f->function ? f->function : "??");

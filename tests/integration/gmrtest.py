@@ -63,6 +63,7 @@ class Target:
 
     def __init__(self, argv, env=None, ready=True, timeout=20, cwd=None):
         self.stderr_file = tempfile.NamedTemporaryFile(prefix="gmr-stderr-", delete=False)
+        argv = [a if isinstance(a, (str, bytes)) else str(a) for a in argv]
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.stderr_file,
                                      stdin=subprocess.DEVNULL, env=env or base_env(), cwd=cwd)
         self.pid = self.proc.pid
