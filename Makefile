@@ -43,7 +43,7 @@ TARGET_BINS := $(TARGET_SRCS:tests/targets/%.c=$(BUILD)/targets/%)
 EXAMPLE_SRCS := $(wildcard examples/*.c)
 EXAMPLE_BINS := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
 
-.PHONY: all check unit integration demo install format lint clean deps
+.PHONY: all check unit integration fuzz-smoke fuzz stress demo install format lint clean
 
 all: $(BUILD)/libgmr.so
 
@@ -94,7 +94,7 @@ $(BUILD)/examples/%: examples/%.c $(BUILD)/config.mk
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -pthread -D_GNU_SOURCE $(WARN) -Iinclude $(SAN_FLAGS) -o $@ $< -ldl
 
-check: unit integration
+check: unit fuzz-smoke integration
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; CK_VERBOSITY=normal $$t; done
@@ -102,6 +102,39 @@ unit: $(UNIT_BINS)
 integration: $(BUILD)/libgmr.so $(TARGET_BINS) $(EXAMPLE_BINS)
 	GMR_TEST_BUILD=$(BUILD) GMR_TEST_SANITIZE=$(SANITIZE) \
 	    $(PYTHON) -m unittest discover -s tests/integration -t tests/integration -v
+
+# Fuzzing the configuration parser (tests/fuzz/README.md). Without clang's
+# libFuzzer, fuzz-smoke says so and make check goes on.
+FUZZ_SECONDS ?= 300
+FUZZ_SMOKE_SECONDS ?= 20
+FUZZ_SRCS := tests/fuzz/fuzz_config.c src/config.c src/ini.c src/signames.c
+FUZZER := $(BUILD)/fuzz/fuzz_config
+FUZZ_CC ?= clang
+
+$(FUZZER): $(FUZZ_SRCS) $(wildcard src/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=gnu11 -g -O1 -D_GNU_SOURCE -Isrc -Iinclude \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $(FUZZ_SRCS)
+
+fuzz-smoke:
+	@if ! command -v $(FUZZ_CC) >/dev/null 2>&1; then \
+	    echo "fuzz-smoke: skipped, $(FUZZ_CC) is not installed (scripts/install-deps)"; exit 0; fi; \
+	$(MAKE) -s $(FUZZER) && mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/artifacts && \
+	$(FUZZER) -runs=0 tests/fuzz/corpus tests/fuzz/regressions 2>&1 | tail -n 1 && \
+	$(FUZZER) -max_total_time=$(FUZZ_SMOKE_SECONDS) -artifact_prefix=$(BUILD)/fuzz/artifacts/ \
+	    -print_final_stats=1 $(BUILD)/fuzz/corpus tests/fuzz/corpus 2>&1 | \
+	    grep -E "stat::number_of_executed_units|Done|ERROR" ; \
+	test -z "$$(ls $(BUILD)/fuzz/artifacts)"
+
+fuzz: $(FUZZER)
+	mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/artifacts
+	$(FUZZER) -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(BUILD)/fuzz/artifacts/ \
+	    -print_final_stats=1 $(BUILD)/fuzz/corpus tests/fuzz/corpus
+
+# The stress tests at full size: 1000 reports in a row, and the rest.
+stress: $(BUILD)/libgmr.so $(TARGET_BINS)
+	GMR_TEST_BUILD=$(BUILD) GMR_STRESS=full $(PYTHON) -m unittest discover -v \
+	    -s tests/integration -t tests/integration -p test_stress.py
 
 demo: $(BUILD)/libgmr.so $(BUILD)/examples/demo
 	@BUILD=$(BUILD) sh scripts/demo.sh

@@ -39,7 +39,7 @@ extern int UNW_OBJ(dwarf_search_unwind_table)(unw_addr_space_t as, unw_word_t ip
     X(dwfl_end)                                                                                    \
     X(dwfl_report_begin)                                                                           \
     X(dwfl_report_end)                                                                             \
-    X(dwfl_linux_proc_report)                                                                      \
+    X(dwfl_linux_proc_maps_report)                                                                 \
     X(dwfl_linux_proc_find_elf)                                                                    \
     X(dwfl_build_id_find_debuginfo)                                                                \
     X(dwfl_standard_find_debuginfo)                                                                \

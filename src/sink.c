@@ -23,6 +23,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -134,10 +135,20 @@ static int place(int dir, const char *tmp, const struct sink_target *t, char *na
     return -1;
 }
 
+/* A hidden name nobody can guess and plant a link at beforehand. */
+static void temp_name(char *out, size_t len, pid_t pid)
+{
+    static unsigned seq;
+    unsigned long long r = 0;
+
+    if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
+        r = (unsigned long long)time(NULL) << 20 ^ (unsigned long long)++seq;
+    snprintf(out, len, ".gmr-%d-%016llx.tmp", (int)pid, r);
+}
+
 static int to_file(const struct sink_target *t, const struct buf *report, char *written, size_t len,
                    const char **step)
 {
-    static unsigned seq;
     char tmp[64], name[NAME_MAX + 1];
     int dir, fd, err;
 
@@ -148,7 +159,7 @@ static int to_file(const struct sink_target *t, const struct buf *report, char *
     dir = open(t->log_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dir < 0)
         return -1;
-    snprintf(tmp, sizeof(tmp), ".gmr-%d-%u.tmp", (int)t->pid, ++seq);
+    temp_name(tmp, sizeof(tmp), t->pid);
     *step = "cannot create a report file";
     fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)

@@ -121,12 +121,22 @@ void symbolizer_free(struct symbolizer *s)
     free(s);
 }
 
+/*
+ * The modules come from /proc/self/maps, handed over as a stream:
+ * dwfl_linux_proc_report would also read /proc/self/auxv, which a process
+ * that changed its credentials (a daemon dropping root) may not read any
+ * more, and would then give up on every module.
+ */
 int symbolizer_refresh(struct symbolizer *s)
 {
+    FILE *maps = fopen("/proc/self/maps", "re");
     int ret;
 
+    if (!maps)
+        return -1;
     s->dw->dwfl_report_begin(s->dwfl);
-    ret = s->dw->dwfl_linux_proc_report(s->dwfl, getpid());
+    ret = s->dw->dwfl_linux_proc_maps_report(s->dwfl, maps);
+    fclose(maps);
     if (s->dw->dwfl_report_end(s->dwfl, NULL, NULL) != 0 || ret != 0)
         return -1;
     return 0;

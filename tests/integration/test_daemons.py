@@ -96,3 +96,64 @@ class UWSGI(GmrTestCase):
         for _ in range(5):
             self.assertEqual(self.get(), b"hello from uwsgi\n")
         self.assertIsNone(self.proc.poll())
+
+
+def memcached_command(sock, line, payload=None):
+    sock.sendall(line.encode() + b"\r\n" + (payload + b"\r\n" if payload is not None else b""))
+    data = b""
+    while not data.endswith((b"END\r\n", b"STORED\r\n", b"ERROR\r\n")):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode()
+
+
+@unittest.skipUnless(shutil.which("memcached"),
+                     "memcached is not installed (Debian memcached; scripts/install-deps --daemons)")
+class Memcached(GmrTestCase):
+    REPORTS = 100
+
+    def test_every_thread_hundred_times_and_still_serving(self):
+        os.chmod(self.tmp, 0o777)  # memcached runs as nobody
+        port = free_port()
+        env = base_env(GMR_LOG_DIR=self.log_dir)
+        proc = subprocess.Popen(["memcached", "-t", "4", "-p", str(port), "-U", "0", "-l",
+                                 "127.0.0.1", "-u", "nobody"], env=env,
+                                stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+        try:
+            wait_port(port)
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+                self.assertEqual(memcached_command(s, "set before 0 0 5", b"hello"),
+                                 "STORED\r\n")
+            tids = sorted(int(t) for t in os.listdir("/proc/%d/task" % proc.pid))
+            for i in range(self.REPORTS):
+                proc.send_signal(signal.SIGUSR2)
+                wait_reports(self.log_dir, i + 1, timeout=60)
+            self.assertIsNone(proc.poll())
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+                self.assertIn("STAT threads 4", memcached_command(s, "stats"))
+                self.assertEqual(memcached_command(s, "get before"),
+                                 "VALUE before 0 5\r\nhello\r\nEND\r\n")
+                self.assertEqual(memcached_command(s, "set after 0 0 3", b"abc"), "STORED\r\n")
+                self.assertEqual(memcached_command(s, "get after"),
+                                 "VALUE after 0 3\r\nabc\r\nEND\r\n")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+            proc.stderr.close()
+        paths = wait_reports(self.log_dir, self.REPORTS)
+        for p in paths:
+            report = parse_text(read(p))
+            self.assertEqual(sorted(t["tid"] for t in report["threads"]), tids, p)
+            for t in report["threads"]:
+                if t["name"] == "gmr-watcher":
+                    continue
+                self.assertTrue(t["frames"], (p, t))
+                self.assertEqual(t["notes"], [], (p, t))
+            waiting = [t for t in report["threads"]
+                       if "event_base_loop" in [f["function"] for f in t["frames"]]]
+            self.assertGreaterEqual(len(waiting), 5, "main loop and 4 workers, in libevent")
+        print("\n    memcached: %d threads, %d reports; first report's threads: %s"
+              % (len(tids), len(paths),
+                 sorted({t["name"] for t in parse_text(read(paths[0]))["threads"]})))
