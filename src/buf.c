@@ -73,7 +73,8 @@ int buf_reserve(struct buf *b, size_t extra)
 
 void buf_add(struct buf *b, const void *data, size_t len)
 {
-    if (buf_reserve(b, len) < 0)
+    /* The room check inline: reports are built a few bytes at a time. */
+    if (b->len + len + 1 > b->cap && buf_reserve(b, len) < 0)
         return;
     memcpy(b->data + b->len, data, len);
     b->len += len;
@@ -86,7 +87,9 @@ void buf_str(struct buf *b, const char *s)
 
 void buf_char(struct buf *b, char c)
 {
-    buf_add(b, &c, 1);
+    if (b->len + 2 > b->cap && buf_reserve(b, 1) < 0)
+        return;
+    b->data[b->len++] = c;
 }
 
 void buf_repeat(struct buf *b, char c, size_t n)

@@ -113,6 +113,15 @@ static const char *state_text(char s)
     return "?";
 }
 
+static unsigned long long ticks_per_second(void)
+{
+    static long hz;
+
+    if (!hz)
+        hz = sysconf(_SC_CLK_TCK);
+    return (unsigned long long)(hz > 0 ? hz : 100);
+}
+
 /*
  * /proc/self/task/TID/stat: "tid (name) S ppid ... utime stime ...".
  * The name may hold spaces and parentheses, so it ends at the last ')'.
@@ -138,10 +147,12 @@ static int read_stat(int taskdir, struct thread_rec *t)
     for (p = close_paren + 2, field = 3; *p && field < 14; p++)
         if (*p == ' ')
             field++;
-    if (sscanf(p, "%llu %llu", &utime, &stime) == 2) {
-        long tick = sysconf(_SC_CLK_TCK);
-        t->utime_ms = (long)(utime * 1000 / (unsigned long long)(tick > 0 ? tick : 100));
-        t->stime_ms = (long)(stime * 1000 / (unsigned long long)(tick > 0 ? tick : 100));
+    if (*p) {
+        char *end;
+        utime = strtoull(p, &end, 10);
+        stime = strtoull(end, NULL, 10);
+        t->utime_ms = (long)(utime * 1000 / ticks_per_second());
+        t->stime_ms = (long)(stime * 1000 / ticks_per_second());
     }
     return 0;
 }

@@ -13,11 +13,23 @@
 
 static const char hexdig[] = "0123456789abcdef";
 
+static int plain(unsigned char c)
+{
+    return c >= 0x20 && c != 0x7f && c != '\\';
+}
+
 void emit_escaped_text(struct buf *b, const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
 
-    for (; *p; p++) {
+    while (*p) {
+        const unsigned char *run = p;
+
+        while (plain(*p)) /* most text needs no escape: copy it in one go */
+            p++;
+        buf_add(b, run, (size_t)(p - run));
+        if (!*p)
+            break;
         if (*p == '\\') {
             buf_add(b, "\\\\", 2);
         } else if (*p == '\n') {
@@ -26,12 +38,11 @@ void emit_escaped_text(struct buf *b, const char *s)
             buf_add(b, "\\t", 2);
         } else if (*p == '\r') {
             buf_add(b, "\\r", 2);
-        } else if (*p < 0x20 || *p == 0x7f) {
+        } else {
             char esc[4] = {'\\', 'x', hexdig[*p >> 4], hexdig[*p & 15]};
             buf_add(b, esc, 4);
-        } else {
-            buf_char(b, (char)*p);
         }
+        p++;
     }
 }
 

@@ -110,12 +110,22 @@ static void copy_stack(struct slot *s)
     s->copy_len = len & ~(size_t)7;
 }
 
+static long elapsed_ns(const struct timespec *since)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long)(now.tv_sec - since->tv_sec) * 1000000000L + (now.tv_nsec - since->tv_nsec);
+}
+
 static void fill_slot(struct round *r, uint64_t payload, const ucontext_t *uc)
 {
     uint32_t seq = (uint32_t)(payload >> 32), idx = (uint32_t)payload;
     int expect = SLOT_SENT;
+    struct timespec start;
     struct slot *s;
 
+    clock_gettime(CLOCK_MONOTONIC, &start);
     if (seq != r->seq || idx >= atomic_load(&r->nslots))
         return;
     s = &r->slots[idx];
@@ -125,6 +135,7 @@ static void fill_slot(struct round *r, uint64_t payload, const ucontext_t *uc)
         return;
     copy_regs(s, uc);
     copy_stack(s);
+    s->pause_ns = elapsed_ns(&start);
     atomic_store(&s->state, SLOT_DONE);
     /* Only the last expected answer wakes the watcher: a thousand
        wake-ups would only steal the CPU the other handlers need. */

@@ -47,6 +47,7 @@ struct slot {
     int stack_unknown; /* the stack pointer was in no known mapping */
     int copy_clipped;  /* the stack went on past copy_cap */
     int frozen;        /* no copy: the stack is read in place, the owner cannot run */
+    long pause_ns;     /* time the thread spent in the capture handler */
 };
 
 struct round {

@@ -10,20 +10,55 @@
 
 #include <gmr.h>
 #include <stdio.h>
+#include <stdlib.h>
+
+static int cmp_long(const void *a, const void *b)
+{
+    long x = *(const long *)a, y = *(const long *)b;
+
+    return (x > y) - (x < y);
+}
+
+/* Median and maximum time the captured threads spent in our handler. */
+static void pauses(const struct report *r, long *median_ns, long *max_ns)
+{
+    long *v = malloc((r->cap.n ? r->cap.n : 1) * sizeof(long));
+    size_t i, n = 0;
+
+    *median_ns = *max_ns = 0;
+    if (!v)
+        return;
+    for (i = 0; i < r->cap.n; i++)
+        if (r->cap.threads[i].status == CAP_OK && !r->cap.threads[i].preset)
+            v[n++] = r->cap.threads[i].slot->pause_ns;
+    if (n) {
+        qsort(v, n, sizeof(long), cmp_long);
+        *median_ns = v[n / 2];
+        *max_ns = v[n - 1];
+    }
+    free(v);
+}
 
 static void capture_summary(struct emitter *e, const struct report *r)
 {
     size_t i, captured = 0;
-    char text[96];
+    long median, max;
+    char text[160];
 
     for (i = 0; i < r->cap.n; i++)
         captured += r->cap.threads[i].status == CAP_OK;
-    snprintf(text, sizeof(text), "%zu of %zu threads in %ld.%03ld ms", captured, r->cap.n,
-             r->cap.elapsed_us / 1000, r->cap.elapsed_us % 1000);
+    pauses(r, &median, &max);
+    snprintf(text, sizeof(text),
+             "%zu of %zu threads in %ld.%03ld ms; each paused %ld.%ld us (median), %ld.%ld us "
+             "(max)",
+             captured, r->cap.n, r->cap.elapsed_us / 1000, r->cap.elapsed_us % 1000,
+             median / 1000, median % 1000 / 100, max / 1000, max % 1000 / 100);
     e->ops->str(e, "capture", text, EMIT_TEXT_ONLY);
     e->ops->num(e, "threads", (long long)r->cap.n, EMIT_JSON_ONLY);
     e->ops->num(e, "threads_captured", (long long)captured, EMIT_JSON_ONLY);
     e->ops->num(e, "capture_us", r->cap.elapsed_us, EMIT_JSON_ONLY);
+    e->ops->num(e, "pause_median_ns", median, EMIT_JSON_ONLY);
+    e->ops->num(e, "pause_max_ns", max, EMIT_JSON_ONLY);
 }
 
 static void crash_fields(struct emitter *e)
