@@ -43,7 +43,7 @@ TARGET_BINS := $(TARGET_SRCS:tests/targets/%.c=$(BUILD)/targets/%)
 EXAMPLE_SRCS := $(wildcard examples/*.c)
 EXAMPLE_BINS := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
 
-.PHONY: all check unit integration fuzz-smoke fuzz stress demo install format lint clean
+.PHONY: all check unit integration fuzz-smoke fuzz stress bench demo install format lint clean
 
 all: $(BUILD)/libgmr.so
 
@@ -130,6 +130,16 @@ fuzz: $(FUZZER)
 	mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/artifacts
 	$(FUZZER) -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(BUILD)/fuzz/artifacts/ \
 	    -print_final_stats=1 $(BUILD)/fuzz/corpus tests/fuzz/corpus
+
+# Benchmarks against eu-stack and gdb (bench/run.py; bench/RESULTS.md).
+$(BUILD)/bench/%: bench/%.c $(BUILD)/config.mk
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -pthread -D_GNU_SOURCE $(WARN) -o $@ $<
+
+bench: $(BUILD)/libgmr.so $(BUILD)/bench/target $(BUILD)/bench/true
+	@command -v eu-stack >/dev/null && command -v gdb >/dev/null && \
+	    command -v hyperfine >/dev/null || scripts/install-deps --tools
+	BUILD=$(BUILD) $(PYTHON) bench/run.py $(BENCH_ARGS)
 
 # The stress tests at full size: 1000 reports in a row, and the rest.
 stress: $(BUILD)/libgmr.so $(TARGET_BINS)

@@ -125,12 +125,30 @@ static void find_version(const char *admindir, const char *pkg, char *version, s
     free(text);
 }
 
+/* Only these trees hold files packages install; Debian's policy keeps
+   them out of /usr/local, and nothing under /home or /tmp is a package's.
+   A program elsewhere needs no search through tens of MiB of lists. */
+static int packaged_tree(const char *path)
+{
+    static const char *const trees[] = {"/usr/", "/bin/", "/sbin/", "/lib", "/opt/", "/etc/"};
+    size_t i;
+
+    if (!strncmp(path, "/usr/local/", 11))
+        return 0;
+    for (i = 0; i < sizeof(trees) / sizeof(trees[0]); i++)
+        if (!strncmp(path, trees[i], strlen(trees[i])))
+            return 1;
+    return 0;
+}
+
 int dpkg_owner(const char *admindir, const char *path, char *package, size_t plen, char *version,
                size_t vlen)
 {
     struct wanted w;
     const char *base = strrchr(path, '/');
 
+    if (!packaged_tree(path))
+        return -1;
     w.n = 0;
     snprintf(w.paths[w.n++], sizeof(w.paths[0]), "%s", path);
     if (!strncmp(path, "/usr/", 5))

@@ -82,8 +82,6 @@ void report_write(const struct report_ctx *ctx, const struct report_request *req
     sink_write(&target, &out, written, len);
 
     buf_free(&out);
-    if (ctx->sym)
-        symbolizer_done(ctx->sym);
     unwind_end(r.unwind);
     memreader_free(r.mr);
     capture_free(&r.cap);

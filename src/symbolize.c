@@ -1,5 +1,5 @@
 /*
- * symbolize.c - elfutils-backed symbolization with a per-report cache.
+ * symbolize.c - elfutils-backed symbolization with a cache per address.
  *
  * For an address A (A-1 for a return address, so that a call at the end
  * of a function is not attributed to the next one):
@@ -9,7 +9,11 @@
  *   inlines  dwarf_getscopes on the CU: each DW_TAG_inlined_subroutine
  *            scope is a frame of its own, located at its caller's
  *            DW_AT_call_file:DW_AT_call_line, as eu-stack -i prints them.
- * Strings point into elfutils' data, valid until the next refresh.
+ * Strings point into elfutils' data, valid while the module that holds
+ * them stays loaded. Results are cached per address for as long as the
+ * symbolizer lives (elfutils looks symbols up by a linear scan of the
+ * table, thousands of entries for libc), and the cache is dropped whenever
+ * a refresh finds a module gone or a new one.
  */
 #include "symbolize.h"
 
@@ -27,12 +31,15 @@ struct cache_entry {
     struct sym_result result;
 };
 
+#define CACHE_MAX (256 * 1024) /* entries; past this the cache starts over */
+
 struct symbolizer {
     const struct dw_api *dw;
     Dwfl *dwfl;
     Dwfl_Callbacks callbacks;
     struct cache_entry *cache;
     size_t cache_cap, cache_n;
+    size_t modules; /* after the last refresh */
 };
 
 /* dwfl callbacks cannot carry our pointer; the table is process-wide. */
@@ -111,11 +118,22 @@ struct symbolizer *symbolizer_new(int allow_debuginfod)
     return s;
 }
 
+static void drop_cache(struct symbolizer *s)
+{
+    size_t i;
+
+    for (i = 0; i < s->cache_cap; i++)
+        free(s->cache[i].result.frames);
+    free(s->cache);
+    s->cache = NULL;
+    s->cache_cap = s->cache_n = 0;
+}
+
 void symbolizer_free(struct symbolizer *s)
 {
     if (!s)
         return;
-    symbolizer_done(s);
+    drop_cache(s);
     s->dw->dwfl_end(s->dwfl); /* closes every descriptor it had */
     n_owned_fds = 0;
     free(s);
@@ -127,30 +145,48 @@ void symbolizer_free(struct symbolizer *s)
  * that changed its credentials (a daemon dropping root) may not read any
  * more, and would then give up on every module.
  */
+static int module_removed(Dwfl_Module *mod, void *userdata, const char *name, Dwarf_Addr base,
+                          void *arg)
+{
+    (void)mod;
+    (void)userdata;
+    (void)name;
+    (void)base;
+    *(int *)arg = 1;
+    return DWARF_CB_OK;
+}
+
+static int count_module(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr base,
+                        void *arg)
+{
+    (void)mod;
+    (void)userdata;
+    (void)name;
+    (void)base;
+    (*(size_t *)arg)++;
+    return DWARF_CB_OK;
+}
+
 int symbolizer_refresh(struct symbolizer *s)
 {
     FILE *maps = fopen("/proc/self/maps", "re");
-    int ret;
+    size_t modules = 0;
+    int ret, removed = 0;
 
     if (!maps)
         return -1;
     s->dw->dwfl_report_begin(s->dwfl);
     ret = s->dw->dwfl_linux_proc_maps_report(s->dwfl, maps);
     fclose(maps);
-    if (s->dw->dwfl_report_end(s->dwfl, NULL, NULL) != 0 || ret != 0)
+    if (s->dw->dwfl_report_end(s->dwfl, module_removed, &removed) != 0 || ret != 0) {
+        drop_cache(s);
         return -1;
+    }
+    s->dw->dwfl_getmodules(s->dwfl, count_module, &modules, 0);
+    if (removed || modules != s->modules)
+        drop_cache(s);
+    s->modules = modules;
     return 0;
-}
-
-void symbolizer_done(struct symbolizer *s)
-{
-    size_t i;
-
-    for (i = 0; i < s->cache_cap; i++)
-        free(s->cache[i].result.frames);
-    free(s->cache);
-    s->cache = NULL;
-    s->cache_cap = s->cache_n = 0;
 }
 
 /* ---- one address ---- */
@@ -259,7 +295,7 @@ static void symbolize_into(struct symbolizer *s, uintptr_t pc, int exact, struct
     push(r, &f);
 }
 
-/* ---- per-report cache: open addressing on (pc, exact) ---- */
+/* ---- the cache: open addressing on (pc, exact) ---- */
 
 static size_t slot_of(uintptr_t key, size_t cap)
 {
@@ -292,6 +328,8 @@ const struct sym_result *symbolize(struct symbolizer *s, uintptr_t pc, int exact
     uintptr_t key = (pc << 1) | (exact ? 1 : 0) | ((uintptr_t)1 << 63);
     size_t j;
 
+    if (s->cache_n >= CACHE_MAX)
+        drop_cache(s);
     if ((s->cache_n + 1) * 2 > s->cache_cap && grow_cache(s) < 0)
         return NULL;
     for (j = slot_of(key, s->cache_cap); s->cache[j].key; j = (j + 1) & (s->cache_cap - 1))

@@ -7,8 +7,9 @@
  * by build-id under /usr/lib/debug. Nothing is fetched from the network
  * unless debuginfod is allowed (GMR_DEBUGINFOD=1).
  *
- * A symbolizer lives as long as the watcher: elfutils keeps each module's
- * tables between reports. Results for one report are cached per address.
+ * A symbolizer lives from a report until its caches are released: elfutils
+ * keeps each module's tables, and results are cached per address, until
+ * the set of loaded modules changes.
  */
 #ifndef GMR_SYMBOLIZE_H
 #define GMR_SYMBOLIZE_H
@@ -39,13 +40,12 @@ struct symbolizer *symbolizer_new(int allow_debuginfod);
 void symbolizer_free(struct symbolizer *s);
 /* Re-reads the process's modules; call at the start of each report. */
 int symbolizer_refresh(struct symbolizer *s);
-/* Symbolizes pc (a return address unless exact); valid until _done. */
+/* Symbolizes pc (a return address unless exact); valid until the next
+   refresh. */
 const struct sym_result *symbolize(struct symbolizer *s, uintptr_t pc, int exact);
 /* The build-id of the module holding addr, as hex into out; 0 or -1. */
 int symbolizer_build_id(struct symbolizer *s, uintptr_t addr, char *out, size_t len);
 /* Is fd one elfutils holds open for the symbolizer? */
 int symbolizer_owns_fd(int fd);
-/* Drops the per-report cache. */
-void symbolizer_done(struct symbolizer *s);
 
 #endif

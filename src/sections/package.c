@@ -28,7 +28,7 @@ static void owner(struct emitter *e, const struct report *r, const char *exe)
                         ? 1
                         : -1;
     if (pc->state < 0) {
-        emit_str(e, "deb_package", "(none: not installed by dpkg)");
+        emit_str(e, "deb_package", "(none: not installed by a Debian package)");
         return;
     }
     emit_str(e, "deb_package", pc->name);

@@ -99,7 +99,7 @@ static void fake_dpkg(void)
     mkdir(info, 0755);
     put("info/foo.list", "/.\n/usr\n/usr/bin\n/usr/bin/foo\n/usr/share/doc/foo\n");
     put("info/libzap1:amd64.list", "/.\n/bin/zapper\n/usr/lib/libzap.so.1\n");
-    put("info/decoy.list", "/usr/bin/foobar\n/usr/bin/fo\n");
+    put("info/decoy.list", "/usr/bin/foobar\n/usr/bin/fo\n/home/me/bin/tool\n");
     put("status", "Package: decoy\nStatus: install ok installed\nVersion: 9\n\n"
                   "Package: libzap1\nStatus: deinstall ok config-files\nVersion: 0.9\n\n"
                   "Package: libzap1\nStatus: install ok installed\nArchitecture: amd64\n"
@@ -135,6 +135,11 @@ START_TEST(dpkg_lookup)
         dpkg_owner(admindir, "/usr/bin/zapper", pkg, sizeof(pkg), version, sizeof(version)), 0);
     ck_assert_str_eq(pkg, "libzap1");
     ck_assert_str_eq(version, "1.2-3");
+    /* Outside the trees packages install into, no search at all (the fake
+       list claims it, which dpkg never would). */
+    ck_assert_int_eq(dpkg_owner(admindir, "/home/me/bin/tool", pkg, sizeof(pkg), version,
+                                sizeof(version)),
+                     -1);
     /* A prefix of a listed path is not a match. */
     ck_assert_int_eq(
         dpkg_owner(admindir, "/usr/bin/foob", pkg, sizeof(pkg), version, sizeof(version)), -1);

@@ -54,7 +54,6 @@ START_TEST(static_function_and_line)
     ck_assert_ptr_nonnull(strstr(f->file, "test_symbolize.c"));
     ck_assert_int_eq(f->line, call_line);
     ck_assert_ptr_nonnull(strstr(f->module, "test_symbolize"));
-    symbolizer_done(s);
     symbolizer_free(s);
 }
 END_TEST
