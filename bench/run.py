@@ -20,10 +20,11 @@ Prints one table and writes it to bench/RESULTS.md with the command used.
 """
 
 import argparse
-import glob
+import ctypes
 import json
 import os
 import platform
+import select
 import shutil
 import signal
 import statistics
@@ -79,25 +80,51 @@ class Target:
                     return int(tid)
         return None
 
+    def wait_watcher_idle(self, timeout=10.0):
+        """Waits until the watcher is back in ppoll: the report it renamed
+        into place is also cleaned up after (memory given back)."""
+        w = self.watcher()
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            with open("/proc/%d/task/%d/syscall" % (self.pid, w)) as f:
+                if f.read().split()[0] == str(SYS_PPOLL):
+                    return
+            time.sleep(0.005)
+        raise SystemExit("bench: the watcher did not go back to waiting")
 
-def reports(log_dir):
-    return sorted(glob.glob(os.path.join(log_dir, "*_gurumeditation_*")))
+
+LIBC = ctypes.CDLL(None, use_errno=True)
+SYS_PPOLL = 271  # x86_64
+IN_MOVED_TO = 0x80
 
 
 def take_report(t, log_dir, timeout=120):
-    """Signals the target; returns (seconds until the report is in place, path)."""
-    before = len(reports(log_dir))
-    start = time.perf_counter()
-    t.proc.send_signal(signal.SIGUSR2)
-    while True:
-        found = reports(log_dir)
-        if len(found) > before:
+    """Signals the target; returns (seconds until the report is in place, path).
+
+    Waits on inotify for the rename that puts the report in place, so the
+    wait costs no CPU the report itself could use (2 cores)."""
+    os.makedirs(log_dir, exist_ok=True)
+    fd = LIBC.inotify_init1(os.O_CLOEXEC)
+    if fd < 0 or LIBC.inotify_add_watch(fd, log_dir.encode(), IN_MOVED_TO) < 0:
+        raise SystemExit("bench: inotify: %s" % os.strerror(ctypes.get_errno()))
+    try:
+        start = time.perf_counter()
+        t.proc.send_signal(signal.SIGUSR2)
+        while True:
+            ready, _, _ = select.select([fd], [], [], timeout)
+            if not ready:
+                raise SystemExit("bench: no report within %d s" % timeout)
+            data = os.read(fd, 4096)
             elapsed = time.perf_counter() - start
-            new = max(found, key=os.path.getmtime)
-            return elapsed, new
-        if time.perf_counter() - start > timeout:
-            raise SystemExit("bench: no report within %d s" % timeout)
-        time.sleep(0.0002)
+            off = 0
+            while off < len(data):
+                _, _, _, length = struct.unpack_from("iIII", data, off)
+                name = data[off + 16:off + 16 + length].rstrip(b"\0").decode()
+                off += 16 + length
+                if "_gurumeditation_" in name:
+                    return elapsed, os.path.join(log_dir, name)
+    finally:
+        os.close(fd)
 
 
 def timed(argv, env=None):
@@ -254,6 +281,7 @@ def memory(args, tmp):
     peak = t.status("VmHWM")
     for _ in range(4):
         take_report(t, log_dir)
+    t.wait_watcher_idle()
     after5 = t.status("VmRSS")
     released = None
     if not args.quick:

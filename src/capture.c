@@ -6,14 +6,16 @@
  *     (a thread created later is listed later, with a newer map);
  *  2. per thread, /proc/self/task/TID/stat: name, state and CPU times as
  *     they were before we interrupted anyone;
- *  3. publish the round and queue the signal to each thread; re-list to
- *     catch threads created meanwhile;
+ *  3. publish the round and queue the signal to each thread (but not to
+ *     one that blocked it last time and still does: see `blockers`);
+ *     re-list to catch threads created meanwhile;
  *  4. sleep on the round's futex until every expected answer is in (the
  *     last handler wakes us) or the deadline passes. When answers stop
  *     coming, look at the silent threads' SigBlk and task entry: a thread
  *     that blocks the signal, or has exited, is settled at once, so it
  *     never costs the deadline;
- *  5. unpublish, wait for handlers still inside to leave, classify.
+ *  5. unpublish, wait for handlers still inside to leave, classify, and
+ *     list the threads created too late to be asked, so none is missing.
  *
  * Memory for slots and stack copies comes from mmap and goes back with
  * munmap, so a report leaves the host no bigger than it was. Copy space
@@ -23,6 +25,7 @@
 #include "capture.h"
 
 #include "procfs.h"
+#include "signals.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -44,6 +47,48 @@
 #define DRAIN_MAX_MS      2000
 
 static uint32_t round_seq;
+
+/*
+ * Threads found blocking the capture signal in an earlier round. A signal
+ * queued to such a thread stays pending until it unblocks, so each round
+ * would add one more to its queue (and to the user's RLIMIT_SIGPENDING).
+ * Reading every thread's SigBlk before sending would cost a /proc read per
+ * thread per report; instead the threads that blocked last time are
+ * checked first, so a blocking thread holds at most one of our signals.
+ */
+static pid_t *blockers;
+static size_t nblockers, blockers_cap;
+
+static int was_blocking(pid_t tid)
+{
+    size_t i;
+
+    for (i = 0; i < nblockers; i++)
+        if (blockers[i] == tid)
+            return 1;
+    return 0;
+}
+
+/* Remembers this round's blockers for the next; forgets the rest. */
+static void note_blockers(const struct capture *c)
+{
+    size_t i;
+
+    nblockers = 0;
+    for (i = 0; i < c->n; i++) {
+        if (c->threads[i].status != CAP_BLOCKED)
+            continue;
+        if (nblockers == blockers_cap) {
+            size_t ncap = blockers_cap ? blockers_cap * 2 : 16;
+            pid_t *grown = realloc(blockers, ncap * sizeof(*grown));
+            if (!grown)
+                return;
+            blockers = grown;
+            blockers_cap = ncap;
+        }
+        blockers[nblockers++] = c->threads[i].tid;
+    }
+}
 
 static long long now_us(void)
 {
@@ -316,6 +361,8 @@ static size_t enroll(struct capture *c, const pid_t *tids, size_t ntids, pid_t s
             t->slot = preset;
         } else if (!set)
             t->status = CAP_NO_MEMORY;
+        else if (was_blocking(t->tid) && blocks_signal(c->taskdir, t->tid, c->signo) > 0)
+            t->status = CAP_BLOCKED;
         else
             send_to(c, t, set);
     }
@@ -432,12 +479,27 @@ static void list_only(struct capture *c, const pid_t *tids, size_t n, pid_t self
     }
 }
 
-static int signal_is_ours(int signo)
+/* Threads created while we waited: listed, so that none is missing. */
+static void list_latecomers(struct capture *c)
 {
-    struct sigaction sa;
+    pid_t *tids;
+    size_t ntids, i;
 
-    return sigaction(signo, NULL, &sa) == 0 && (sa.sa_flags & SA_SIGINFO) &&
-           sa.sa_sigaction == handler_capture;
+    if (procfs_tids(&tids, &ntids) < 0)
+        return;
+    for (i = 0; i < ntids; i++) {
+        struct thread_rec *t;
+        if (known(c, tids[i]))
+            continue;
+        t = add_thread(c, tids[i]);
+        if (!t)
+            break;
+        t->late = 1;
+        t->status = read_stat(c->taskdir, t) < 0 ? CAP_GONE : CAP_NO_ROOM;
+        if (t->status == CAP_NO_ROOM)
+            read_whereabouts(c->taskdir, t);
+    }
+    free(tids);
 }
 
 static void run_round(struct capture *c, pid_t *tids, size_t ntids, pid_t self, long long start,
@@ -462,12 +524,15 @@ static void run_round(struct capture *c, pid_t *tids, size_t ntids, pid_t self, 
     }
     wait_answers(c, start, start + timeout_ms * 1000);
     if (drain() < 0) {
-        /* A handler is still copying: leave the round mapped for good
-           rather than pull memory from under it. */
+        /* A handler is still copying: leave the round and the maps it
+           reads mapped for good rather than pull memory from under it. */
         c->round = NULL;
         c->copies = NULL;
+        c->nsets = 0;
     }
     finish(c);
+    list_latecomers(c);
+    note_blockers(c);
 }
 
 void capture_run(struct capture *c, int signo, long timeout_ms, pid_t self,
@@ -484,7 +549,7 @@ void capture_run(struct capture *c, int signo, long timeout_ms, pid_t self,
         goto out;
     if (signo <= 0)
         list_only(c, tids, ntids, self, CAP_NO_SIGNAL, preset);
-    else if (!signal_is_ours(signo))
+    else if (!signals_capture_is_ours(signo))
         list_only(c, tids, ntids, self, CAP_NOT_OURS, preset);
     else if (alloc_round(c, (uint32_t)(ntids * 2 + 64)) < 0)
         list_only(c, tids, ntids, self, CAP_NO_MEMORY, preset);

@@ -44,10 +44,8 @@ extern int UNW_OBJ(dwarf_search_unwind_table)(unw_addr_space_t as, unw_word_t ip
     X(dwfl_build_id_find_debuginfo)                                                                \
     X(dwfl_standard_find_debuginfo)                                                                \
     X(dwfl_addrmodule)                                                                             \
-    X(dwfl_getmodules)                                                                             \
     X(dwfl_module_addrinfo)                                                                        \
     X(dwfl_module_info)                                                                            \
-    X(dwfl_module_build_id)                                                                        \
     X(dwfl_module_getelf)                                                                          \
     X(dwfl_module_getsrc)                                                                          \
     X(dwfl_lineinfo)                                                                               \

@@ -28,12 +28,22 @@ static pid_t my_tid(void)
     return (pid_t)syscall(SYS_gettid);
 }
 
+/* A host that took the wake signal over must not see its handler run on
+   our thread: the watcher then looks at hs.pending once a second. */
+static int wake_signal_is_ours(void)
+{
+    struct sigaction sa;
+
+    return hs.wake_signal > 0 && sigaction(hs.wake_signal, NULL, &sa) == 0 &&
+           (sa.sa_flags & SA_SIGINFO) && sa.sa_sigaction == handler_capture;
+}
+
 void handler_wake_watcher(unsigned bits)
 {
     pid_t w = atomic_load(&hs.watcher_tid);
 
     atomic_fetch_or(&hs.pending, bits);
-    if (w > 0)
+    if (w > 0 && wake_signal_is_ours())
         syscall(SYS_tgkill, hs.pid, w, hs.wake_signal);
 }
 

@@ -70,8 +70,10 @@ void report_write(const struct report_ctx *ctx, const struct report_request *req
     r.mr = memreader_new();
     if (r.mr)
         r.unwind = unwind_begin(&r.cap.maps, r.mr);
-    if (ctx->sym && symbolizer_refresh(ctx->sym) == 0)
+    if (ctx->sym) {
+        symbolizer_refresh(ctx->sym, &r.cap.maps);
         r.sym = ctx->sym;
+    }
     render(&r, &out);
 
     target.log_dir = ctx->cfg->log_dir;
@@ -82,6 +84,7 @@ void report_write(const struct report_ctx *ctx, const struct report_request *req
     sink_write(&target, &out, written, len);
 
     buf_free(&out);
+    symbolizer_shed(ctx->sym);
     unwind_end(r.unwind);
     memreader_free(r.mr);
     capture_free(&r.cap);

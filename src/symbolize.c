@@ -1,5 +1,5 @@
 /*
- * symbolize.c - elfutils-backed symbolization with a cache per address.
+ * symbolize.c - elfutils-backed symbolization, with results that outlive it.
  *
  * For an address A (A-1 for a return address, so that a call at the end
  * of a function is not attributed to the next one):
@@ -9,15 +9,20 @@
  *   inlines  dwarf_getscopes on the CU: each DW_TAG_inlined_subroutine
  *            scope is a frame of its own, located at its caller's
  *            DW_AT_call_file:DW_AT_call_line, as eu-stack -i prints them.
- * Strings point into elfutils' data, valid while the module that holds
- * them stays loaded. Results are cached per address for as long as the
- * symbolizer lives (elfutils looks symbols up by a linear scan of the
- * table, thousands of entries for libc), and the cache is dropped whenever
- * a refresh finds a module gone or a new one.
+ *
+ * elfutils is loaded on a report's first address that is not in the cache
+ * and let go when the report is done (symbolizer_shed): its tables and the
+ * debug files it maps come to tens of MiB, which a host must not carry
+ * between reports. Each result, strings copied, stays in a symcache, so a
+ * report of threads that sit where they sat last time needs no elfutils
+ * at all. The cache is emptied when the code mapped into the process
+ * changes (a module loaded or unloaded), found by a signature of the
+ * executable mappings at each report.
  */
 #include "symbolize.h"
 
 #include "deps.h"
+#include "symcache.h"
 
 #include <dwarf.h>
 #include <fcntl.h>
@@ -26,20 +31,14 @@
 #include <string.h>
 #include <unistd.h>
 
-struct cache_entry {
-    uintptr_t key; /* address << 1 | exact; 0 = empty */
-    struct sym_result result;
-};
-
-#define CACHE_MAX (256 * 1024) /* entries; past this the cache starts over */
+#define CACHE_MAX (256 * 1024) /* addresses; past this the cache starts over */
 
 struct symbolizer {
     const struct dw_api *dw;
-    Dwfl *dwfl;
+    Dwfl *dwfl; /* from the first miss of a report until symbolizer_shed */
     Dwfl_Callbacks callbacks;
-    struct cache_entry *cache;
-    size_t cache_cap, cache_n;
-    size_t modules; /* after the last refresh */
+    struct symcache cache;
+    uint64_t modules; /* signature of the loaded modules the cache is for */
 };
 
 /* dwfl callbacks cannot carry our pointer; the table is process-wide. */
@@ -110,32 +109,24 @@ struct symbolizer *symbolizer_new(int allow_debuginfod)
     s->dw = dw;
     s->callbacks.find_elf = find_elf;
     s->callbacks.find_debuginfo = find_debuginfo;
-    s->dwfl = dw->dwfl_begin(&s->callbacks);
-    if (!s->dwfl) {
-        free(s);
-        return NULL;
-    }
     return s;
 }
 
-static void drop_cache(struct symbolizer *s)
+void symbolizer_shed(struct symbolizer *s)
 {
-    size_t i;
-
-    for (i = 0; i < s->cache_cap; i++)
-        free(s->cache[i].result.frames);
-    free(s->cache);
-    s->cache = NULL;
-    s->cache_cap = s->cache_n = 0;
+    if (!s || !s->dwfl)
+        return;
+    s->dw->dwfl_end(s->dwfl); /* closes every descriptor it had */
+    s->dwfl = NULL;
+    n_owned_fds = 0;
 }
 
 void symbolizer_free(struct symbolizer *s)
 {
     if (!s)
         return;
-    drop_cache(s);
-    s->dw->dwfl_end(s->dwfl); /* closes every descriptor it had */
-    n_owned_fds = 0;
+    symbolizer_shed(s);
+    symcache_clear(&s->cache);
     free(s);
 }
 
@@ -145,48 +136,55 @@ void symbolizer_free(struct symbolizer *s)
  * that changed its credentials (a daemon dropping root) may not read any
  * more, and would then give up on every module.
  */
-static int module_removed(Dwfl_Module *mod, void *userdata, const char *name, Dwarf_Addr base,
-                          void *arg)
+static int load_modules(struct symbolizer *s)
 {
-    (void)mod;
-    (void)userdata;
-    (void)name;
-    (void)base;
-    *(int *)arg = 1;
-    return DWARF_CB_OK;
-}
+    FILE *maps;
+    int ret;
 
-static int count_module(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr base,
-                        void *arg)
-{
-    (void)mod;
-    (void)userdata;
-    (void)name;
-    (void)base;
-    (*(size_t *)arg)++;
-    return DWARF_CB_OK;
-}
-
-int symbolizer_refresh(struct symbolizer *s)
-{
-    FILE *maps = fopen("/proc/self/maps", "re");
-    size_t modules = 0;
-    int ret, removed = 0;
-
-    if (!maps)
+    s->dwfl = s->dw->dwfl_begin(&s->callbacks);
+    if (!s->dwfl)
         return -1;
+    maps = fopen("/proc/self/maps", "re");
+    if (!maps)
+        goto fail;
     s->dw->dwfl_report_begin(s->dwfl);
     ret = s->dw->dwfl_linux_proc_maps_report(s->dwfl, maps);
     fclose(maps);
-    if (s->dw->dwfl_report_end(s->dwfl, module_removed, &removed) != 0 || ret != 0) {
-        drop_cache(s);
-        return -1;
-    }
-    s->dw->dwfl_getmodules(s->dwfl, count_module, &modules, 0);
-    if (removed || modules != s->modules)
-        drop_cache(s);
-    s->modules = modules;
+    if (s->dw->dwfl_report_end(s->dwfl, NULL, NULL) != 0 || ret != 0)
+        goto fail;
     return 0;
+fail:
+    symbolizer_shed(s);
+    return -1;
+}
+
+/* FNV-1a over what identifies the code mapped: where, from which file. */
+static uint64_t mix(uint64_t h, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+
+    while (len--)
+        h = (h ^ *p++) * 1099511628211ull;
+    return h;
+}
+
+void symbolizer_refresh(struct symbolizer *s, const struct maps *maps)
+{
+    uint64_t sig = 1469598103934665603ull;
+    size_t i;
+
+    for (i = 0; i < maps->n; i++) {
+        const struct mapping *m = &maps->m[i];
+        if (!(m->perms & MAP_X))
+            continue;
+        sig = mix(sig, &m->start, sizeof(m->start));
+        sig = mix(sig, &m->offset, sizeof(m->offset));
+        sig = mix(sig, m->path, strlen(m->path));
+    }
+    if (sig != s->modules || s->cache.n >= CACHE_MAX)
+        symcache_clear(&s->cache);
+    s->modules = sig;
+    symbolizer_shed(s); /* a report loads what it misses afresh */
 }
 
 /* ---- one address ---- */
@@ -295,66 +293,20 @@ static void symbolize_into(struct symbolizer *s, uintptr_t pc, int exact, struct
     push(r, &f);
 }
 
-/* ---- the cache: open addressing on (pc, exact) ---- */
-
-static size_t slot_of(uintptr_t key, size_t cap)
-{
-    return (size_t)((key * 0x9e3779b97f4a7c15ull) >> 20) & (cap - 1);
-}
-
-static int grow_cache(struct symbolizer *s)
-{
-    size_t cap = s->cache_cap ? s->cache_cap * 2 : 1024, i;
-    struct cache_entry *e = calloc(cap, sizeof(*e));
-
-    if (!e)
-        return -1;
-    for (i = 0; i < s->cache_cap; i++) {
-        size_t j = slot_of(s->cache[i].key, cap);
-        if (!s->cache[i].key)
-            continue;
-        while (e[j].key)
-            j = (j + 1) & (cap - 1);
-        e[j] = s->cache[i];
-    }
-    free(s->cache);
-    s->cache = e;
-    s->cache_cap = cap;
-    return 0;
-}
+/* ---- the cache in front ---- */
 
 const struct sym_result *symbolize(struct symbolizer *s, uintptr_t pc, int exact)
 {
     uintptr_t key = (pc << 1) | (exact ? 1 : 0) | ((uintptr_t)1 << 63);
-    size_t j;
+    const struct sym_result *hit = symcache_find(&s->cache, key);
+    struct sym_result fresh = {0, NULL};
 
-    if (s->cache_n >= CACHE_MAX)
-        drop_cache(s);
-    if ((s->cache_n + 1) * 2 > s->cache_cap && grow_cache(s) < 0)
+    if (hit)
+        return hit;
+    if (!s->dwfl && load_modules(s) < 0)
         return NULL;
-    for (j = slot_of(key, s->cache_cap); s->cache[j].key; j = (j + 1) & (s->cache_cap - 1))
-        if (s->cache[j].key == key)
-            return &s->cache[j].result;
-    s->cache[j].key = key;
-    s->cache_n++;
-    symbolize_into(s, pc, exact, &s->cache[j].result);
-    return &s->cache[j].result;
-}
-
-int symbolizer_build_id(struct symbolizer *s, uintptr_t addr, char *out, size_t len)
-{
-    Dwfl_Module *mod = s->dw->dwfl_addrmodule(s->dwfl, addr);
-    const unsigned char *bits;
-    GElf_Addr vaddr;
-    int n, i;
-
-    if (!mod)
-        return -1;
-    s->dw->dwfl_module_getelf(mod, &vaddr); /* the id is read with the ELF */
-    n = s->dw->dwfl_module_build_id(mod, &bits, &vaddr);
-    if (n <= 0 || (size_t)n * 2 + 1 > len)
-        return -1;
-    for (i = 0; i < n; i++)
-        snprintf(out + 2 * i, 3, "%02x", bits[i]);
-    return 0;
+    symbolize_into(s, pc, exact, &fresh);
+    hit = symcache_put(&s->cache, key, &fresh);
+    free(fresh.frames);
+    return hit;
 }

@@ -7,12 +7,14 @@
  * by build-id under /usr/lib/debug. Nothing is fetched from the network
  * unless debuginfod is allowed (GMR_DEBUGINFOD=1).
  *
- * A symbolizer lives from a report until its caches are released: elfutils
- * keeps each module's tables, and results are cached per address, until
- * the set of loaded modules changes.
+ * A symbolizer lives from a report until its caches are released. It
+ * keeps elfutils only while a report runs; results are cached per address
+ * (symcache.h) until the code mapped into the process changes.
  */
 #ifndef GMR_SYMBOLIZE_H
 #define GMR_SYMBOLIZE_H
+
+#include "maps.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -38,13 +40,14 @@ struct symbolizer;
 
 struct symbolizer *symbolizer_new(int allow_debuginfod);
 void symbolizer_free(struct symbolizer *s);
-/* Re-reads the process's modules; call at the start of each report. */
-int symbolizer_refresh(struct symbolizer *s);
-/* Symbolizes pc (a return address unless exact); valid until the next
-   refresh. */
+/* At the start of each report, with the process's map: forgets the cached
+   results if the code mapped has changed since the last report. */
+void symbolizer_refresh(struct symbolizer *s, const struct maps *maps);
+/* Symbolizes pc (a return address unless exact); NULL if elfutils could
+   not be loaded. Valid until the next refresh. */
 const struct sym_result *symbolize(struct symbolizer *s, uintptr_t pc, int exact);
-/* The build-id of the module holding addr, as hex into out; 0 or -1. */
-int symbolizer_build_id(struct symbolizer *s, uintptr_t addr, char *out, size_t len);
+/* At the end of each report: lets elfutils go, keeps the results. */
+void symbolizer_shed(struct symbolizer *s);
 /* Is fd one elfutils holds open for the symbolizer? */
 int symbolizer_owns_fd(int fd);
 

@@ -7,8 +7,8 @@
  * hs.pending and tgkill()s us; if we are busy, the signal stays pending
  * and ends the next ppoll at once. Taking all bits with one exchange
  * coalesces any number of triggers that arrived during a report into at
- * most one more report. Without a wake signal (none was free) we look at
- * hs.pending once a second.
+ * most one more report. Without a wake signal (none was free, or the host
+ * has since taken ours) we look at hs.pending once a second.
  *
  * Symbol tables and debug information stay loaded for CACHE_TTL_MS after
  * a report, so the reports an operator takes in a row are fast; then they
@@ -27,6 +27,7 @@
 #include "handlers.h"
 #include "log.h"
 #include "report.h"
+#include "signals.h"
 #include "trigger_file.h"
 #include "unwind.h"
 
@@ -88,7 +89,8 @@ static long long wait_limit(const struct watcher *w, long long now)
 
     wait_ms = sooner(wait_ms, w->timeout_at_ms, now);
     wait_ms = sooner(wait_ms, w->release_at_ms, now);
-    if (w->ctx.capture_signal <= 0 && (wait_ms < 0 || wait_ms > NO_WAKE_SIGNAL_POLL_MS))
+    if (!signals_capture_is_ours(w->ctx.capture_signal) &&
+        (wait_ms < 0 || wait_ms > NO_WAKE_SIGNAL_POLL_MS))
         wait_ms = NO_WAKE_SIGNAL_POLL_MS;
     return wait_ms;
 }

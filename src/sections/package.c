@@ -7,6 +7,7 @@
 #include "sections.h"
 
 #include "../dpkg.h"
+#include "../elf_image.h"
 
 #include <gmr.h>
 #include <gnu/libc-version.h>
@@ -53,6 +54,22 @@ static void product(struct emitter *e, const struct report *r)
     }
 }
 
+/*
+ * The executable's program headers (AT_PHDR) lie in its first segment,
+ * mapped from file offset 0, whatever its load address: the image is read
+ * from memory there, as for the Shared Objects.
+ */
+static const char *build_id(const struct report *r, char *out, size_t len)
+{
+    const struct mapping *m = maps_find(&r->cap.maps, (uintptr_t)getauxval(AT_PHDR));
+    struct elf_image img;
+
+    if (!r->mr || !m || elf_image_read(r->mr, m->start - (uintptr_t)m->offset, &img) != 0 ||
+        !elf_image_build_id(&img, out, len)[0])
+        return "(none)";
+    return out;
+}
+
 void section_package(struct emitter *e, struct report *r)
 {
     char exe[4096], id[129], kernel[300];
@@ -67,11 +84,7 @@ void section_package(struct emitter *e, struct report *r)
     e->ops->begin_object(e, NULL, NULL, 0);
     product(e, r);
     emit_str(e, "executable", exe);
-    /* The entry point lies in the executable, whatever its load address. */
-    if (r->sym && symbolizer_build_id(r->sym, (uintptr_t)getauxval(AT_ENTRY), id, sizeof(id)) == 0)
-        emit_str(e, "build_id", id);
-    else
-        emit_str(e, "build_id", "(none)");
+    emit_str(e, "build_id", build_id(r, id, sizeof(id)));
     if (n > 0)
         owner(e, r, exe);
     emit_str(e, "service", r->ctx->service);

@@ -1,11 +1,16 @@
 /*
  * test_symbolize.c - elfutils finds a static function of this very test
- * binary by name, with the source line of a call in it.
+ * binary by name, with the source line of a call in it; results outlive
+ * elfutils (symbolizer_shed) and are forgotten when the code mapped
+ * changes; the symcache underneath copies, interns and gives back.
  */
 #include "deps.h"
+#include "maps.h"
 #include "symbolize.h"
+#include "symcache.h"
 
 #include <check.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -29,6 +34,15 @@ static __attribute__((noinline)) void *known_static_function(void)
     return ra;
 }
 
+static void refresh(struct symbolizer *s)
+{
+    struct maps maps;
+
+    ck_assert_int_eq(maps_read(&maps), 0);
+    symbolizer_refresh(s, &maps);
+    maps_free(&maps);
+}
+
 static const struct sym_frame *outermost(const struct sym_result *r)
 {
     ck_assert_ptr_nonnull(r);
@@ -45,7 +59,7 @@ START_TEST(static_function_and_line)
     deps_load();
     s = symbolizer_new(0);
     ck_assert_ptr_nonnull(s);
-    ck_assert_int_eq(symbolizer_refresh(s), 0);
+    refresh(s);
     f = outermost(symbolize(s, (uintptr_t)ra, 0));
     ck_assert_str_eq(f->function, "known_static_function");
     ck_assert(f->has_offset);
@@ -65,7 +79,7 @@ START_TEST(libc_function_and_unknown_address)
 
     deps_load();
     s = symbolizer_new(0);
-    ck_assert_int_eq(symbolizer_refresh(s), 0);
+    refresh(s);
     /* getpid: a libc function no sanitizer runtime intercepts. */
     r = symbolize(s, (uintptr_t)getpid, 1);
     ck_assert_ptr_nonnull(strstr(outermost(r)->module, "libc.so"));
@@ -79,6 +93,72 @@ START_TEST(libc_function_and_unknown_address)
 }
 END_TEST
 
+START_TEST(results_outlive_elfutils_until_the_code_changes)
+{
+    struct symbolizer *s;
+    const struct sym_result *r;
+    struct maps maps;
+    char name[128];
+
+    deps_load();
+    s = symbolizer_new(0);
+    refresh(s);
+    r = symbolize(s, (uintptr_t)known_static_function, 1);
+    snprintf(name, sizeof(name), "%s", outermost(r)->function);
+    symbolizer_shed(s);
+    /* Same map: the result, strings and all, is still there. */
+    refresh(s);
+    ck_assert_ptr_eq(symbolize(s, (uintptr_t)known_static_function, 1), r);
+    ck_assert_str_eq(outermost(r)->function, name);
+    symbolizer_shed(s);
+    /* A map with code elsewhere: looked up afresh, and still right. */
+    ck_assert_int_eq(maps_read(&maps), 0);
+    maps.n = maps.n > 1 ? maps.n - 1 : 0;
+    symbolizer_refresh(s, &maps);
+    maps_free(&maps);
+    r = symbolize(s, (uintptr_t)known_static_function, 1);
+    ck_assert_str_eq(outermost(r)->function, "known_static_function");
+    symbolizer_free(s);
+}
+END_TEST
+
+START_TEST(symcache_copies_interns_and_gives_back)
+{
+    struct symcache c;
+    struct sym_frame f[2];
+    struct sym_result in = {2, f};
+    const struct sym_result *a, *b;
+    char fn[32];
+    uintptr_t k;
+
+    memset(&c, 0, sizeof(c));
+    memset(f, 0, sizeof(f));
+    snprintf(fn, sizeof(fn), "inner");
+    f[0].function = fn;
+    f[0].inlined = 1;
+    f[1].function = "outer";
+    f[1].file = "x.c";
+    f[1].line = 7;
+    a = symcache_put(&c, 1, &in);
+    fn[0] = 'X'; /* the cache holds a copy */
+    ck_assert_str_eq(a->frames[0].function, "inner");
+    ck_assert_int_eq(a->frames[1].line, 7);
+    ck_assert_ptr_ne(a->frames[1].function, f[1].function);
+    /* Many more keys: the table grows, earlier results stay put. */
+    for (k = 2; k < 5000; k++)
+        ck_assert_ptr_nonnull(symcache_put(&c, k << 4, &in));
+    ck_assert_ptr_eq(symcache_find(&c, 1), a);
+    b = symcache_find(&c, 4999 << 4);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_ptr_eq(b->frames[1].function, a->frames[1].function); /* interned */
+    ck_assert_ptr_null(symcache_find(&c, 3));
+    ck_assert_uint_gt(symcache_bytes(&c), 0);
+    symcache_clear(&c);
+    ck_assert_uint_eq(symcache_bytes(&c), 0);
+    ck_assert_ptr_null(symcache_find(&c, 1));
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("symbolize");
@@ -86,6 +166,8 @@ static Suite *suite(void)
 
     tcase_add_test(tc, static_function_and_line);
     tcase_add_test(tc, libc_function_and_unknown_address);
+    tcase_add_test(tc, results_outlive_elfutils_until_the_code_changes);
+    tcase_add_test(tc, symcache_copies_interns_and_gives_back);
     suite_add_tcase(s, tc);
     return s;
 }
