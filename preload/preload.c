@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define CONFIG_FILE_MAX (1024 * 1024)
@@ -36,34 +37,60 @@
 static struct gmr_config config;
 static char service[128];
 
+/* A garbage file must not flood the host's stderr: the first few
+   problems are shown, the rest counted. */
+#define CONFIG_WARNINGS_SHOWN 10
+
 static void warn_line(void *ctx, const char *msg)
 {
-    (void)ctx;
-    log_msg("%s", msg);
+    int *count = ctx;
+
+    if ((*count)++ < CONFIG_WARNINGS_SHOWN)
+        log_msg("%s", msg);
+}
+
+/* A FIFO or a device named by mistake must not block or hang the host's
+   start: the file is opened without blocking and read only if regular. */
+static ssize_t read_regular(const char *path, char *text, size_t cap)
+{
+    struct stat st;
+    ssize_t n, got = 0;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+        got = -1;
+        goto out;
+    }
+    while ((size_t)got < cap && (n = read(fd, text + got, cap - (size_t)got)) > 0)
+        got += n;
+out:
+    close(fd);
+    return got;
 }
 
 static void read_config_file(const char *path)
 {
-    char *text = NULL;
-    ssize_t n = -1;
-    int fd;
+    char *text = malloc(CONFIG_FILE_MAX);
+    int warnings = 0;
+    ssize_t n;
 
     snprintf(config.config_file, sizeof(config.config_file), "%s", path);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        text = malloc(CONFIG_FILE_MAX);
-        n = text ? read(fd, text, CONFIG_FILE_MAX) : -1;
-        close(fd);
-    }
+    n = text ? read_regular(path, text, CONFIG_FILE_MAX) : -1;
     if (n < 0) {
         log_msg("GMR_CONFIG=%s: cannot read it (%s); using the environment and defaults", path,
-                strerror(errno));
+                errno == EINVAL ? "not a regular file" : strerror(errno));
         free(text);
         return;
     }
     if (n == CONFIG_FILE_MAX)
         log_msg("GMR_CONFIG=%s: larger than 1 MiB; only the first MiB is read", path);
-    config_apply_ini(&config, path, text, (size_t)n, warn_line, NULL);
+    config_apply_ini(&config, path, text, (size_t)n, warn_line, &warnings);
+    if (warnings > CONFIG_WARNINGS_SHOWN)
+        log_msg("GMR_CONFIG=%s: %d more problems not shown", path,
+                warnings - CONFIG_WARNINGS_SHOWN);
     free(text);
 }
 
@@ -71,13 +98,14 @@ static void load_config(char **envp)
 {
     const char *file = getenv("GMR_CONFIG");
     char cwd[PATH_MAX];
+    int env_warnings = 0;
 
     config_defaults(&config);
     if (getauxval(AT_SECURE))
         return;
     if (file && file[0])
         read_config_file(file);
-    config_apply_env(&config, envp, warn_line, NULL);
+    config_apply_env(&config, envp, warn_line, &env_warnings);
     if (getcwd(cwd, sizeof(cwd)))
         config_absolutize(&config, cwd);
 }

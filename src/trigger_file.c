@@ -12,11 +12,14 @@
  * SETTLE_MAX_MS.
  *
  * The inotify descriptor is the one descriptor libgmr keeps open, and a
- * daemonizing host may close it or dup2() something over it. So before we
- * read it (or close it) we check, in /proc/self/fdinfo, that it is still
- * an inotify instance holding our watch; if not, it is the host's now:
- * we leave it alone, start a new instance, and decide by the file's own
- * state whether a trigger was missed meanwhile.
+ * daemonizing host may close it or dup2() something over it, even open
+ * its own inotify instance at the same number watching the same
+ * directory. So the instance carries a mark no host's would: its owner
+ * (F_SETOWN_EX, which without O_ASYNC sends nothing) is the watcher
+ * thread that made it. Before we read it (or close it) we check the mark,
+ * and, where /proc/self/fdinfo is readable, that it holds our watch; if
+ * not, it is the host's now: we leave it alone, start a new instance, and
+ * decide by the file's own state whether a trigger was missed meanwhile.
  */
 #include "trigger_file.h"
 
@@ -24,10 +27,12 @@
 #include "procfs.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define QUIET_MS      50 /* a touch is over when its events stop for this long */
@@ -152,6 +157,8 @@ static void place_watch(struct trigger_file *tf)
 
 static void start_inotify(struct trigger_file *tf)
 {
+    struct f_owner_ex owner = {F_OWNER_TID, (pid_t)syscall(SYS_gettid)};
+
     tf->wd = -1;
     tf->watched[0] = '\0';
     tf->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -160,6 +167,12 @@ static void start_inotify(struct trigger_file *tf)
         start_polling(tf, strerror(err));
         return;
     }
+    if (fcntl(tf->fd, F_SETOWN_EX, &owner) < 0) {
+        int err = errno;
+        start_polling(tf, strerror(err));
+        return;
+    }
+    tf->owner = owner.pid;
     place_watch(tf);
 }
 
@@ -176,19 +189,22 @@ void trigger_file_open(struct trigger_file *tf, const char *path, long interval_
     start_inotify(tf);
 }
 
-/* Is tf->fd still our inotify instance, with our watch on our directory? */
+/* Is tf->fd still our inotify instance (see the top of this file)? */
 static int fd_is_ours(const struct trigger_file *tf)
 {
+    struct f_owner_ex owner;
     char path[64], text[4096];
     const char *line;
     unsigned wd;
     unsigned long ino;
 
-    if (tf->fd < 0)
+    if (tf->fd < 0 || fcntl(tf->fd, F_GETOWN_EX, &owner) < 0)
+        return 0;
+    if (owner.type != F_OWNER_TID || owner.pid != tf->owner)
         return 0;
     snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", tf->fd);
     if (procfs_read(path, text, sizeof(text)) < 0)
-        return 0;
+        return 1; /* no /proc (a chroot, say): the mark alone decides */
     for (line = strstr(text, "inotify wd:"); line; line = strstr(line + 1, "inotify wd:"))
         if (sscanf(line, "inotify wd:%x ino:%lx", &wd, &ino) == 2 && (int)wd == tf->wd &&
             ino == (unsigned long)tf->watched_ino)

@@ -20,6 +20,7 @@ struct trigger_file {
     char watched[PATH_MAX]; /* the directory inotify watches (maybe an ancestor) */
     int fd;                 /* inotify instance, -1 when polling or off */
     int wd;                 /* its watch on `watched` */
+    pid_t owner;            /* its F_SETOWN_EX mark: the watcher's tid */
     dev_t watched_dev;
     ino_t watched_ino;
     int polling;

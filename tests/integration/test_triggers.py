@@ -197,6 +197,28 @@ class ConfigFile(GmrTestCase):
             t.signal()
             wait_reports(self.log_dir, 1)
 
+    def test_fifo_or_directory_never_blocks_the_start(self):
+        fifo = os.path.join(self.tmp, "fifo.ini")
+        os.mkfifo(fifo)
+        for path, why in ((fifo, "not a regular file"), (self.tmp, "Is a directory")):
+            env = base_env(GMR_CONFIG=path, GMR_LOG_DIR=self.log_dir)
+            with Target(testd("--threads", 1), env=env) as t:
+                self.assertIn("gmr: GMR_CONFIG=%s: cannot read it (%s)" % (path, why),
+                              t.stderr())
+                t.signal()
+                wait_reports(self.log_dir, 1)
+            shutil.rmtree(self.log_dir)
+
+    def test_a_file_of_garbage_is_a_few_lines_not_a_flood(self):
+        ini = self.write_ini("".join("bad line %d\n" % i for i in range(500)) +
+                             "[oslo_reports]\nlog_dir = %s\n" % self.log_dir)
+        with Target(testd("--threads", 1), env=base_env(GMR_CONFIG=ini)) as t:
+            lines = t.stderr().splitlines()
+            t.signal()
+            wait_reports(self.log_dir, 1)
+        self.assertEqual(len(lines), 11, lines)
+        self.assertEqual(lines[-1], "gmr: GMR_CONFIG=%s: 490 more problems not shown" % ini)
+
 
 class HostSignals(GmrTestCase):
     def test_host_handler_wins_and_file_trigger_still_works(self):
@@ -270,6 +292,21 @@ class Processes(GmrTestCase):
             time.sleep(0.2)
             self.assertTrue(t.alive(), t.stderr())
             self.assertNotIn("stolen", t.stderr())
+
+    def test_host_inotify_at_our_old_number_is_left_alone(self):
+        # The host closes our instance and opens its own, which gets the
+        # same descriptor and watch numbers on the same directory: we must
+        # neither read its events nor lose our trigger.
+        trigger = os.path.join(self.tmp, "trigger")
+        env = base_env(GMR_TRIGGER_FILE=trigger, GMR_LOG_DIR=self.log_dir)
+        with Target(testd("--threads", 1, "--own-inotify", self.tmp), env=env) as t:
+            t.wait_line("ready")
+            for n in (1, 2):
+                time.sleep(0.2)
+                touch(trigger)
+                wait_reports(self.log_dir, n)
+                t.wait_line("host-inotify", count=n)
+            self.assertTrue(t.alive(), t.stderr())
 
     def test_children_inherit_libgmr_by_default(self):
         env = base_env(GMR_LOG_DIR=self.log_dir)

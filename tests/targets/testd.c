@@ -8,7 +8,7 @@
  * test can tell the host went on running after its reports.
  *
  *   testd [--threads N] [--block-all] [--progress FILE] [--lifetime SECONDS]
- *         [--own-usr2] [--fork] [--daemonize-fds] [--spawn COMMAND]
+ *         [--own-usr2] [--fork] [--daemonize-fds] [--own-inotify DIR] [--spawn COMMAND]
  *
  * Prints "ready <pid>" on stdout once every thread is parked. With
  * --block-all, one more thread ("kilo") blocks every signal first.
@@ -21,6 +21,11 @@
  *                    holding HOST_DATA over descriptors 3..200, and checks
  *                    on every tick that nobody read from it ("stolen" on
  *                    stderr and exit 4 if someone did);
+ *   --own-inotify DIR  closes every descriptor above 2 and watches DIR with
+ *                    an inotify instance of its own, moved to the number
+ *                    libgmr's had (so with its watch number too); prints
+ *                    "host-inotify" each time it reads events from it
+ *                    (every half second);
  *   --spawn COMMAND  runs COMMAND with /bin/sh -c once ready;
  *   --drop-to U:G    calls setgid(G) and setuid(U) once its threads run, as
  *                    a daemon dropping root does (glibc makes every thread,
@@ -43,6 +48,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
+#include <sys/inotify.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/ioctl.h>
@@ -223,6 +229,54 @@ static int daemonize_fds(void)
     return p[0];
 }
 
+/* The number of an inotify descriptor already open (libgmr's), or -1. */
+static int inotify_number(void)
+{
+    char path[64], target[64];
+    int fd;
+
+    for (fd = 3; fd < 1024; fd++) {
+        ssize_t n;
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+        n = readlink(path, target, sizeof(target) - 1);
+        if (n > 0 && (target[n] = '\0', !strcmp(target, "anon_inode:inotify")))
+            return fd;
+    }
+    return -1;
+}
+
+static int own_inotify(const char *dir)
+{
+    struct timespec settle = {0, 300 * 1000 * 1000};
+    int fd, theirs;
+
+    nanosleep(&settle, NULL); /* let preloaded libraries finish starting */
+    theirs = inotify_number();
+    for (fd = 3; fd < 1024; fd++)
+        close(fd);
+    fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (fd < 0 || inotify_add_watch(fd, dir, IN_CREATE | IN_ATTRIB | IN_CLOSE_WRITE) < 0) {
+        perror("testd: inotify");
+        exit(1);
+    }
+    if (theirs >= 0 && theirs != fd) {
+        dup2(fd, theirs);
+        close(fd);
+        fd = theirs;
+    }
+    return fd;
+}
+
+static void check_host_inotify(int fd)
+{
+    char buf[4096];
+
+    if (read(fd, buf, sizeof(buf)) > 0) {
+        printf("host-inotify\n");
+        fflush(stdout);
+    }
+}
+
 static void check_host_data(int fd)
 {
     int avail = 0;
@@ -286,7 +340,8 @@ int main(int argc, char **argv)
     int i, nthreads = 10, block_all = 0, progress = -1, lifetime = 300, expected;
     int usr2 = 0, do_fork = 0, daemonize = 0, host_fd = -1, drop_uid = -1, drop_gid = -1;
     int listen_tcp = 0, weird = 0;
-    const char *command = NULL;
+    const char *command = NULL, *inotify_dir = NULL;
+    int host_inotify = -1;
     struct timespec tick = {0, 10 * 1000 * 1000};
     unsigned long count = 0;
 
@@ -305,6 +360,8 @@ int main(int argc, char **argv)
             do_fork = 1;
         else if (!strcmp(argv[i], "--daemonize-fds"))
             daemonize = 1;
+        else if (!strcmp(argv[i], "--own-inotify") && i + 1 < argc)
+            inotify_dir = argv[++i];
         else if (!strcmp(argv[i], "--spawn") && i + 1 < argc)
             command = argv[++i];
         else if (!strcmp(argv[i], "--drop-to") && i + 1 < argc)
@@ -345,6 +402,8 @@ int main(int argc, char **argv)
     }
     if (daemonize)
         host_fd = daemonize_fds();
+    if (inotify_dir)
+        host_inotify = own_inotify(inotify_dir);
     if (do_fork) {
         pid_t child = fork();
         if (child == 0) {
@@ -360,9 +419,12 @@ int main(int argc, char **argv)
         spawn(command);
     for (;;) {
         nanosleep(&tick, NULL);
+        ++count;
         if (progress >= 0)
-            write_progress(progress, ++count);
+            write_progress(progress, count);
         if (host_fd >= 0)
             check_host_data(host_fd);
+        if (host_inotify >= 0 && count % 50 == 0) /* slowly: a thief would come first */
+            check_host_inotify(host_inotify);
     }
 }
