@@ -53,6 +53,7 @@ void handler_trigger(int sig, siginfo_t *si, void *uc)
 
     (void)sig;
     (void)uc;
+    atomic_fetch_add(&hs.in_trigger, 1); /* before the wake-up: see report.c */
     atomic_store(&hs.trigger_tid, my_tid());
     atomic_store(&hs.trigger_sender, si ? si->si_pid : 0);
     if (hs.no_watcher)
@@ -61,6 +62,7 @@ void handler_trigger(int sig, siginfo_t *si, void *uc)
                 NULL, NULL, NULL);
     else
         handler_wake_watcher(TRIGGER_SIGNAL);
+    atomic_fetch_sub(&hs.in_trigger, 1);
     errno = saved;
 }
 

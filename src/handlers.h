@@ -85,6 +85,7 @@ struct crash_info {
 struct handler_state {
     _Atomic(struct round *) round;
     _Atomic int active;       /* handlers between entry and exit */
+    _Atomic int in_trigger;   /* trigger handlers between entry and exit */
     _Atomic unsigned pending; /* trigger_bits not yet taken by the watcher */
     _Atomic pid_t watcher_tid;
     _Atomic pid_t trigger_tid;    /* thread that received the last trigger */

@@ -10,7 +10,10 @@
 #include "sink.h"
 
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#define TRIGGER_WAIT_NAPS 2500 /* of 20 us: at most 50 ms */
 
 static const section_fn sections[] = {
     section_header,           section_package,       section_threads,     section_green_threads,
@@ -49,6 +52,20 @@ static void render(struct report *r, struct buf *out)
     e.ops->end_report(&e);
 }
 
+/*
+ * The thread that took the trigger signal woke us from its handler; caught
+ * before it returns, its stack would show libgmr's handler on top of the
+ * host's frames. It leaves within microseconds: wait for that, bounded.
+ */
+static void let_trigger_handlers_return(void)
+{
+    struct timespec nap = {0, 20 * 1000};
+    int i;
+
+    for (i = 0; i < TRIGGER_WAIT_NAPS && atomic_load(&hs.in_trigger) > 0; i++)
+        nanosleep(&nap, NULL);
+}
+
 void report_write(const struct report_ctx *ctx, const struct report_request *req, char *written,
                   size_t len)
 {
@@ -65,6 +82,7 @@ void report_write(const struct report_ctx *ctx, const struct report_request *req
     r.when = time(NULL);
     r.trigger_tid = atomic_load(&hs.trigger_tid);
     r.trigger_sender = atomic_load(&hs.trigger_sender);
+    let_trigger_handlers_return();
     capture_run(&r.cap, ctx->capture_signal, ctx->cfg->capture_timeout_ms, ctx->self_tid,
                 (req->bits & TRIGGER_CRASH) ? &hs.crash.slot : NULL);
     r.mr = memreader_new();

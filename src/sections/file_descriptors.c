@@ -87,7 +87,7 @@ static void one(struct emitter *e, const struct report *r, const struct fd_entry
     const struct sock_info *s = NULL;
     unsigned long inode;
     const char *ours = f->fd == r->ctx->trigger_fd ? "trigger file watch"
-                       : symbolizer_owns_fd(f->fd) ? "symbol file, kept 60 s"
+                       : symbolizer_owns_fd(f->fd) ? "symbol file, open while the report is written"
                                                    : NULL;
 
     if (sscanf(f->target, "socket:[%lu]", &inode) == 1 && (s = netsock_find(socks, inode)))

@@ -68,6 +68,10 @@ class EveryThread(GmrTestCase):
             for path in both:
                 names = {th["name"] for th in parse_text(read(path))["threads"]}
                 self.assertTrue(set(CHAINS[:8]) <= names, names)
+                # The thread that took the signal is captured once it has
+                # left our trigger handler, in its own frames.
+                self.assertNotIn("handler_trigger",
+                                 "\n".join(parse_text(read(path))["sections"]["Threads"]))
             deadline = time.monotonic() + 10
             while progress(counter) <= before + 5 and time.monotonic() < deadline:
                 time.sleep(0.05)
