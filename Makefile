@@ -119,11 +119,15 @@ $(FUZZER): $(FUZZ_SRCS) $(wildcard src/*.h)
 fuzz-smoke:
 	@if ! command -v $(FUZZ_CC) >/dev/null 2>&1; then \
 	    echo "fuzz-smoke: skipped, $(FUZZ_CC) is not installed (scripts/install-deps)"; exit 0; fi; \
-	$(MAKE) -s $(FUZZER) && mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/artifacts && \
-	$(FUZZER) -runs=0 tests/fuzz/corpus tests/fuzz/regressions 2>&1 | tail -n 1 && \
-	$(FUZZER) -max_total_time=$(FUZZ_SMOKE_SECONDS) -artifact_prefix=$(BUILD)/fuzz/artifacts/ \
-	    -print_final_stats=1 $(BUILD)/fuzz/corpus tests/fuzz/corpus 2>&1 | \
-	    grep -E "stat::number_of_executed_units|Done|ERROR" ; \
+	set -e; $(MAKE) -s $(FUZZER); mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/artifacts; \
+	if ! $(FUZZER) -runs=0 -artifact_prefix=$(BUILD)/fuzz/artifacts/ tests/fuzz/corpus \
+	        tests/fuzz/regressions > $(BUILD)/fuzz/replay.log 2>&1; then \
+	    tail -n 30 $(BUILD)/fuzz/replay.log; echo "fuzz-smoke: the corpus or a regression fails"; exit 1; fi; \
+	tail -n 1 $(BUILD)/fuzz/replay.log; \
+	if ! $(FUZZER) -max_total_time=$(FUZZ_SMOKE_SECONDS) -artifact_prefix=$(BUILD)/fuzz/artifacts/ \
+	        -print_final_stats=1 $(BUILD)/fuzz/corpus tests/fuzz/corpus > $(BUILD)/fuzz/smoke.log 2>&1; then \
+	    tail -n 30 $(BUILD)/fuzz/smoke.log; echo "fuzz-smoke: the fuzzer found a crash"; exit 1; fi; \
+	grep -E "stat::number_of_executed_units|Done" $(BUILD)/fuzz/smoke.log; \
 	test -z "$$(ls $(BUILD)/fuzz/artifacts)"
 
 fuzz: $(FUZZER)
