@@ -75,8 +75,8 @@ int signal_parse(const char *spec)
     if (!strcasecmp(spec, "none"))
         return 0;
     n = small_number(spec);
-    if (n >= 0)
-        return n >= 1 && n <= SIGRTMAX ? n : -1;
+    if (n >= 0) /* the C library keeps the numbers between SIGSYS and SIGRTMIN */
+        return (n >= 1 && n <= SIGSYS) || (n >= SIGRTMIN && n <= SIGRTMAX) ? n : -1;
     if (!strncasecmp(spec, "SIG", 3))
         spec += 3;
     for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)

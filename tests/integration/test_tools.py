@@ -1,5 +1,6 @@
 """gmr-run and gmr-report (issue 5)."""
 
+import json
 import os
 import signal
 import subprocess
@@ -32,7 +33,10 @@ class GmrRun(GmrTestCase):
         self.assertIn("usage: gmr-run", r.stdout)
         for args, message in [([], "no command given"), (["--bogus", "x"], "unknown option --bogus"),
                               (["--log-dir"], "--log-dir needs a directory"),
-                              (["--library", "/nope.so", "true"], "no such library")]:
+                              (["--library", "/nope.so", "true"], "no such library"),
+                              (["--timeout", "abc", "true"], "--timeout: not a number of seconds"),
+                              (["--signal", "FOO", "true"],
+                               "gmr: GMR_SIGNAL='FOO': not a signal name or number")]:
             r = subprocess.run([GMR_RUN] + args, capture_output=True, text=True)
             self.assertEqual(r.returncode, 2, args)
             self.assertIn("gmr-run: " + message, r.stderr)
@@ -40,6 +44,7 @@ class GmrRun(GmrTestCase):
     def test_exit_status_is_the_commands(self):
         self.assertEqual(gmr_run("--", "sh", "-c", "exit 7").returncode, 7)
         self.assertEqual(gmr_run("no-such-command-here").returncode, 127)
+        self.assertEqual(gmr_run("/etc/passwd").returncode, 126)
         r = gmr_run(os.path.join(TARGETS, "crash"), "segv")
         self.assertEqual(r.returncode, -signal.SIGSEGV)
         self.assertIn("trigger = crash", r.stderr)
@@ -101,19 +106,24 @@ class GmrReport(GmrTestCase):
             self.assertEqual(t.lines("usr2"), [])
 
     def test_stderr_file(self):
-        err = os.path.join(self.tmp, "daemon.err")
-        with open(err, "w") as f:
-            p = subprocess.Popen(testd("--threads", 1), env=base_env(), stdout=subprocess.PIPE,
-                                 stderr=f)
-        try:
-            p.stdout.readline()
-            r = self.report(p.pid)
-            self.assertEqual(r.returncode, 0, r.stderr)
-            self.assertEqual(parse_text(r.stdout)["header"]["pid"], str(p.pid))
-        finally:
-            p.kill()
-            p.wait()
-            p.stdout.close()
+        for fmt in ("text", "json"):
+            err = os.path.join(self.tmp, "daemon-%s.err" % fmt)
+            with open(err, "w") as f:
+                p = subprocess.Popen(testd("--threads", 1), env=base_env(GMR_FORMAT=fmt),
+                                     stdout=subprocess.PIPE, stderr=f)
+            try:
+                p.stdout.readline()
+                r = self.report(p.pid)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                if fmt == "json":
+                    pid = json.loads(r.stdout)["header"]["pid"]
+                else:
+                    pid = int(parse_text(r.stdout)["header"]["pid"])
+                self.assertEqual(pid, p.pid)
+            finally:
+                p.kill()
+                p.wait()
+                p.stdout.close()
 
     def test_refusals(self):
         r = self.report("--help")

@@ -40,6 +40,10 @@ START_TEST(signal_names)
     ck_assert_int_eq(signal_parse("RTMIN+4"), SIGRTMIN + 4);
     ck_assert_int_eq(signal_parse("SIGRTMAX-2"), SIGRTMAX - 2);
     ck_assert_int_eq(signal_parse("RTMIN+99"), -1);
+    /* glibc's own (its SIGCANCEL and SIGSETXID), below SIGRTMIN. */
+    ck_assert_int_eq(signal_parse("32"), -1);
+    ck_assert_int_eq(signal_parse("33"), -1);
+    ck_assert_int_eq(signal_parse("31"), SIGSYS);
     ck_assert_int_eq(signal_parse("RTMIN4"), -1);
     ck_assert_int_eq(signal_parse("0"), -1);
     ck_assert_int_eq(signal_parse("65"), -1);
