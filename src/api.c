@@ -49,6 +49,7 @@ static int next_id;
 static pthread_mutex_t requests_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic uint32_t requested, served;
 static char last_reason[256];
+static pid_t last_caller; /* the thread of the newest gmr_report call */
 static unsigned pending_requests;
 
 static pthread_mutex_t green_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -277,6 +278,7 @@ int gmr_report(const char *reason)
     }
     pthread_mutex_lock(&requests_lock);
     snprintf(last_reason, sizeof(last_reason), "%s", reason ? reason : "");
+    last_caller = my_tid();
     pending_requests++;
     ticket = atomic_fetch_add(&requested, 1) + 1;
     pthread_mutex_unlock(&requests_lock);
@@ -284,13 +286,14 @@ int gmr_report(const char *reason)
     return wait_served(ticket);
 }
 
-uint32_t api_take_requests(char *reason, size_t len, unsigned *count)
+uint32_t api_take_requests(char *reason, size_t len, unsigned *count, pid_t *caller)
 {
     uint32_t ticket;
 
     pthread_mutex_lock(&requests_lock);
     ticket = atomic_load(&requested);
     snprintf(reason, len, "%s", last_reason);
+    *caller = last_caller;
     *count = pending_requests;
     pending_requests = 0;
     pthread_mutex_unlock(&requests_lock);

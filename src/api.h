@@ -10,10 +10,11 @@
 #include <gmr.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* The watcher, taking TRIGGER_API: which requests this report answers,
    and the latest reason given. */
-uint32_t api_take_requests(char *reason, size_t len, unsigned *count);
+uint32_t api_take_requests(char *reason, size_t len, unsigned *count, pid_t *caller);
 /* The watcher, after the report: wakes gmr_report callers up to `ticket`. */
 void api_requests_served(uint32_t ticket);
 

@@ -28,7 +28,7 @@ enum {
     EMIT_TEXT_ONLY = 2, /* a sentence for people; JSON has the data elsewhere */
 };
 
-#define EMIT_MAX_MARKS 4
+#define EMIT_MAX_MARKS 6
 
 struct emit_thread {
     int green; /* a coroutine: "Green Thread #<tid>", tid being its index */

@@ -41,6 +41,7 @@ struct report_request {
     unsigned bits;      /* trigger_bits */
     char reason[256];   /* gmr_report's, for TRIGGER_API */
     unsigned api_calls; /* gmr_report calls this report answers */
+    pid_t api_caller;   /* the thread of the newest of them */
 };
 
 struct report {

@@ -42,11 +42,18 @@ static void kernel_counters(struct emitter *e)
     }
 }
 
+/* Mappings no one may touch (guard pages, the unused reserve of each malloc
+   arena) hold no memory: they sort last, and are not listed. */
+static size_t usable_size(const struct mapping *m)
+{
+    return m->perms & (MAP_R | MAP_W | MAP_X) ? m->end - m->start : 0;
+}
+
 static int bigger(const void *a, const void *b)
 {
     const struct mapping *x = *(const struct mapping *const *)a;
     const struct mapping *y = *(const struct mapping *const *)b;
-    size_t sx = x->end - x->start, sy = y->end - y->start;
+    size_t sx = usable_size(x), sy = usable_size(y);
 
     return (sx < sy) - (sx > sy);
 }
@@ -70,7 +77,7 @@ static void largest(struct emitter *e, const struct maps *maps)
     /* an array of pointers */ /* NOLINTNEXTLINE(bugprone-sizeof-expression) */
     qsort(order, maps->n, sizeof(*order), bigger);
     e->ops->begin_list(e, "largest_mappings", 0);
-    for (i = 0; i < maps->n && i < LARGEST; i++) {
+    for (i = 0; i < maps->n && i < LARGEST && usable_size(order[i]); i++) {
         const struct mapping *m = order[i];
         size_t kib = (m->end - m->start) / 1024;
 

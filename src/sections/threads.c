@@ -57,6 +57,8 @@ static void heading(struct emitter *e, const struct report *r, const struct thre
                  signal_name(r->cfg->signal, name, sizeof(name)));
         h.marks[h.nmarks++] = recv;
     }
+    if ((r->trigger & TRIGGER_API) && t->tid == r->req->api_caller)
+        h.marks[h.nmarks++] = "called gmr_report";
     if (t->late)
         h.marks[h.nmarks++] = "started during capture";
     e->ops->begin_thread(e, &h);

@@ -17,6 +17,9 @@ class Example(GmrTestCase):
         report = parse_text(read(path))
         self.assertEqual(report["header"]["trigger"], "api")
         self.assertEqual(report["header"]["reason"], "api example started")
+        # The example asks from its main thread, which the report marks.
+        callers = [th["tid"] for th in report["threads"] if "called gmr_report" in th["marks"]]
+        self.assertEqual(callers, [t.pid])
         queue = report["sections"]["Job Queue"]
         self.assertIn("pending = 3", queue)
         self.assertIn("  send invoices", queue)

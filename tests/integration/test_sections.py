@@ -36,6 +36,10 @@ class Content(GmrTestCase):
             text = wait_stderr_report(t)
         titles = re.findall(r"^====\s+(.*?)\s+====$", text, re.M)
         self.assertEqual(titles, ["Guru Meditation"] + SECTIONS)
+        # The largest mappings that hold memory, not inaccessible reserves.
+        largest = re.findall(r"^\s+\d+ KiB  (\S{3})  ", text, re.M)
+        self.assertTrue(largest, text)
+        self.assertNotIn("---", largest)
 
     def test_json_sections_against_other_sources(self):
         # The host owns USR2 here, so the report comes from the trigger file.

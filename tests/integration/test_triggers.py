@@ -245,7 +245,9 @@ class HostSignals(GmrTestCase):
             time.sleep(0.5)
             paths = reports(self.log_dir)
             self.assertTrue(t.alive())
-            self.assertLess(len(paths), 100, "signals were not coalesced")
+            # Each report answers every trigger that came while the one
+            # before it was written: a few reports for the whole burst.
+            self.assertLessEqual(len(paths), 10, "signals were not coalesced")
             for p in paths:
                 report = parse_text(read(p))
                 self.assertEqual(len(report["threads"]), len(t.tids()))
