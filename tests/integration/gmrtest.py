@@ -52,7 +52,11 @@ def base_env(**extra):
     env = {k: v for k, v in os.environ.items() if not k.startswith("GMR_")}
     env["LD_PRELOAD"] = runtime_preload()
     if SANITIZE:
-        env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=0"
+        # libgmr, not the sanitizer, is to report fatal signals (and a heap
+        # error the sanitizer finds ends in SIGABRT, as glibc's would); the
+        # tools put libgmr before the runtime in LD_PRELOAD.
+        env["ASAN_OPTIONS"] = ("detect_leaks=0:abort_on_error=1:handle_segv=0:handle_sigbus=0:"
+                               "handle_sigfpe=0:handle_sigill=0:verify_asan_link_order=0")
         env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
     env.update({k: str(v) for k, v in extra.items()})
     return env
@@ -93,6 +97,19 @@ class Target:
 
     def tids(self):
         return sorted(int(t) for t in os.listdir("/proc/%d/task" % self.pid))
+
+    def wait_watcher_idle(self, timeout=10):
+        """Waits until libgmr's watcher is back in ppoll (x86_64: 271), its
+        last report written and everything it took given back."""
+        tid = next(t for t in self.tids()
+                   if open("/proc/%d/task/%d/comm" % (self.pid, t)).read().strip() == "gmr-watcher")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with open("/proc/%d/task/%d/syscall" % (self.pid, tid)) as f:
+                if f.read().split()[0] == "271":
+                    return
+            time.sleep(0.005)
+        raise AssertionError("the watcher did not go back to waiting")
 
     def alive(self):
         return self.proc.poll() is None

@@ -8,7 +8,7 @@ import subprocess
 import time
 
 from gmrtest import (TARGETS, GmrTestCase, base_env, functions, ordered_subsequence, parse_text,
-                     read, wait_reports)
+                     read, runtime_preload, wait_reports)
 
 CRASH = os.path.join(TARGETS, "crash")
 FATAL = {"segv": signal.SIGSEGV, "overflow": signal.SIGSEGV, "abort": signal.SIGABRT,
@@ -33,7 +33,13 @@ def cores(directory):
 
 class Crashes(GmrTestCase):
     def bare_env(self):
-        return {k: v for k, v in base_env().items() if k != "LD_PRELOAD"}
+        """Without libgmr; with the sanitizer runtime where libgmr has one,
+        so that both runs die under the same runtime."""
+        env = {k: v for k, v in base_env().items() if k != "LD_PRELOAD"}
+        runtime = runtime_preload().split(":")[:-1]
+        if runtime:
+            env["LD_PRELOAD"] = ":".join(runtime)
+        return env
 
     def compare(self, mode):
         """Runs mode without and with libgmr; the deaths must match."""

@@ -9,7 +9,7 @@ import os
 import re
 import time
 
-from gmrtest import (TARGETS, GmrTestCase, Target, base_env, functions, ordered_subsequence,
+from gmrtest import (SANITIZE, TARGETS, GmrTestCase, Target, base_env, functions, ordered_subsequence,
                      parse_text, read, wait_reports)
 
 FULL = os.environ.get("GMR_STRESS") == "full"
@@ -79,6 +79,9 @@ class Stress(GmrTestCase):
                 if not th["frames"]:
                     self.assertTrue(th["notes"] or th["name"] == "gmr-watcher", th)
         print("\n    churn notes over %d reports: %s" % (len(paths), dict(notes)))
+        # With threads living a few milliseconds, some leave mid-capture:
+        # they are listed, with a note saying so.
+        self.assertGreater(notes["not captured: the thread exited during the capture"], 0, notes)
 
     def test_two_thousand_threads(self):
         env = base_env(GMR_LOG_DIR=self.log_dir, GMR_CAPTURE_TIMEOUT=10)
@@ -119,12 +122,16 @@ class Stress(GmrTestCase):
         env = base_env(GMR_LOG_DIR=self.log_dir)
         with Target([STRESS, "many", 20], env=env) as t:
             self.reports_in_a_row(t, 10)  # caches loaded, stacks touched
+            t.wait_watcher_idle()
             fd0, rss0 = fds(t.pid), rss_kib(t.pid)
             for p in os.listdir(self.log_dir):
                 os.unlink(os.path.join(self.log_dir, p))
             self.reports_in_a_row(t, REPORTS)
+            t.wait_watcher_idle()
             fd1, rss1 = fds(t.pid), rss_kib(t.pid)
         print("\n    after %d more reports: fds %d -> %d, RSS %d -> %d KiB"
               % (REPORTS, fd0, fd1, rss0, rss1))
         self.assertEqual(fd1, fd0)
+        if SANITIZE:
+            return  # ASan's quarantine holds freed memory by design
         self.assertLess(rss1 - rss0, 1024, "RSS grew by %d KiB" % (rss1 - rss0))
