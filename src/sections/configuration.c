@@ -8,6 +8,7 @@
 
 #include "../procfs.h"
 #include "../redact.h"
+#include "../signames.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,8 +126,23 @@ static void cgroup(struct emitter *e)
     e->ops->end_list(e);
 }
 
-static void settings(struct emitter *e, const struct gmr_config *cfg)
+/* Defaults that are resolved at start are shown as what they became. */
+static void effective_value(const struct report *r, enum cfg_key k, char *value, size_t len)
 {
+    char name[32];
+
+    config_value_text(r->cfg, k, value, len);
+    if (k == CFG_SERVICE_NAME && !r->cfg->service_name[0])
+        snprintf(value, len, "%s", r->ctx->service);
+    else if (k == CFG_CAPTURE_SIGNAL && !r->cfg->capture_signal)
+        snprintf(value, len, "%s", r->ctx->capture_signal > 0
+                                       ? signal_name(r->ctx->capture_signal, name, sizeof(name))
+                                       : "(none free)");
+}
+
+static void settings(struct emitter *e, const struct report *r)
+{
+    const struct gmr_config *cfg = r->cfg;
     char value[512], shown[600];
     int k;
 
@@ -134,7 +150,7 @@ static void settings(struct emitter *e, const struct gmr_config *cfg)
     for (k = 0; k < CFG_COUNT; k++) {
         const char *src = config_source_name(cfg->source[k]);
 
-        config_value_text(cfg, (enum cfg_key)k, value, sizeof(value));
+        effective_value(r, (enum cfg_key)k, value, sizeof(value));
         snprintf(shown, sizeof(shown), "%s (%s)", value, src);
         e->ops->str(e, config_env_name((enum cfg_key)k), shown, EMIT_TEXT_ONLY);
         e->ops->begin_object(e, config_env_name((enum cfg_key)k), NULL, EMIT_JSON_ONLY);
@@ -155,7 +171,7 @@ void section_configuration(struct emitter *e, struct report *r)
     resource_limits(e);
     cgroup(e);
     emit_str(e, "config_file", r->cfg->config_file[0] ? r->cfg->config_file : "(none)");
-    settings(e, r->cfg);
+    settings(e, r);
     e->ops->end_object(e);
     e->ops->end_section(e);
 }

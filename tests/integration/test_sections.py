@@ -90,6 +90,44 @@ class Content(GmrTestCase):
         self.assertIsInstance(conf["cgroup"], list)
         self.assertEqual(conf["settings"]["GMR_VERSION"],
                          {"value": "nova 27.1.0", "source": "environment"})
+        # Defaults resolved at start show what they became.
+        self.assertEqual(conf["settings"]["GMR_SERVICE_NAME"],
+                         {"value": "testd", "source": "default"})
+        capture = [h["signal"] for h in doc["signals"]["handlers"]
+                   if h["handler"] == "handler_capture"]
+        self.assertEqual([conf["settings"]["GMR_CAPTURE_SIGNAL"]["value"]], capture)
+
+    def test_process_tree_against_proc(self):
+        # testd -> sh (with a secret option) -> two sleeps: nested as /proc
+        # has it, under this test runner, with the secret masked.
+        env = base_env(GMR_LOG_DIR=self.log_dir, GMR_FORMAT="json", GMR_INHERIT=0)
+        spawn = "exec sh -c 'sleep 30 & sleep 31; wait' sh --db-password=hunter2"
+        with Target(testd("--threads", 1, "--spawn", spawn), env=env) as t:
+            deadline = time.monotonic() + 10
+            while len(descendants(t.pid)) < 3 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            expected = {pid: proc_facts(pid) for pid in descendants(t.pid)}
+            self.assertEqual(len(expected), 3, expected)
+            t.signal()
+            (path,) = wait_reports(self.log_dir, 1)
+            doc = self.load_json(path)
+        (parent,) = doc["processes"]
+        self.assertEqual(parent["pid"], os.getpid())
+        (me,) = parent["children"]
+        self.assertEqual((me["pid"], me["ppid"], me.get("role")), (t.pid, os.getpid(), "self"))
+        (sh,) = me["children"]
+        self.assertEqual(sorted(c["pid"] for c in sh["children"]),
+                         sorted(p for p in expected if expected[p]["ppid"] == sh["pid"]))
+        for node in [sh] + sh["children"]:
+            facts = expected[node["pid"]]
+            self.assertEqual(node["ppid"], facts["ppid"])
+            self.assertEqual(node["uid"], os.getuid())
+            self.assertEqual(node["state"][0], facts["state"])
+        for leaf in sh["children"]:
+            self.assertNotIn("children", leaf)
+        self.assertEqual(sh["command_line"],
+                         "sh -c 'sleep 30 & sleep 31; wait' sh --db-password=***")
+        self.assertEqual({c["command_line"] for c in sh["children"]}, {"sleep 30", "sleep 31"})
 
     def test_debian_package_of_the_executable(self):
         version = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "coreutils"],
@@ -131,6 +169,27 @@ class Content(GmrTestCase):
 
 @unittest.skipUnless(os.geteuid() == 0 and shutil.which("unshare"),
                      "needs root and unshare to hide /proc files")
+def descendants(pid):
+    """Every process below pid, from /proc's children lists."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open("/proc/%d/task/%d/children" % (p, p)) as f:
+                kids = [int(k) for k in f.read().split()]
+        except OSError:
+            continue
+        out += kids
+        todo += kids
+    return out
+
+
+def proc_facts(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return {"state": fields[0], "ppid": int(fields[1])}
+
+
 class MissingSources(GmrTestCase):
     def test_each_section_survives_its_source_failing(self):
         # A private mount namespace where some of this process's /proc files
