@@ -98,16 +98,23 @@ class Target:
     def tids(self):
         return sorted(int(t) for t in os.listdir("/proc/%d/task" % self.pid))
 
+    def watcher_syscall(self):
+        tid = next(t for t in self.tids() if read("/proc/%d/task/%d/comm" % (self.pid, t)).strip()
+                   == "gmr-watcher")
+        with open("/proc/%d/task/%d/syscall" % (self.pid, tid)) as f:
+            return f.read().split()[0]
+
+    def watcher_busy(self):
+        """Is libgmr's watcher doing anything but waiting in ppoll (x86_64: 271)?"""
+        return self.watcher_syscall() != "271"
+
     def wait_watcher_idle(self, timeout=10):
         """Waits until libgmr's watcher is back in ppoll (x86_64: 271), its
         last report written and everything it took given back."""
-        tid = next(t for t in self.tids()
-                   if open("/proc/%d/task/%d/comm" % (self.pid, t)).read().strip() == "gmr-watcher")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            with open("/proc/%d/task/%d/syscall" % (self.pid, tid)) as f:
-                if f.read().split()[0] == "271":
-                    return
+            if not self.watcher_busy():
+                return
             time.sleep(0.005)
         raise AssertionError("the watcher did not go back to waiting")
 

@@ -11,7 +11,7 @@ import subprocess
 import time
 import unittest
 
-from gmrtest import (LIB, GmrTestCase, Target, base_env, parse_text, read, runtime_preload, testd,
+from gmrtest import (LIB, TARGETS, GmrTestCase, Target, base_env, parse_text, read, runtime_preload, testd,
                      wait_reports, wait_stderr_report)
 
 
@@ -101,6 +101,29 @@ class TriggerFile(GmrTestCase):
             self.assertGreaterEqual(n, 1)
             self.assertLessEqual(n, 2, "200 touches in a burst gave %d reports" % n)
             self.assertTrue(t.alive())
+
+    def test_touches_while_a_report_is_written_give_one_more(self):
+        # A report of 1000 threads takes long enough to touch the file
+        # through it: the touches during it coalesce into one more report.
+        trigger = os.path.join(self.tmp, "trigger")
+        env = base_env(GMR_TRIGGER_FILE=trigger, GMR_LOG_DIR=self.log_dir)
+        with Target([os.path.join(TARGETS, "stress"), "many", 1000], env=env, timeout=60) as t:
+            time.sleep(0.2)
+            touch(trigger)
+            while not t.watcher_busy():
+                time.sleep(0.001)
+            touched = 0
+            while not reports(self.log_dir) and touched < 5000:
+                os.utime(trigger, ns=(touched, touched))
+                touched += 1
+                time.sleep(0.002)
+            wait_reports(self.log_dir, 2, timeout=60)
+            time.sleep(1.5)
+            n = len(reports(self.log_dir))
+            self.assertTrue(t.alive())
+        print("\n    %d touches while the first report was written" % touched)
+        self.assertGreater(touched, 0)
+        self.assertEqual(n, 2, "%d touches during a report gave %d reports" % (touched, n))
 
     def test_idle_watcher_never_wakes(self):
         trigger = os.path.join(self.tmp, "trigger")
