@@ -54,18 +54,24 @@ static void warn_line(void *ctx, const char *msg)
 static ssize_t read_regular(const char *path, char *text, size_t cap)
 {
     struct stat st;
-    ssize_t n, got = 0;
+    ssize_t n = 0, got = 0;
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 
     if (fd < 0)
         return -1;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+    if (fstat(fd, &st) < 0) {
+        got = -1;
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        errno = S_ISDIR(st.st_mode) ? EISDIR : ENODEV;
         got = -1;
         goto out;
     }
     while ((size_t)got < cap && (n = read(fd, text + got, cap - (size_t)got)) > 0)
         got += n;
+    if (n < 0 && got == 0)
+        got = -1;
 out:
     close(fd);
     return got;
@@ -81,7 +87,7 @@ static void read_config_file(const char *path)
     n = text ? read_regular(path, text, CONFIG_FILE_MAX) : -1;
     if (n < 0) {
         log_msg("GMR_CONFIG=%s: cannot read it (%s); using the environment and defaults", path,
-                errno == EINVAL ? "not a regular file" : strerror(errno));
+                errno == ENODEV ? "not a regular file" : strerror(errno));
         free(text);
         return;
     }
@@ -106,6 +112,8 @@ static void load_config(char **envp)
     if (file && file[0])
         read_config_file(file);
     config_apply_env(&config, envp, warn_line, &env_warnings);
+    if (env_warnings > CONFIG_WARNINGS_SHOWN)
+        log_msg("environment: %d more problems not shown", env_warnings - CONFIG_WARNINGS_SHOWN);
     if (getcwd(cwd, sizeof(cwd)))
         config_absolutize(&config, cwd);
 }
@@ -208,6 +216,6 @@ __attribute__((constructor)) static void gmr_init(int argc, char **argv, char **
     if (config.signal && config.signal == capture)
         log_msg(
             "GMR_SIGNAL and GMR_CAPTURE_SIGNAL name the same signal; the signal trigger is off");
-    else if (config.signal)
-        signals_install_trigger(config.signal);
+    else if (config.signal && signals_install_trigger(config.signal) == 0)
+        hs.trigger_signal = config.signal;
 }

@@ -555,6 +555,8 @@ void capture_run(struct capture *c, int signo, long timeout_ms, pid_t self,
         list_only(c, tids, ntids, self, CAP_NO_MEMORY, preset);
     else
         run_round(c, tids, ntids, self, start, timeout_ms, preset);
+    if (!c->maps.n) /* not read for a round: the unwinder and symbolizer need it */
+        maps_read(&c->maps);
 out:
     free(tids);
     if (c->taskdir >= 0)

@@ -28,23 +28,39 @@ static pid_t my_tid(void)
     return (pid_t)syscall(SYS_gettid);
 }
 
-/* A host that took the wake signal over must not see its handler run on
-   our thread: the watcher then looks at hs.pending once a second. */
-static int wake_signal_is_ours(void)
+static int handler_is(int sig, void (*fn)(int, siginfo_t *, void *))
 {
     struct sigaction sa;
 
-    return hs.wake_signal > 0 && sigaction(hs.wake_signal, NULL, &sa) == 0 &&
-           (sa.sa_flags & SA_SIGINFO) && sa.sa_sigaction == handler_capture;
+    return sig > 0 && sigaction(sig, NULL, &sa) == 0 && (sa.sa_flags & SA_SIGINFO) &&
+           sa.sa_sigaction == fn;
 }
 
+/*
+ * The watcher sleeps with the capture and trigger signals open (while they
+ * are ours). A signal whose handler the host has since taken must not be
+ * sent: the host's handler would run on our thread for a signal it never
+ * sent. So the capture signal wakes the watcher while it is ours, else the
+ * trigger signal (handler_trigger knows a wake-up from a trigger).
+ */
 void handler_wake_watcher(unsigned bits)
 {
     pid_t w = atomic_load(&hs.watcher_tid);
 
     atomic_fetch_or(&hs.pending, bits);
-    if (w > 0 && wake_signal_is_ours())
+    if (w <= 0)
+        return;
+    if (handler_is(hs.wake_signal, handler_capture))
         syscall(SYS_tgkill, hs.pid, w, hs.wake_signal);
+    else if (handler_is(hs.trigger_signal, handler_trigger))
+        syscall(SYS_tgkill, hs.pid, w, hs.trigger_signal);
+}
+
+/* Our own tgkill to the watcher, sent only to end its wait. */
+static int is_wake_up(const siginfo_t *si)
+{
+    return si && si->si_code == SI_TKILL && si->si_pid == hs.pid &&
+           my_tid() == atomic_load(&hs.watcher_tid);
 }
 
 void handler_trigger(int sig, siginfo_t *si, void *uc)
@@ -53,6 +69,10 @@ void handler_trigger(int sig, siginfo_t *si, void *uc)
 
     (void)sig;
     (void)uc;
+    if (is_wake_up(si)) {
+        errno = saved;
+        return;
+    }
     atomic_fetch_add(&hs.in_trigger, 1); /* before the wake-up: see report.c */
     atomic_store(&hs.trigger_tid, my_tid());
     atomic_store(&hs.trigger_sender, si ? si->si_pid : 0);

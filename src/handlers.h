@@ -91,7 +91,8 @@ struct handler_state {
     _Atomic pid_t trigger_tid;    /* thread that received the last trigger */
     _Atomic pid_t trigger_sender; /* si_pid of the last trigger signal */
     pid_t pid;
-    int wake_signal;   /* sent to the watcher to end its wait */
+    int wake_signal;    /* sent to the watcher to end its wait: the capture signal */
+    int trigger_signal; /* the trigger signal, once its handler is installed */
     int no_watcher;    /* none works: forked while libgmr started, or it crashed */
     int crash_wait_ms; /* how long a crashing thread waits for the watcher */
     const char *service;

@@ -51,6 +51,7 @@ static int parse_line(char *line, struct mapping *m)
     m->offset = hex(&p);
     p = skip_field(p); /* offset */
     p = skip_field(p); /* device */
+    m->inode = strtoull(p, NULL, 10);
     p = skip_field(p); /* inode */
     m->path = p;
     return m->end > m->start ? 0 : -1;

@@ -18,6 +18,7 @@ enum { MAP_R = 1, MAP_W = 2, MAP_X = 4 };
 struct mapping {
     uintptr_t start, end;
     uint64_t offset;
+    uint64_t inode; /* of the file mapped; 0 for anonymous memory */
     unsigned perms;
     const char *path; /* "" for anonymous; "[stack]", "[vdso]", ... */
 };

@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TRIGGER_WAIT_NAPS 2500 /* of 20 us: at most 50 ms */
+#define TRIGGER_WAIT_MS 50
 
 static const section_fn sections[] = {
     section_header,           section_package,       section_threads,     section_green_threads,
@@ -59,11 +59,18 @@ static void render(struct report *r, struct buf *out)
  */
 static void let_trigger_handlers_return(void)
 {
-    struct timespec nap = {0, 20 * 1000};
-    int i;
+    struct timespec nap = {0, 20 * 1000}, now, until;
 
-    for (i = 0; i < TRIGGER_WAIT_NAPS && atomic_load(&hs.in_trigger) > 0; i++)
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_nsec += TRIGGER_WAIT_MS * 1000000L;
+    until.tv_sec += until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
+    while (atomic_load(&hs.in_trigger) > 0) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec > until.tv_sec || (now.tv_sec == until.tv_sec && now.tv_nsec >= until.tv_nsec))
+            return;
         nanosleep(&nap, NULL);
+    }
 }
 
 void report_write(const struct report_ctx *ctx, const struct report_request *req, char *written,

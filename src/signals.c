@@ -65,6 +65,14 @@ int signals_capture_is_ours(int sig)
            sa.sa_sigaction == handler_capture;
 }
 
+int signals_trigger_is_ours(int sig)
+{
+    struct sigaction sa;
+
+    return sig > 0 && sigaction(sig, NULL, &sa) == 0 && (sa.sa_flags & SA_SIGINFO) &&
+           sa.sa_sigaction == handler_trigger;
+}
+
 int signals_install_trigger(int sig)
 {
     char name[32];
@@ -112,6 +120,7 @@ void signals_after_fork(void)
     atomic_store(&hs.watcher_tid, 0);
     atomic_store(&hs.round, NULL);
     atomic_store(&hs.active, 0);
+    atomic_store(&hs.in_trigger, 0);
     atomic_store(&hs.pending, 0);
     atomic_store(&hs.trigger_tid, 0);
     atomic_store(&hs.trigger_sender, 0);

@@ -36,6 +36,7 @@
 struct symbolizer {
     const struct dw_api *dw;
     Dwfl *dwfl; /* from the first miss of a report until symbolizer_shed */
+    int load_failed; /* this report: elfutils could not be loaded, do not retry */
     Dwfl_Callbacks callbacks;
     struct symcache cache;
     uint64_t modules; /* signature of the loaded modules the cache is for */
@@ -114,7 +115,10 @@ struct symbolizer *symbolizer_new(int allow_debuginfod)
 
 void symbolizer_shed(struct symbolizer *s)
 {
-    if (!s || !s->dwfl)
+    if (!s)
+        return;
+    s->load_failed = 0;
+    if (!s->dwfl)
         return;
     s->dw->dwfl_end(s->dwfl); /* closes every descriptor it had */
     s->dwfl = NULL;
@@ -178,10 +182,13 @@ void symbolizer_refresh(struct symbolizer *s, const struct maps *maps)
         if (!(m->perms & MAP_X))
             continue;
         sig = mix(sig, &m->start, sizeof(m->start));
+        sig = mix(sig, &m->end, sizeof(m->end));
         sig = mix(sig, &m->offset, sizeof(m->offset));
+        sig = mix(sig, &m->inode, sizeof(m->inode)); /* a file rebuilt in place */
         sig = mix(sig, m->path, strlen(m->path));
     }
-    if (sig != s->modules || s->cache.n >= CACHE_MAX)
+    /* No map (it could not be read): nothing says the cache is still good. */
+    if (!maps->n || sig != s->modules || s->cache.n >= CACHE_MAX)
         symcache_clear(&s->cache);
     s->modules = sig;
     symbolizer_shed(s); /* a report loads what it misses afresh */
@@ -303,8 +310,10 @@ const struct sym_result *symbolize(struct symbolizer *s, uintptr_t pc, int exact
 
     if (hit)
         return hit;
-    if (!s->dwfl && load_modules(s) < 0)
+    if (!s->dwfl && (s->load_failed || load_modules(s) < 0)) {
+        s->load_failed = 1;
         return NULL;
+    }
     symbolize_into(s, pc, exact, &fresh);
     hit = symcache_put(&s->cache, key, &fresh);
     free(fresh.frames);

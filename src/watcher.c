@@ -2,19 +2,18 @@
  * watcher.c - the watcher thread's loop.
  *
  * Waiting: ppoll on the trigger file's inotify descriptor (if any), with
- * every signal blocked except the wake signal (the capture signal, whose
- * handler does nothing for a wake-up). A trigger handler sets a bit in
- * hs.pending and tgkill()s us; if we are busy, the signal stays pending
- * and ends the next ppoll at once. Taking all bits with one exchange
+ * every signal blocked except the capture and trigger signals while their
+ * handlers are ours (both do nothing for a wake-up). A trigger handler
+ * sets a bit in hs.pending and tgkill()s us; if we are busy, the signal
+ * stays pending and ends the next ppoll at once. Taking all bits with one exchange
  * coalesces any number of triggers that arrived during a report into at
  * most one more report. Without a wake signal (none was free, or the host
- * has since taken ours) we look at hs.pending once a second.
+ * has taken both) we look at hs.pending once a second.
  *
- * Symbol tables and debug information stay loaded for CACHE_TTL_MS after
- * a report, so the reports an operator takes in a row are fast; then they
- * are released (one wake-up, no polling), so a host that asked for a
- * report once does not carry elfutils' caches - tens of MiB with debug
- * info installed - for the rest of its life.
+ * Symbol tables and debug information are loaded by each report and let
+ * go at its end (symbolize.c); what they said about each address stays
+ * for CACHE_TTL_MS after a report, so the reports an operator takes in a
+ * row are fast, and is then released too (one wake-up, no polling).
  *
  * After fork() the child has no watcher thread: watcher_after_fork, run
  * from the fork handler, resets what belonged to the parent's watcher and
@@ -90,6 +89,7 @@ static long long wait_limit(const struct watcher *w, long long now)
     wait_ms = sooner(wait_ms, w->timeout_at_ms, now);
     wait_ms = sooner(wait_ms, w->release_at_ms, now);
     if (!signals_capture_is_ours(w->ctx.capture_signal) &&
+        !signals_trigger_is_ours(hs.trigger_signal) &&
         (wait_ms < 0 || wait_ms > NO_WAKE_SIGNAL_POLL_MS))
         wait_ms = NO_WAKE_SIGNAL_POLL_MS;
     return wait_ms;
@@ -113,12 +113,15 @@ static void watcher_mask(sigset_t *mask)
     sigdelset(mask, SIGABRT);
 }
 
-/* While waiting, the wake signal too. */
+/* While waiting, the signals that wake us too, while they are ours (see
+   handler_wake_watcher). */
 static void wait_mask(const struct watcher *w, sigset_t *mask)
 {
     watcher_mask(mask);
-    if (w->ctx.capture_signal > 0)
+    if (signals_capture_is_ours(w->ctx.capture_signal))
         sigdelset(mask, w->ctx.capture_signal);
+    if (signals_trigger_is_ours(hs.trigger_signal))
+        sigdelset(mask, hs.trigger_signal);
 }
 
 static void sleep_until_something(struct watcher *w, long long now)
@@ -260,6 +263,7 @@ void watcher_after_fork(void)
            report (handler_trigger), not now: most such children exec. */
         hs.no_watcher = 1;
         w->running = 0;
+        trigger_file_after_fork(&w->tf); /* its copy of our descriptor */
         return;
     }
     /* The parent's watcher may have been anywhere, holding its objects'

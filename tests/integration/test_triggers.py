@@ -258,6 +258,30 @@ class HostSignals(GmrTestCase):
             t.wait_line("usr2", count=2)
             self.assertTrue(t.alive())
 
+    def test_host_taking_the_capture_signal_never_sees_us(self):
+        # The host takes SIGRTMAX-3 (libgmr's capture signal) after start:
+        # its handler must never run on our thread, neither for our wake-ups
+        # nor for its own process-directed signals; reports still come, with
+        # every thread listed and noted, and the rest of the report whole.
+        env = base_env(GMR_LOG_DIR=self.log_dir)
+        with Target(testd("--threads", 2, "--own-rt", 3), env=env) as t:
+            watcher = next(tid for tid in t.tids() if read("/proc/%d/task/%d/comm"
+                                                          % (t.pid, tid)).strip() == "gmr-watcher")
+            rtmax = signal.SIGRTMAX
+            for _ in range(20):
+                os.kill(t.pid, rtmax - 3)
+            for n in (1, 2):
+                t.signal()
+                path = wait_reports(self.log_dir, n)[-1]
+            t.wait_line("rt", count=20)
+            ran_on = {int(line.split()[1]) for line in t.lines("rt")}
+        self.assertNotIn(watcher, ran_on)
+        report = parse_text(read(path))
+        notes = [n for th in report["threads"] for n in th["notes"]]
+        self.assertTrue(any("installed its own handler for the capture signal" in n
+                            for n in notes), notes)
+        self.assertRegex(report["sections"]["Package"][1], r"^build_id = [0-9a-f]{40}$")
+
     def test_signal_storm(self):
         env = base_env(GMR_LOG_DIR=self.log_dir)
         with Target(testd("--threads", 4), env=env) as t:

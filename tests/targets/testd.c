@@ -8,7 +8,8 @@
  * test can tell the host went on running after its reports.
  *
  *   testd [--threads N] [--block-all] [--progress FILE] [--lifetime SECONDS]
- *         [--own-usr2] [--fork] [--daemonize-fds] [--own-inotify DIR] [--spawn COMMAND]
+ *         [--own-usr2] [--own-rt N] [--fork] [--daemonize-fds] [--own-inotify DIR]
+ *         [--spawn COMMAND]
  *
  * Prints "ready <pid>" on stdout once every thread is parked. With
  * --block-all, one more thread ("kilo") blocks every signal first.
@@ -21,6 +22,8 @@
  *                    holding HOST_DATA over descriptors 3..200, and checks
  *                    on every tick that nobody read from it ("stolen" on
  *                    stderr and exit 4 if someone did);
+ *   --own-rt N       installs its own handler for SIGRTMAX-N (libgmr's
+ *                    capture signal for N=3), printing "rt <tid>";
  *   --own-inotify DIR  closes every descriptor above 2 and watches DIR with
  *                    an inotify instance of its own, moved to the number
  *                    libgmr's had (so with its watch number too); prints
@@ -51,6 +54,7 @@
 #include <sys/inotify.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/ioctl.h>
 #include <sys/select.h>
 #include <sys/wait.h>
@@ -212,6 +216,27 @@ static void own_usr2(void)
     sigaction(SIGUSR2, &sa, NULL);
 }
 
+/* Prints "rt <tid>": which thread ran the handler. */
+static void on_rt(int sig)
+{
+    char line[32];
+    int n = snprintf(line, sizeof(line), "rt %ld\n", (long)syscall(SYS_gettid));
+
+    (void)sig;
+    if (write(STDOUT_FILENO, line, (size_t)n) < 0)
+        _exit(5);
+}
+
+static void own_rt(int sig)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_rt;
+    sa.sa_flags = SA_RESTART;
+    sigaction(sig, &sa, NULL);
+}
+
 /* Daemon-style descriptor hygiene, then a pipe spread over many numbers. */
 static int daemonize_fds(void)
 {
@@ -341,6 +366,7 @@ int main(int argc, char **argv)
     int usr2 = 0, do_fork = 0, daemonize = 0, host_fd = -1, drop_uid = -1, drop_gid = -1;
     int listen_tcp = 0, weird = 0;
     const char *command = NULL, *inotify_dir = NULL;
+    int rt = -1;
     int host_inotify = -1;
     struct timespec tick = {0, 10 * 1000 * 1000};
     unsigned long count = 0;
@@ -360,6 +386,8 @@ int main(int argc, char **argv)
             do_fork = 1;
         else if (!strcmp(argv[i], "--daemonize-fds"))
             daemonize = 1;
+        else if (!strcmp(argv[i], "--own-rt") && i + 1 < argc)
+            rt = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--own-inotify") && i + 1 < argc)
             inotify_dir = argv[++i];
         else if (!strcmp(argv[i], "--spawn") && i + 1 < argc)
@@ -389,6 +417,8 @@ int main(int argc, char **argv)
         nanosleep(&tick, NULL);
     if (usr2)
         own_usr2();
+    if (rt >= 0)
+        own_rt(SIGRTMAX - rt);
     if (listen_tcp)
         listen_and_connect();
     if (weird) {

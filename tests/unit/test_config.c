@@ -61,8 +61,9 @@ START_TEST(signal_name_roundtrip)
     ck_assert_str_eq(signal_name(SIGUSR2, buf, sizeof(buf)), "USR2");
     ck_assert_str_eq(signal_name(SIGRTMIN + 3, buf, sizeof(buf)), "RTMIN+3");
     ck_assert_str_eq(signal_name(SIGRTMAX - 1, buf, sizeof(buf)), "RTMAX-1");
+    /* Every signal a program may use; not the C library's own, between. */
     for (sig = 1; sig <= SIGRTMAX; sig++)
-        if (sig != SIGIOT && sig != SIGPOLL)
+        if (sig != SIGIOT && sig != SIGPOLL && (sig <= SIGSYS || sig >= SIGRTMIN))
             ck_assert_int_eq(signal_parse(signal_name(sig, buf, sizeof(buf))), sig);
 }
 END_TEST
