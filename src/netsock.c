@@ -107,7 +107,9 @@ static void add(struct sock_table *t, const struct sock_info *s)
     t->v[t->n++] = *s;
 }
 
-static void load_file(struct sock_table *t, const char *name, const char *proto, int v6)
+/* Returns 1 if the file could be read (IPv6 files are missing without
+   IPv6, so no single file is required), else 0. */
+static int load_file(struct sock_table *t, const char *name, const char *proto, int v6)
 {
     char path[64], *text, *line, *next;
     struct sock_info s;
@@ -115,7 +117,7 @@ static void load_file(struct sock_table *t, const char *name, const char *proto,
     snprintf(path, sizeof(path), "/proc/self/net/%s", name);
     text = procfs_slurp(path, NULL);
     if (!text)
-        return;
+        return 0;
     line = strchr(text, '\n'); /* skip the header */
     for (line = line ? line + 1 : NULL; line && *line; line = next) {
         next = strchr(line, '\n');
@@ -127,6 +129,7 @@ static void load_file(struct sock_table *t, const char *name, const char *proto,
             break;
     }
     free(text);
+    return 1;
 }
 
 static int cmp_inode(const void *a, const void *b)
@@ -136,18 +139,21 @@ static int cmp_inode(const void *a, const void *b)
     return (x->inode > y->inode) - (x->inode < y->inode);
 }
 
-void netsock_load(struct sock_table *t)
+int netsock_load(struct sock_table *t)
 {
+    int read = 0;
+
     memset(t, 0, sizeof(*t));
-    load_file(t, "tcp", "tcp", 0);
-    load_file(t, "tcp6", "tcp6", 1);
-    load_file(t, "udp", "udp", 0);
-    load_file(t, "udp6", "udp6", 1);
-    load_file(t, "raw", "raw", 0);
-    load_file(t, "raw6", "raw6", 1);
-    load_file(t, "unix", NULL, 0);
+    read += load_file(t, "tcp", "tcp", 0);
+    read += load_file(t, "tcp6", "tcp6", 1);
+    read += load_file(t, "udp", "udp", 0);
+    read += load_file(t, "udp6", "udp6", 1);
+    read += load_file(t, "raw", "raw", 0);
+    read += load_file(t, "raw6", "raw6", 1);
+    read += load_file(t, "unix", NULL, 0);
     if (t->n)
         qsort(t->v, t->n, sizeof(t->v[0]), cmp_inode);
+    return read;
 }
 
 const struct sock_info *netsock_find(const struct sock_table *t, unsigned long inode)

@@ -29,7 +29,9 @@ struct sock_table {
 };
 
 /* Reads every table of the process's network namespace. */
-void netsock_load(struct sock_table *t);
+/* Reads the socket tables; returns how many of /proc/self/net's files
+   could be read (0: sockets cannot be described). */
+int netsock_load(struct sock_table *t);
 const struct sock_info *netsock_find(const struct sock_table *t, unsigned long inode);
 void netsock_free(struct sock_table *t);
 

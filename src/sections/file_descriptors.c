@@ -126,7 +126,9 @@ void section_file_descriptors(struct emitter *e, struct report *r)
         e->ops->text(e, "note: /proc/self/fd could not be read");
     for (i = 0; i < n; i++)
         if (!strncmp(fds[i].target, "socket:", 7)) {
-            netsock_load(&socks);
+            if (!netsock_load(&socks))
+                e->ops->text(e, "note: /proc/self/net could not be read; sockets are shown "
+                                "without protocol or addresses");
             break;
         }
     for (i = 0; i < n && i < MAX_SHOWN; i++)

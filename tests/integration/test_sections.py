@@ -167,8 +167,6 @@ class Content(GmrTestCase):
             self.assertNotIn("\x01", line)
 
 
-@unittest.skipUnless(os.geteuid() == 0 and shutil.which("unshare"),
-                     "needs root and unshare to hide /proc files")
 def descendants(pid):
     """Every process below pid, from /proc's children lists."""
     out, todo = [], [pid]
@@ -190,13 +188,19 @@ def proc_facts(pid):
     return {"state": fields[0], "ppid": int(fields[1])}
 
 
+@unittest.skipUnless(os.geteuid() == 0 and shutil.which("unshare"),
+                     "needs root and unshare to hide /proc files")
 class MissingSources(GmrTestCase):
     def test_each_section_survives_its_source_failing(self):
         # A private mount namespace where some of this process's /proc files
         # fail to read (EACCES), then the target itself: same pid, same mounts.
         hide = " ".join("mount --bind /proc/sys/vm/compact_memory /proc/$$/%s &&" % f
                         for f in ["environ", "cmdline", "cgroup", "status"])
-        argv = ["unshare", "-m", "sh", "-c", "%s exec %s --threads 2" % (hide, testd()[0])]
+        empty = os.path.join(self.tmp, "empty")
+        os.mkdir(empty)
+        hide += " mount --bind %s /proc/$$/net &&" % empty
+        argv = ["unshare", "-m", "sh", "-c",
+                "%s exec %s --threads 2 --listen" % (hide, testd()[0])]
         with Target(argv) as t:
             t.signal()
             text = wait_stderr_report(t)
@@ -213,6 +217,10 @@ class MissingSources(GmrTestCase):
                       "\n".join(report["sections"]["Signals"]))
         self.assertIn("note = /proc/self/status could not be read",
                       "\n".join(report["sections"]["Memory"]))
+        fds = report["sections"]["File Descriptors"]
+        self.assertIn("note: /proc/self/net could not be read; sockets are shown without "
+                      "protocol or addresses", fds)
+        self.assertTrue(any("socket:[" in line for line in fds), fds)
         # The threads are all there, stacks and all.
         names = {th["name"] for th in report["threads"]}
         self.assertTrue({"alpha", "bravo"} <= names)
