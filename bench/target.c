@@ -24,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define NOINLINE __attribute__((noinline, noclone))
+#define NOINLINE     __attribute__((noinline, noclone))
 #define KEEP_FRAME() __asm__ volatile("" ::: "memory")
 
 struct shared {
@@ -80,7 +80,7 @@ static void park(int index)
 
 /* frame_NN: the NN-th function of the chain, parking at DEPTH. */
 #define FRAME(n, next)                                                                             \
-    static NOINLINE void frame_##n(int level, int index)                                          \
+    static NOINLINE void frame_##n(int level, int index)                                           \
     {                                                                                              \
         if (level >= depth)                                                                        \
             park(index);                                                                           \

@@ -47,7 +47,7 @@ struct thread_rec {
 struct capture {
     struct thread_rec *threads;
     size_t n, cap;
-    struct maps maps; /* the newest map read during the round */
+    struct maps maps;        /* the newest map read during the round */
     struct map_set *sets[9]; /* the first list's, and one per re-list */
     size_t nsets;
     struct round *round;

@@ -93,8 +93,8 @@ struct handler_state {
     pid_t pid;
     int wake_signal;    /* sent to the watcher to end its wait: the capture signal */
     int trigger_signal; /* the trigger signal, once its handler is installed */
-    int no_watcher;    /* none works: forked while libgmr started, or it crashed */
-    int crash_wait_ms; /* how long a crashing thread waits for the watcher */
+    int no_watcher;     /* none works: forked while libgmr started, or it crashed */
+    int crash_wait_ms;  /* how long a crashing thread waits for the watcher */
     const char *service;
     struct crash_info crash;
 };

@@ -67,7 +67,8 @@ static void let_trigger_handlers_return(void)
     until.tv_nsec %= 1000000000L;
     while (atomic_load(&hs.in_trigger) > 0) {
         clock_gettime(CLOCK_MONOTONIC, &now);
-        if (now.tv_sec > until.tv_sec || (now.tv_sec == until.tv_sec && now.tv_nsec >= until.tv_nsec))
+        if (now.tv_sec > until.tv_sec ||
+            (now.tv_sec == until.tv_sec && now.tv_nsec >= until.tv_nsec))
             return;
         nanosleep(&nap, NULL);
     }

@@ -35,7 +35,7 @@
 
 struct symbolizer {
     const struct dw_api *dw;
-    Dwfl *dwfl; /* from the first miss of a report until symbolizer_shed */
+    Dwfl *dwfl;      /* from the first miss of a report until symbolizer_shed */
     int load_failed; /* this report: elfutils could not be loaded, do not retry */
     Dwfl_Callbacks callbacks;
     struct symcache cache;

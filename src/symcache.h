@@ -36,7 +36,8 @@ struct symcache {
 const struct sym_result *symcache_find(const struct symcache *c, uintptr_t key);
 /* Stores a copy of `r` (its frames and strings) under key; returns the
    copy, valid until symcache_clear, or NULL when out of memory. */
-const struct sym_result *symcache_put(struct symcache *c, uintptr_t key, const struct sym_result *r);
+const struct sym_result *symcache_put(struct symcache *c, uintptr_t key,
+                                      const struct sym_result *r);
 /* Forgets everything and gives all memory back; the cache stays usable. */
 void symcache_clear(struct symcache *c);
 /* Bytes of memory the cache holds (for tests and the benchmark). */

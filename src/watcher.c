@@ -193,8 +193,8 @@ static void *watcher_main(void *arg)
         memset(&req, 0, sizeof(req));
         req.bits = wait_trigger(w);
         if (req.bits & TRIGGER_API)
-            ticket = api_take_requests(req.reason, sizeof(req.reason), &req.api_calls,
-                                       &req.api_caller);
+            ticket =
+                api_take_requests(req.reason, sizeof(req.reason), &req.api_calls, &req.api_caller);
         if (!w->ctx.sym)
             w->ctx.sym = symbolizer_new(w->ctx.cfg->debuginfod);
         w->ctx.trigger_fd = w->tf.fd;

@@ -135,9 +135,10 @@ static void effective_value(const struct report *r, enum cfg_key k, char *value,
     if (k == CFG_SERVICE_NAME && !r->cfg->service_name[0])
         snprintf(value, len, "%s", r->ctx->service);
     else if (k == CFG_CAPTURE_SIGNAL && !r->cfg->capture_signal)
-        snprintf(value, len, "%s", r->ctx->capture_signal > 0
-                                       ? signal_name(r->ctx->capture_signal, name, sizeof(name))
-                                       : "(none free)");
+        snprintf(value, len, "%s",
+                 r->ctx->capture_signal > 0
+                     ? signal_name(r->ctx->capture_signal, name, sizeof(name))
+                     : "(none free)");
 }
 
 static void settings(struct emitter *e, const struct report *r)

@@ -51,8 +51,8 @@ static void capture_summary(struct emitter *e, const struct report *r)
     snprintf(text, sizeof(text),
              "%zu of %zu threads in %ld.%03ld ms; each paused %ld.%ld us (median), %ld.%ld us "
              "(max)",
-             captured, r->cap.n, r->cap.elapsed_us / 1000, r->cap.elapsed_us % 1000,
-             median / 1000, median % 1000 / 100, max / 1000, max % 1000 / 100);
+             captured, r->cap.n, r->cap.elapsed_us / 1000, r->cap.elapsed_us % 1000, median / 1000,
+             median % 1000 / 100, max / 1000, max % 1000 / 100);
     e->ops->str(e, "capture", text, EMIT_TEXT_ONLY);
     e->ops->num(e, "threads", (long long)r->cap.n, EMIT_JSON_ONLY);
     e->ops->num(e, "threads_captured", (long long)captured, EMIT_JSON_ONLY);

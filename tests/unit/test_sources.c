@@ -137,9 +137,8 @@ START_TEST(dpkg_lookup)
     ck_assert_str_eq(version, "1.2-3");
     /* Outside the trees packages install into, no search at all (the fake
        list claims it, which dpkg never would). */
-    ck_assert_int_eq(dpkg_owner(admindir, "/home/me/bin/tool", pkg, sizeof(pkg), version,
-                                sizeof(version)),
-                     -1);
+    ck_assert_int_eq(
+        dpkg_owner(admindir, "/home/me/bin/tool", pkg, sizeof(pkg), version, sizeof(version)), -1);
     /* A prefix of a listed path is not a match. */
     ck_assert_int_eq(
         dpkg_owner(admindir, "/usr/bin/foob", pkg, sizeof(pkg), version, sizeof(version)), -1);
