@@ -135,6 +135,23 @@ static int known(const struct capture *c, pid_t tid)
     return 0;
 }
 
+/* Adds the threads of `tids` not listed yet; returns the first one's index. */
+static size_t add_unknown(struct capture *c, const pid_t *tids, size_t ntids, int late)
+{
+    size_t i, first = c->n;
+
+    for (i = 0; i < ntids; i++) {
+        struct thread_rec *t;
+        if (known(c, tids[i]))
+            continue;
+        t = add_thread(c, tids[i]);
+        if (!t)
+            break;
+        t->late = late;
+    }
+    return first;
+}
+
 static const char *state_text(char s)
 {
     switch (s) {
@@ -334,17 +351,8 @@ static size_t enroll(struct capture *c, const pid_t *tids, size_t ntids, pid_t s
                      const struct slot *preset)
 {
     struct map_set *set;
-    size_t i, first = c->n;
+    size_t i, first = add_unknown(c, tids, ntids, late);
 
-    for (i = 0; i < ntids; i++) {
-        struct thread_rec *t;
-        if (known(c, tids[i]))
-            continue;
-        t = add_thread(c, tids[i]);
-        if (!t)
-            break;
-        t->late = late;
-    }
     if (c->n == first)
         return 0;
     set = fresh_map_set(c);
@@ -487,14 +495,9 @@ static void list_latecomers(struct capture *c)
 
     if (procfs_tids(&tids, &ntids) < 0)
         return;
-    for (i = 0; i < ntids; i++) {
-        struct thread_rec *t;
-        if (known(c, tids[i]))
-            continue;
-        t = add_thread(c, tids[i]);
-        if (!t)
-            break;
-        t->late = 1;
+    for (i = add_unknown(c, tids, ntids, 1); i < c->n; i++) {
+        struct thread_rec *t = &c->threads[i];
+
         t->status = read_stat(c->taskdir, t) < 0 ? CAP_GONE : CAP_NO_ROOM;
         if (t->status == CAP_NO_ROOM)
             read_whereabouts(c->taskdir, t);
