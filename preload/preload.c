@@ -49,6 +49,12 @@ static void warn_line(void *ctx, const char *msg)
         log_msg("%s", msg);
 }
 
+static void warn_rest(const char *where, int count)
+{
+    if (count > CONFIG_WARNINGS_SHOWN)
+        log_msg("%s: %d more problems not shown", where, count - CONFIG_WARNINGS_SHOWN);
+}
+
 /* A FIFO or a device named by mistake must not block or hang the host's
    start: the file is opened without blocking and read only if regular. */
 static ssize_t read_regular(const char *path, char *text, size_t cap)
@@ -79,7 +85,7 @@ out:
 
 static void read_config_file(const char *path)
 {
-    char *text = malloc(CONFIG_FILE_MAX);
+    char *text = malloc(CONFIG_FILE_MAX), where[PATH_MAX + 16];
     int warnings = 0;
     ssize_t n;
 
@@ -94,9 +100,8 @@ static void read_config_file(const char *path)
     if (n == CONFIG_FILE_MAX)
         log_msg("GMR_CONFIG=%s: larger than 1 MiB; only the first MiB is read", path);
     config_apply_ini(&config, path, text, (size_t)n, warn_line, &warnings);
-    if (warnings > CONFIG_WARNINGS_SHOWN)
-        log_msg("GMR_CONFIG=%s: %d more problems not shown", path,
-                warnings - CONFIG_WARNINGS_SHOWN);
+    snprintf(where, sizeof(where), "GMR_CONFIG=%s", path);
+    warn_rest(where, warnings);
     free(text);
 }
 
@@ -112,8 +117,7 @@ static void load_config(char **envp)
     if (file && file[0])
         read_config_file(file);
     config_apply_env(&config, envp, warn_line, &env_warnings);
-    if (env_warnings > CONFIG_WARNINGS_SHOWN)
-        log_msg("environment: %d more problems not shown", env_warnings - CONFIG_WARNINGS_SHOWN);
+    warn_rest("environment", env_warnings);
     if (getcwd(cwd, sizeof(cwd)))
         config_absolutize(&config, cwd);
 }
@@ -210,12 +214,16 @@ __attribute__((constructor)) static void gmr_init(int argc, char **argv, char **
     }
     capture = signals_install_capture(config.capture_signal, config.signal);
     hs.wake_signal = capture;
-    if (watcher_start(&config, service, capture) < 0)
-        return;
-    pthread_atfork(NULL, NULL, after_fork_child);
+    /* Both wake signals are in place before the watcher first sleeps: its
+       sleep lets through only the ones that are ours by then. */
     if (config.signal && config.signal == capture)
         log_msg(
             "GMR_SIGNAL and GMR_CAPTURE_SIGNAL name the same signal; the signal trigger is off");
     else if (config.signal && signals_install_trigger(config.signal) == 0)
         hs.trigger_signal = config.signal;
+    if (watcher_start(&config, service, capture) < 0) {
+        hs.no_watcher = 1; /* a trigger then says so, and the host runs on */
+        return;
+    }
+    pthread_atfork(NULL, NULL, after_fork_child);
 }

@@ -25,7 +25,6 @@
 #include "capture.h"
 
 #include "procfs.h"
-#include "signals.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -552,7 +551,7 @@ void capture_run(struct capture *c, int signo, long timeout_ms, pid_t self,
         goto out;
     if (signo <= 0)
         list_only(c, tids, ntids, self, CAP_NO_SIGNAL, preset);
-    else if (!signals_capture_is_ours(signo))
+    else if (!handler_owns(signo, handler_capture))
         list_only(c, tids, ntids, self, CAP_NOT_OURS, preset);
     else if (alloc_round(c, (uint32_t)(ntids * 2 + 64)) < 0)
         list_only(c, tids, ntids, self, CAP_NO_MEMORY, preset);

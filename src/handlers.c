@@ -28,7 +28,7 @@ static pid_t my_tid(void)
     return (pid_t)syscall(SYS_gettid);
 }
 
-static int handler_is(int sig, void (*fn)(int, siginfo_t *, void *))
+int handler_owns(int sig, void (*fn)(int, siginfo_t *, void *))
 {
     struct sigaction sa;
 
@@ -50,9 +50,9 @@ void handler_wake_watcher(unsigned bits)
     atomic_fetch_or(&hs.pending, bits);
     if (w <= 0)
         return;
-    if (handler_is(hs.wake_signal, handler_capture))
+    if (handler_owns(hs.wake_signal, handler_capture))
         syscall(SYS_tgkill, hs.pid, w, hs.wake_signal);
-    else if (handler_is(hs.trigger_signal, handler_trigger))
+    else if (handler_owns(hs.trigger_signal, handler_trigger))
         syscall(SYS_tgkill, hs.pid, w, hs.trigger_signal);
 }
 
@@ -77,8 +77,8 @@ void handler_trigger(int sig, siginfo_t *si, void *uc)
     atomic_store(&hs.trigger_tid, my_tid());
     atomic_store(&hs.trigger_sender, si ? si->si_pid : 0);
     if (hs.no_watcher)
-        log_raw("this process has no working libgmr watcher (it forked while libgmr was "
-                "starting, or the watcher crashed); no report",
+        log_raw("this process has no working libgmr watcher (it could not start, it forked "
+                "while libgmr was starting, or the watcher crashed); no report",
                 NULL, NULL, NULL);
     else
         handler_wake_watcher(TRIGGER_SIGNAL);

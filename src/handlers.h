@@ -106,6 +106,9 @@ void handler_trigger(int sig, siginfo_t *si, void *uc);
 void handler_crash(int sig, siginfo_t *si, void *uc);
 /* The watcher, after writing a crash report. */
 void handler_crash_reported(int phase);
+/* Is fn still sig's handler (the host may have taken the signal since)?
+   Async-signal-safe. */
+int handler_owns(int sig, void (*fn)(int, siginfo_t *, void *));
 /* Asks the watcher to run (async-signal-safe; any thread). */
 void handler_wake_watcher(unsigned bits);
 

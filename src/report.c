@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TRIGGER_WAIT_MS 50
+#define TRIGGER_WAIT_MS 50 /* naps of 1 ms, so about that long at most */
 
 static const section_fn sections[] = {
     section_header,           section_package,       section_threads,     section_green_threads,
@@ -59,19 +59,11 @@ static void render(struct report *r, struct buf *out)
  */
 static void let_trigger_handlers_return(void)
 {
-    struct timespec nap = {0, 20 * 1000}, now, until;
+    struct timespec nap = {0, 1000 * 1000};
+    int i;
 
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_nsec += TRIGGER_WAIT_MS * 1000000L;
-    until.tv_sec += until.tv_nsec / 1000000000L;
-    until.tv_nsec %= 1000000000L;
-    while (atomic_load(&hs.in_trigger) > 0) {
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if (now.tv_sec > until.tv_sec ||
-            (now.tv_sec == until.tv_sec && now.tv_nsec >= until.tv_nsec))
-            return;
+    for (i = 0; i < TRIGGER_WAIT_MS && atomic_load(&hs.in_trigger) > 0; i++)
         nanosleep(&nap, NULL);
-    }
 }
 
 void report_write(const struct report_ctx *ctx, const struct report_request *req, char *written,

@@ -57,22 +57,6 @@ int signals_install_capture(int wanted, int avoid)
     return -1;
 }
 
-int signals_capture_is_ours(int sig)
-{
-    struct sigaction sa;
-
-    return sig > 0 && sigaction(sig, NULL, &sa) == 0 && (sa.sa_flags & SA_SIGINFO) &&
-           sa.sa_sigaction == handler_capture;
-}
-
-int signals_trigger_is_ours(int sig)
-{
-    struct sigaction sa;
-
-    return sig > 0 && sigaction(sig, NULL, &sa) == 0 && (sa.sa_flags & SA_SIGINFO) &&
-           sa.sa_sigaction == handler_trigger;
-}
-
 int signals_install_trigger(int sig)
 {
     char name[32];

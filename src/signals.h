@@ -11,10 +11,6 @@
 /* Picks and installs the capture signal (`wanted`, or a free one if 0).
    Returns the signal, or -1 with a gmr: line. */
 int signals_install_capture(int wanted, int avoid);
-/* Is sig's handler still our capture handler (the host may have taken it)? */
-int signals_capture_is_ours(int sig);
-/* Is sig's handler still our trigger handler? */
-int signals_trigger_is_ours(int sig);
 /* Installs the trigger handler on sig if the host has not claimed it.
    Returns 0, or -1 with a gmr: line. */
 int signals_install_trigger(int sig);

@@ -26,7 +26,6 @@
 #include "handlers.h"
 #include "log.h"
 #include "report.h"
-#include "signals.h"
 #include "trigger_file.h"
 #include "unwind.h"
 
@@ -88,8 +87,8 @@ static long long wait_limit(const struct watcher *w, long long now)
 
     wait_ms = sooner(wait_ms, w->timeout_at_ms, now);
     wait_ms = sooner(wait_ms, w->release_at_ms, now);
-    if (!signals_capture_is_ours(w->ctx.capture_signal) &&
-        !signals_trigger_is_ours(hs.trigger_signal) &&
+    if (!handler_owns(w->ctx.capture_signal, handler_capture) &&
+        !handler_owns(hs.trigger_signal, handler_trigger) &&
         (wait_ms < 0 || wait_ms > NO_WAKE_SIGNAL_POLL_MS))
         wait_ms = NO_WAKE_SIGNAL_POLL_MS;
     return wait_ms;
@@ -118,9 +117,9 @@ static void watcher_mask(sigset_t *mask)
 static void wait_mask(const struct watcher *w, sigset_t *mask)
 {
     watcher_mask(mask);
-    if (signals_capture_is_ours(w->ctx.capture_signal))
+    if (handler_owns(w->ctx.capture_signal, handler_capture))
         sigdelset(mask, w->ctx.capture_signal);
-    if (signals_trigger_is_ours(hs.trigger_signal))
+    if (handler_owns(hs.trigger_signal, handler_trigger))
         sigdelset(mask, hs.trigger_signal);
 }
 
