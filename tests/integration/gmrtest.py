@@ -21,7 +21,9 @@ import unittest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.path.join(ROOT, os.environ.get("GMR_TEST_BUILD", "build"))
-LIB = os.path.join(BUILD, "libgmr.so")
+# GMR_TEST_LIB runs the tests against another build of libgmr (an older one,
+# to show that a new test fails there); the targets still come from BUILD.
+LIB = os.environ.get("GMR_TEST_LIB") or os.path.join(BUILD, "libgmr.so")
 SANITIZE = os.environ.get("GMR_TEST_SANITIZE", "")
 TARGETS = os.path.join(BUILD, "targets")
 EXAMPLES = os.path.join(BUILD, "examples")
