@@ -15,6 +15,7 @@
 #include "../src/altstack.h"
 #include "../src/api.h"
 #include "../src/config.h"
+#include "../src/deps.h"
 #include "../src/handlers.h"
 #include "../src/log.h"
 #include "../src/signals.h"
@@ -199,6 +200,7 @@ __attribute__((constructor)) static void gmr_init(int argc, char **argv, char **
 {
     int capture;
 
+    preload_resolve_signal_calls(); /* before the host's first sigaction can reach ours */
     load_config(envp);
     pick_service(argc, argv);
     if (!config.inherit)
@@ -219,11 +221,9 @@ __attribute__((constructor)) static void gmr_init(int argc, char **argv, char **
     if (config.signal && config.signal == capture)
         log_msg(
             "GMR_SIGNAL and GMR_CAPTURE_SIGNAL name the same signal; the signal trigger is off");
-    else if (config.signal && signals_install_trigger(config.signal) == 0)
+    else if (config.signal && signals_install_trigger(config.signal, config.trigger_file[0]) == 0)
         hs.trigger_signal = config.signal;
-    if (watcher_start(&config, service, capture) < 0) {
-        hs.no_watcher = 1; /* a trigger then says so, and the host runs on */
-        return;
-    }
-    pthread_atfork(NULL, NULL, after_fork_child);
+    if (watcher_start(&config, service, capture) < 0)
+        return; /* a trigger then says so, and the host runs on */
+    pthread_atfork(deps_fork_prepare, deps_fork_parent, after_fork_child);
 }

@@ -8,4 +8,8 @@
    alternate signal stack (threads.c). */
 extern int preload_altstacks;
 
+/* Looks up the sigaction() and signal() calls ours stand in front of
+   (sigaction.c). First thing in the constructor. */
+void preload_resolve_signal_calls(void);
+
 #endif

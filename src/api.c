@@ -268,7 +268,7 @@ int gmr_report(const char *reason)
 {
     uint32_t ticket;
 
-    if (!watcher_running() || hs.no_watcher) {
+    if (!watcher_running() || handler_no_watcher_reason()) {
         errno = ENOSYS;
         return -1;
     }

@@ -6,14 +6,16 @@
  *     (a thread created later is listed later, with a newer map);
  *  2. per thread, /proc/self/task/TID/stat: name, state and CPU times as
  *     they were before we interrupted anyone;
- *  3. publish the round and queue the signal to each thread (but not to
- *     one that blocked it last time and still does: see `blockers`);
- *     re-list to catch threads created meanwhile;
- *  4. sleep on the round's futex until every expected answer is in (the
- *     last handler wakes us) or the deadline passes. When answers stop
- *     coming, look at the silent threads' SigBlk and task entry: a thread
- *     that blocks the signal, or has exited, is settled at once, so it
- *     never costs the deadline;
+ *  3. publish the round and queue the signal to each thread that would
+ *     take it in our handler and nowhere else (tasks.c: not one that
+ *     blocks it, waits for it in sigwaitinfo, or has one of ours pending
+ *     still); re-list to catch threads created meanwhile;
+ *  4. sleep on the round's futex until every thread sent the signal has
+ *     answered (counted thread by thread; the last handler wakes us) or
+ *     the deadline passes. When answers stop coming, look at the silent
+ *     threads again: one that has exited, blocked the signal since, or
+ *     waits for a vfork child is settled at once, so it never costs the
+ *     deadline;
  *  5. unpublish, wait for handlers still inside to leave, classify, and
  *     list the threads created too late to be asked, so none is missing.
  *
@@ -25,6 +27,7 @@
 #include "capture.h"
 
 #include "procfs.h"
+#include "tasks.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,7 +41,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define STACK_COPY_MAX    (512 * 1024)
 #define STACK_COPY_MIN    (16 * 1024)
 #define RELIST_ROUNDS     8
 #define STALL_US          10000  /* no new answer for this long: look at the silent */
@@ -46,48 +48,6 @@
 #define DRAIN_MAX_MS      2000
 
 static uint32_t round_seq;
-
-/*
- * Threads found blocking the capture signal in an earlier round. A signal
- * queued to such a thread stays pending until it unblocks, so each round
- * would add one more to its queue (and to the user's RLIMIT_SIGPENDING).
- * Reading every thread's SigBlk before sending would cost a /proc read per
- * thread per report; instead the threads that blocked last time are
- * checked first, so a blocking thread holds at most one of our signals.
- */
-static pid_t *blockers;
-static size_t nblockers, blockers_cap;
-
-static int was_blocking(pid_t tid)
-{
-    size_t i;
-
-    for (i = 0; i < nblockers; i++)
-        if (blockers[i] == tid)
-            return 1;
-    return 0;
-}
-
-/* Remembers this round's blockers for the next; forgets the rest. */
-static void note_blockers(const struct capture *c)
-{
-    size_t i;
-
-    nblockers = 0;
-    for (i = 0; i < c->n; i++) {
-        if (c->threads[i].status != CAP_BLOCKED)
-            continue;
-        if (nblockers == blockers_cap) {
-            size_t ncap = blockers_cap ? blockers_cap * 2 : 16;
-            pid_t *grown = realloc(blockers, ncap * sizeof(*grown));
-            if (!grown)
-                return;
-            blockers = grown;
-            blockers_cap = ncap;
-        }
-        blockers[nblockers++] = c->threads[i].tid;
-    }
-}
 
 static long long now_us(void)
 {
@@ -218,20 +178,6 @@ static int read_stat(int taskdir, struct thread_rec *t)
     return 0;
 }
 
-/* 1 if the thread blocks signo, 0 if not, -1 if it is gone. */
-static int blocks_signal(int taskdir, pid_t tid, int signo)
-{
-    char path[32], text[4096];
-    const char *v;
-    size_t len;
-
-    snprintf(path, sizeof(path), "%d/status", (int)tid);
-    if (procfs_readat(taskdir, path, text, sizeof(text)) < 0)
-        return -1;
-    v = procfs_field(text, "SigBlk:", &len);
-    return v ? (int)((strtoull(v, NULL, 16) >> (signo - 1)) & 1) : 0;
-}
-
 static void read_whereabouts(int taskdir, struct thread_rec *t)
 {
     char path[32];
@@ -256,7 +202,7 @@ static size_t round_size(uint32_t cap)
 
 static int alloc_round(struct capture *c, uint32_t cap)
 {
-    size_t stack = STACK_COPY_MAX;
+    size_t stack = CAPTURE_STACK_MAX;
     void *p;
 
     c->round_bytes = round_size(cap);
@@ -297,7 +243,8 @@ static int queue_signal(pid_t pid, pid_t tid, int signo, uint32_t seq, uint32_t 
     return (int)syscall(SYS_rt_tgsigqueueinfo, pid, tid, signo, &si);
 }
 
-static void send_to(struct capture *c, struct thread_rec *t, const struct map_set *set)
+static void send_to(struct capture *c, struct thread_rec *t, const struct map_set *set,
+                    int filtered)
 {
     struct round *r = c->round;
     uint32_t idx = atomic_load(&r->nslots);
@@ -312,6 +259,7 @@ static void send_to(struct capture *c, struct thread_rec *t, const struct map_se
     s->maps = set;
     s->copy = c->copies + (size_t)idx * c->stack_cap;
     s->copy_cap = c->stack_cap;
+    s->via_mem_file = filtered;
     atomic_store(&s->state, SLOT_SENT);
     atomic_store(&r->nslots, idx + 1);
     atomic_fetch_add(&r->expected, 1);
@@ -344,35 +292,100 @@ static struct map_set *fresh_map_set(struct capture *c)
     return set;
 }
 
-/* Adds the threads in `tids` not yet known and signals them. Returns how
+/* The preset slot for tid, if any: (a copy of) the kind, and the slot. */
+static const struct slot *preset_for(const struct capture_presets *p, pid_t tid,
+                                     enum capture_preset *kind)
+{
+    const struct frozen *f;
+    size_t i;
+
+    if (!p)
+        return NULL;
+    if (p->crashed && p->crashed->tid == tid) {
+        *kind = PRESET_CRASHED;
+        return p->crashed;
+    }
+    for (f = p->frozen, i = 0; f && i < p->nfrozen; f = f->next, i++)
+        if (f->slot.tid == tid) {
+            *kind = PRESET_FROZEN;
+            return &f->slot;
+        }
+    if (p->trigger && p->trigger->tid == tid) {
+        *kind = PRESET_TRIGGER;
+        return p->trigger;
+    }
+    return NULL;
+}
+
+static enum capture_status reach_status(enum task_reach reach)
+{
+    switch (reach) {
+    case REACH_BLOCKED:
+        return CAP_BLOCKED;
+    case REACH_SIGWAIT:
+        return CAP_SIGWAIT;
+    case REACH_PENDING:
+        return CAP_PENDING;
+    case REACH_GONE:
+        return CAP_GONE;
+    case REACH_YES:
+        break;
+    }
+    return CAP_NO_ANSWER;
+}
+
+/* Captures one newly listed thread, or says why not. */
+static void enroll_one(struct capture *c, struct thread_rec *t, const struct map_set *set,
+                       pid_t self, const struct capture_presets *p)
+{
+    enum capture_preset kind = PRESET_NONE;
+    const struct slot *preset = preset_for(p, t->tid, &kind);
+    enum task_reach reach;
+    int filtered = 1;
+
+    if (read_stat(c->taskdir, t) < 0) {
+        t->status = CAP_GONE;
+        return;
+    }
+    if (t->tid == self) {
+        t->status = CAP_SELF;
+        return;
+    }
+    if (preset) {
+        t->status = CAP_OK;
+        t->preset = kind;
+        t->slot = preset;
+        return;
+    }
+    reach = task_reach(c->taskdir, t->tid, c->signo, &filtered);
+    if (reach == REACH_PENDING && task_in_vfork(c->taskdir, t->tid)) {
+        t->status = CAP_IN_VFORK; /* why ours is still pending there */
+        return;
+    }
+    if (p && !p->send) /* a crash round: whoever could be is frozen already */
+        t->status = reach == REACH_YES ? CAP_NOT_FROZEN : reach_status(reach);
+    else if (reach != REACH_YES)
+        t->status = reach_status(reach);
+    else if (!set)
+        t->status = CAP_NO_MEMORY;
+    else
+        send_to(c, t, set, filtered);
+}
+
+/* Adds the threads in `tids` not yet known and captures them. Returns how
    many were new. */
 static size_t enroll(struct capture *c, const pid_t *tids, size_t ntids, pid_t self, int late,
-                     const struct slot *preset)
+                     const struct capture_presets *p)
 {
-    struct map_set *set;
+    struct map_set *set = NULL;
     size_t i, first = add_unknown(c, tids, ntids, late);
 
     if (c->n == first)
         return 0;
-    set = fresh_map_set(c);
-    for (i = first; i < c->n; i++) {
-        struct thread_rec *t = &c->threads[i];
-
-        if (read_stat(c->taskdir, t) < 0)
-            t->status = CAP_GONE;
-        else if (t->tid == self)
-            t->status = CAP_SELF;
-        else if (preset && t->tid == preset->tid) {
-            t->status = CAP_OK;
-            t->preset = 1;
-            t->slot = preset;
-        } else if (!set)
-            t->status = CAP_NO_MEMORY;
-        else if (was_blocking(t->tid) && blocks_signal(c->taskdir, t->tid, c->signo) > 0)
-            t->status = CAP_BLOCKED;
-        else
-            send_to(c, t, set);
-    }
+    if (!p || p->send)
+        set = fresh_map_set(c);
+    for (i = first; i < c->n; i++)
+        enroll_one(c, &c->threads[i], set, self, p);
     return c->n - first;
 }
 
@@ -383,22 +396,36 @@ static int answered(const struct thread_rec *t)
     return t->preset || (t->slot && atomic_load(&t->slot->state) == SLOT_DONE);
 }
 
-/* Settles silent threads that cannot answer: exited, or blocking us. */
+/* Threads sent the signal that have not answered (and are not settled). */
+static uint32_t outstanding(const struct capture *c)
+{
+    uint32_t n = 0;
+    size_t i;
+
+    for (i = 0; i < c->n; i++)
+        n += c->threads[i].status == CAP_NO_ANSWER && !answered(&c->threads[i]);
+    return n;
+}
+
+/* Settles silent threads that cannot answer soon: exited, blocking us
+   since, or waiting for a vfork child. An answer that comes later still
+   counts (finish). */
 static void settle_silent(struct capture *c)
 {
     size_t i;
 
     for (i = 0; i < c->n; i++) {
         struct thread_rec *t = &c->threads[i];
-        int blocked;
+        enum task_reach reach;
+        int filtered;
 
         if (t->status != CAP_NO_ANSWER || answered(t))
             continue;
-        blocked = blocks_signal(c->taskdir, t->tid, c->signo);
-        if (blocked != 0) {
-            t->status = blocked < 0 ? CAP_GONE : CAP_BLOCKED;
-            atomic_fetch_sub(&c->round->expected, 1);
-        }
+        reach = task_reach(c->taskdir, t->tid, c->signo, &filtered);
+        if (reach == REACH_GONE || reach == REACH_BLOCKED)
+            t->status = reach_status(reach);
+        else if (task_in_vfork(c->taskdir, t->tid))
+            t->status = CAP_IN_VFORK;
     }
 }
 
@@ -409,12 +436,14 @@ static void wait_answers(struct capture *c, long long start, long long deadline)
     uint32_t seen = 0;
 
     for (;;) {
-        uint32_t done = atomic_load(&r->done);
+        uint32_t done = atomic_load(&r->done), left = outstanding(c);
         long long now = now_us(), until;
         struct timespec ts;
 
-        if (done >= atomic_load(&r->expected) || now >= deadline)
+        if (left == 0 || now >= deadline)
             return;
+        /* Only a hint for the handlers: wake us when this many are in. */
+        atomic_store(&r->expected, done + left);
         if (now >= next_look) {
             if (done == seen || now - start > RECHECK_ANYWAY_US)
                 settle_silent(c);
@@ -449,9 +478,12 @@ static void finish(struct capture *c)
 
     for (i = 0; i < c->n; i++) {
         struct thread_rec *t = &c->threads[i];
+        int filtered;
+
         if (answered(t))
             t->status = CAP_OK;
-        else if (t->status == CAP_NO_ANSWER && blocks_signal(c->taskdir, t->tid, c->signo) < 0)
+        else if (t->status == CAP_NO_ANSWER &&
+                 task_reach(c->taskdir, t->tid, c->signo, &filtered) == REACH_GONE)
             t->status = CAP_GONE;
         if (t->status != CAP_OK) {
             t->slot = NULL;
@@ -463,27 +495,45 @@ static void finish(struct capture *c)
 
 /* Lists the threads without capturing them, each with `status`. */
 static void list_only(struct capture *c, const pid_t *tids, size_t n, pid_t self,
-                      enum capture_status status, const struct slot *preset)
+                      enum capture_status status, const struct capture_presets *p)
 {
     size_t i;
 
     for (i = 0; i < n; i++) {
         struct thread_rec *t = add_thread(c, tids[i]);
+        enum capture_preset kind = PRESET_NONE;
+        const struct slot *preset;
+
         if (!t)
             break;
+        preset = preset_for(p, t->tid, &kind);
         if (read_stat(c->taskdir, t) < 0)
             t->status = CAP_GONE;
         else if (t->tid == self)
             t->status = CAP_SELF;
-        else if (preset && t->tid == preset->tid) {
+        else if (preset) {
             t->status = CAP_OK;
-            t->preset = 1;
+            t->preset = kind;
             t->slot = preset;
         } else {
             t->status = status;
             read_whereabouts(c->taskdir, t);
         }
     }
+}
+
+/* A crash round: the threads that could be are frozen already (presets);
+   the others are listed with the reason. */
+static void list_crash_round(struct capture *c, const pid_t *tids, size_t ntids, pid_t self,
+                             const struct capture_presets *p)
+{
+    size_t i;
+
+    enroll(c, tids, ntids, self, 0, p);
+    for (i = 0; i < c->n; i++)
+        if (c->threads[i].status != CAP_OK && c->threads[i].status != CAP_GONE &&
+            c->threads[i].status != CAP_SELF)
+            read_whereabouts(c->taskdir, &c->threads[i]);
 }
 
 /* Threads created while we waited: listed, so that none is missing. */
@@ -505,13 +555,13 @@ static void list_latecomers(struct capture *c)
 }
 
 static void run_round(struct capture *c, pid_t *tids, size_t ntids, pid_t self, long long start,
-                      long timeout_ms, const struct slot *preset)
+                      long timeout_ms, const struct capture_presets *p)
 {
     size_t rounds;
 
     c->round->seq = ++round_seq;
     atomic_store(&hs.round, c->round);
-    enroll(c, tids, ntids, self, 0, preset);
+    enroll(c, tids, ntids, self, 0, p);
     for (rounds = 0; rounds < RELIST_ROUNDS; rounds++) {
         pid_t *again;
         size_t nagain;
@@ -519,7 +569,7 @@ static void run_round(struct capture *c, pid_t *tids, size_t ntids, pid_t self, 
 
         if (procfs_tids(&again, &nagain) < 0)
             break;
-        added = enroll(c, again, nagain, self, 1, preset) > 0;
+        added = enroll(c, again, nagain, self, 1, p) > 0;
         free(again);
         if (!added)
             break;
@@ -534,11 +584,10 @@ static void run_round(struct capture *c, pid_t *tids, size_t ntids, pid_t self, 
     }
     finish(c);
     list_latecomers(c);
-    note_blockers(c);
 }
 
 void capture_run(struct capture *c, int signo, long timeout_ms, pid_t self,
-                 const struct slot *preset)
+                 const struct capture_presets *p)
 {
     long long start = now_us();
     pid_t *tids = NULL;
@@ -549,14 +598,16 @@ void capture_run(struct capture *c, int signo, long timeout_ms, pid_t self,
     c->taskdir = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (c->taskdir < 0 || procfs_tids(&tids, &ntids) < 0)
         goto out;
-    if (signo <= 0)
-        list_only(c, tids, ntids, self, CAP_NO_SIGNAL, preset);
+    if (p && !p->send)
+        list_crash_round(c, tids, ntids, self, p);
+    else if (signo <= 0)
+        list_only(c, tids, ntids, self, CAP_NO_SIGNAL, p);
     else if (!handler_owns(signo, handler_capture))
-        list_only(c, tids, ntids, self, CAP_NOT_OURS, preset);
+        list_only(c, tids, ntids, self, CAP_NOT_OURS, p);
     else if (alloc_round(c, (uint32_t)(ntids * 2 + 64)) < 0)
-        list_only(c, tids, ntids, self, CAP_NO_MEMORY, preset);
+        list_only(c, tids, ntids, self, CAP_NO_MEMORY, p);
     else
-        run_round(c, tids, ntids, self, start, timeout_ms, preset);
+        run_round(c, tids, ntids, self, start, timeout_ms, p);
     if (!c->maps.n) /* not read for a round: the unwinder and symbolizer need it */
         maps_read(&c->maps);
 out:
@@ -591,6 +642,16 @@ const char *capture_status_text(const struct thread_rec *t)
         return "libgmr's watcher thread, busy writing this report";
     case CAP_BLOCKED:
         return "not captured: the thread blocks the capture signal";
+    case CAP_SIGWAIT:
+        return "not captured: the thread waits for signals in sigwaitinfo or sigtimedwait, which "
+               "would hand it the capture signal as its own";
+    case CAP_PENDING:
+        return "not captured: the capture signal sent for an earlier report is still pending "
+               "there (the thread has not run a handler since)";
+    case CAP_IN_VFORK:
+        return "not captured: the thread waits in vfork for its child to exec or exit";
+    case CAP_NOT_FROZEN:
+        return "not captured: it did not stop in time to be held while the crash was reported";
     case CAP_GONE:
         return "not captured: the thread exited during the capture";
     case CAP_NO_ANSWER:

@@ -1,11 +1,14 @@
 /*
  * capture.h - snapshot every thread of the process (watcher side).
  *
- * capture_run lists /proc/self/task, sends each thread the capture signal
- * and waits, against one deadline, for their handlers (handlers.c) to
- * copy registers and stacks. Threads created meanwhile are picked up by
- * re-reading the task list. Every thread ends up in `threads` with a
- * status; those not captured carry what /proc could tell about them.
+ * capture_run lists /proc/self/task, sends each thread that can take it
+ * the capture signal, and waits, against one deadline, for their handlers
+ * (handlers.c) to copy registers and stacks. Threads created meanwhile are
+ * picked up by re-reading the task list. Threads captured already (the
+ * one that crashed, those frozen for a crash report, the one that took
+ * the trigger signal) come in as presets and are not signalled. Every
+ * thread ends up in `threads` with a status; those not captured carry
+ * what /proc could tell about them.
  */
 #ifndef GMR_CAPTURE_H
 #define GMR_CAPTURE_H
@@ -16,10 +19,17 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* Room for one thread's stack copy. */
+#define CAPTURE_STACK_MAX (512 * 1024)
+
 enum capture_status {
     CAP_OK,          /* registers and stack copied */
     CAP_SELF,        /* the watcher thread: it is writing the report */
     CAP_BLOCKED,     /* blocks the capture signal */
+    CAP_SIGWAIT,     /* waits for signals in sigwaitinfo: it would take ours as its own */
+    CAP_PENDING,     /* an earlier capture signal is still pending there */
+    CAP_IN_VFORK,    /* waits for a vfork child, and cannot take a signal until it execs */
+    CAP_NOT_FROZEN,  /* a crash round: it could not be held (see the note) */
     CAP_GONE,        /* exited before it could answer */
     CAP_NO_ANSWER,   /* alive but silent until the deadline */
     CAP_SEND_FAILED, /* the signal could not be queued (err) */
@@ -29,12 +39,28 @@ enum capture_status {
     CAP_NO_SIGNAL,   /* no capture signal could be installed */
 };
 
+/* Threads captured before the round: not signalled. */
+enum capture_preset {
+    PRESET_NONE,
+    PRESET_CRASHED, /* stopped in its crash handler; its stack is read in place */
+    PRESET_FROZEN,  /* held for the crash report; its stack is read in place */
+    PRESET_TRIGGER, /* captured itself when the trigger signal interrupted it */
+};
+
+struct capture_presets {
+    const struct slot *crashed;
+    const struct frozen *frozen; /* a list, at most nfrozen long */
+    size_t nfrozen;
+    const struct slot *trigger;
+    int send; /* 0: a crash round, everyone who can be captured is frozen already */
+};
+
 struct thread_rec {
     pid_t tid;
     enum capture_status status;
     int err;
     int late;                /* appeared while the round was running */
-    int preset;              /* given, not captured: a thread stopped in its crash handler */
+    enum capture_preset preset;
     const struct slot *slot; /* CAP_OK only */
     char name[64];
     char state[40];
@@ -59,11 +85,11 @@ struct capture {
     int taskdir; /* /proc/self/task, open during capture_run */
 };
 
-/* Captures every thread but `self`, and takes `preset` (if not NULL) for
-   the thread preset->tid instead of signalling it. Always fills
-   c->threads (on failure every thread has a status saying why). */
+/* Captures every thread but `self`, taking the presets' slots for their
+   threads instead of signalling them. Always fills c->threads (on
+   failure every thread has a status saying why). */
 void capture_run(struct capture *c, int signo, long timeout_ms, pid_t self,
-                 const struct slot *preset);
+                 const struct capture_presets *presets);
 void capture_free(struct capture *c);
 /* A sentence for a thread's status, for the report. */
 const char *capture_status_text(const struct thread_rec *t);

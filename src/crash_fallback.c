@@ -3,7 +3,7 @@
  * crashed, when the watcher did not write the report: the heap may be
  * corrupt, locks may be held, the stack may have overflowed (we are on the
  * alternate stack). So: no malloc (static buffers, touched only now), no
- * locks, no stdio; open, read, prctl, process_vm_readv and write only.
+ * locks, no stdio; open, read, prctl, write, and safe_copy's system calls.
  *
  * Without unwind tables (libunwind and elfutils need malloc), the stack is
  * scanned: a word that points into executable code just after a call
@@ -13,6 +13,7 @@
 #include "crash_fallback.h"
 
 #include "handlers.h"
+#include "safecopy.h"
 #include "signames.h"
 #include "timefmt.h"
 
@@ -20,7 +21,6 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,6 +40,7 @@ static char maps_text[MAPS_MAX];
 static struct exec_map execs[EXEC_MAX];
 static size_t nexecs;
 static uintptr_t stack_end;
+static int filtered; /* under seccomp: no process_vm_readv (safecopy.h) */
 static char out_mem[OUT_MAX];
 
 static uintptr_t hex(const char **p)
@@ -119,9 +120,7 @@ static const struct exec_map *exec_for(uintptr_t addr)
 
 static int peek(uintptr_t addr, void *out, size_t len)
 {
-    struct iovec local = {out, len}, remote = {(void *)addr, len};
-
-    return process_vm_readv(hs.pid, &local, 1, &remote, 1, 0) == (ssize_t)len ? 0 : -1;
+    return safe_copy(out, addr, len, filtered) == (ssize_t)len ? 0 : -1;
 }
 
 /* Is `ret` just after a call: e8 rel32, or ff /2 (indirect, 2 to 7 bytes)? */
@@ -229,6 +228,7 @@ void crash_fallback_report(const char *why)
     struct buf out;
     size_t off = 0;
 
+    filtered = safe_copy_filtered();
     buf_init_fixed(&out, out_mem, sizeof(out_mem));
     emit_init_text(&e, &out);
     read_maps((uintptr_t)s->regs[REG_RSP]);

@@ -3,14 +3,23 @@
  *
  * Only the watcher calls deps_load, once, before the first report; the
  * tables are read-only afterwards, so other threads may read them freely.
+ *
+ * A fork() while the watcher is inside dlopen would give the child the
+ * loader's state half-changed, and the child's own watcher could not load
+ * anything safely. So loading holds `loading`, and fork's prepare step
+ * (deps_fork_prepare) takes it too, waiting for a load under way to end:
+ * the child then knows the loader was at rest. The wait is bounded: a host
+ * thread that forks while it holds the loader's lock itself (fork from a
+ * library constructor) would otherwise wait for us while we wait for it.
  */
 #include "deps.h"
 
 #include "log.h"
 
 #include <dlfcn.h>
-#include <stdatomic.h>
+#include <pthread.h>
 #include <string.h>
+#include <time.h>
 
 #if defined(__x86_64__)
 #define UNWIND_SONAME "libunwind-x86_64.so.8"
@@ -18,16 +27,16 @@
 #error "libgmr supports x86_64 only for now"
 #endif
 #define DW_SONAME "libdw.so.1"
+#define FORK_WAIT_S 1
 
 #define STR_(x) #x
 #define STR(x)  STR_(x)
 
 static struct unwind_api unwind_api;
 static struct dw_api dw_api;
-static int unwind_ok, dw_ok;
-/* 0: not started, 1: loading, 2: done. A fork while 1 leaves the child
-   with the loader's locks in unknown hands. */
-static _Atomic int state;
+static int unwind_ok, dw_ok, loaded;
+static pthread_mutex_t loading = PTHREAD_MUTEX_INITIALIZER;
+static int held_for_fork; /* deps_fork_prepare took `loading` */
 
 static void *open_lib(const char *soname, const char *purpose)
 {
@@ -77,17 +86,40 @@ static int load_dw(void)
 
 void deps_load(void)
 {
-    if (atomic_load(&state))
-        return;
-    atomic_store(&state, 1);
-    unwind_ok = load_unwind();
-    dw_ok = load_dw();
-    atomic_store(&state, 2);
+    pthread_mutex_lock(&loading);
+    if (!loaded) {
+        unwind_ok = load_unwind();
+        dw_ok = load_dw();
+        loaded = 1;
+    }
+    pthread_mutex_unlock(&loading);
 }
 
-int deps_ready(void)
+void deps_fork_prepare(void)
 {
-    return atomic_load(&state) != 1;
+    struct timespec until;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += FORK_WAIT_S;
+    held_for_fork = pthread_mutex_timedlock(&loading, &until) == 0;
+}
+
+void deps_fork_parent(void)
+{
+    if (held_for_fork)
+        pthread_mutex_unlock(&loading);
+    held_for_fork = 0;
+}
+
+int deps_fork_child(void)
+{
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    int safe = held_for_fork;
+
+    /* Held by this (the forking) thread, or by a watcher that is gone. */
+    loading = fresh;
+    held_for_fork = 0;
+    return safe;
 }
 
 const struct unwind_api *deps_unwind(void)

@@ -74,8 +74,12 @@ struct dw_api {
 
 /* Loads both libraries once; says on stderr what could not be loaded. */
 void deps_load(void);
-/* False while deps_load is running (in another thread). */
-int deps_ready(void);
+/* fork() handlers: the prepare step waits (bounded) for a load under way
+   to end; in the child, deps_fork_child says whether it could, that is
+   whether the loader is safe to use there. */
+void deps_fork_prepare(void);
+void deps_fork_parent(void);
+int deps_fork_child(void);
 /* The loaded tables, or NULL if the library is missing. */
 const struct unwind_api *deps_unwind(void);
 const struct dw_api *deps_dw(void);

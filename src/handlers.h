@@ -32,7 +32,7 @@ struct map_set {
     struct map_range r[];
 };
 
-enum slot_state { SLOT_EMPTY, SLOT_SENT, SLOT_BUSY, SLOT_DONE };
+enum slot_state { SLOT_EMPTY, SLOT_SENT, SLOT_BUSY, SLOT_DONE, SLOT_TAKEN };
 
 struct slot {
     _Atomic int state;
@@ -40,12 +40,14 @@ struct slot {
     const struct map_set *maps; /* set by the watcher */
     unsigned char *copy;        /* copy_cap bytes reserved for the stack */
     size_t copy_cap;
+    int via_mem_file; /* the thread is under seccomp: copy through /proc/self/mem */
     /* Written by the thread itself. */
     greg_t regs[NGREG];
     uintptr_t stack_lo; /* the copy holds [stack_lo, stack_lo + copy_len) */
     size_t copy_len;
-    int stack_unknown; /* the stack pointer was in no known mapping */
-    int copy_clipped;  /* the stack went on past copy_cap */
+    int copy_clipped; /* the stack went on past copy_cap */
+    int copy_short;   /* the memory ended before the mapping did: unmapped since */
+    int copy_errno;   /* nothing could be copied: why */
     int frozen;        /* no copy: the stack is read in place, the owner cannot run */
     long pause_ns;     /* time the thread spent in the capture handler */
 };
@@ -81,6 +83,45 @@ struct crash_info {
     struct slot slot; /* its registers; its stack is read in place */
 };
 
+/*
+ * While a crash is reported the other threads are frozen: each is sent the
+ * capture signal with FREEZE_PAYLOAD and waits in its handler, every
+ * signal blocked, until released (or until the process dies of the
+ * crash). So no thread can end the process some other way meanwhile.
+ * Each frozen thread's registers sit in a `frozen` record on its own
+ * signal stack, pushed onto `list`.
+ */
+#define FREEZE_PAYLOAD 0xf5eeULL /* round payloads have a non-zero sequence in the top half */
+
+struct frozen {
+    struct slot slot;
+    struct frozen *next;
+};
+
+struct freeze {
+    _Atomic(struct frozen *) list;
+    _Atomic uint32_t count; /* futex word: threads frozen so far */
+    _Atomic int on;         /* a freeze is being set up or held */
+    _Atomic int release;    /* futex word: set to let the frozen threads go */
+};
+
+/* Where the watcher is; the crash path and the trigger handler tell the
+   truth from it. */
+enum watcher_state {
+    WATCHER_NOT_STARTED, /* libgmr's constructor has not started it (yet) */
+    WATCHER_STARTING,    /* its thread runs, loading libunwind and elfutils */
+    WATCHER_READY,
+    WATCHER_NO_THREAD, /* pthread_create failed */
+    WATCHER_FORKED,    /* forked while the parent's watcher was loading its libraries */
+    WATCHER_CRASHED,   /* it faulted; no more reports in this process */
+};
+
+/* The thread that took the trigger signal captures itself in the handler
+   (it is interrupted already; a capture signal would interrupt it twice). */
+struct trigger_capture {
+    struct slot slot; /* slot.state: EMPTY, BUSY (handler), DONE, TAKEN (watcher) */
+};
+
 /* The state handlers need. Signal handlers take no argument: it is global. */
 struct handler_state {
     _Atomic(struct round *) round;
@@ -88,15 +129,19 @@ struct handler_state {
     _Atomic int in_trigger;   /* trigger handlers between entry and exit */
     _Atomic unsigned pending; /* trigger_bits not yet taken by the watcher */
     _Atomic pid_t watcher_tid;
+    _Atomic int watcher_state;
+    _Atomic unsigned watcher_woken; /* handlers run on the watcher thread */
+    _Atomic int leaving_signal;     /* the host is taking it: no wake-ups with it */
     _Atomic pid_t trigger_tid;    /* thread that received the last trigger */
     _Atomic pid_t trigger_sender; /* si_pid of the last trigger signal */
     pid_t pid;
     int wake_signal;    /* sent to the watcher to end its wait: the capture signal */
     int trigger_signal; /* the trigger signal, once its handler is installed */
-    int no_watcher;     /* none works: forked while libgmr started, or it crashed */
     int crash_wait_ms;  /* how long a crashing thread waits for the watcher */
     const char *service;
     struct crash_info crash;
+    struct freeze freeze;
+    struct trigger_capture trigger;
 };
 
 extern struct handler_state hs;
@@ -106,10 +151,18 @@ void handler_trigger(int sig, siginfo_t *si, void *uc);
 void handler_crash(int sig, siginfo_t *si, void *uc);
 /* The watcher, after writing a crash report. */
 void handler_crash_reported(int phase);
-/* Is fn still sig's handler (the host may have taken the signal since)?
-   Async-signal-safe. */
+/* Is fn still sig's handler in the kernel (the host may have taken the
+   signal since)? Async-signal-safe. */
 int handler_owns(int sig, void (*fn)(int, siginfo_t *, void *));
 /* Asks the watcher to run (async-signal-safe; any thread). */
 void handler_wake_watcher(unsigned bits);
+/* The signal that wakes the watcher now: the capture signal while it is
+   ours, else the trigger signal while it is ours, else 0. */
+int handler_wake_signal(void);
+/* The host is about to take sig (sigchain's `leaving` hook). */
+void handler_leaving(int sig);
+/* Why this process writes no report, or NULL if its watcher works or is
+   starting. Async-signal-safe (a static string). */
+const char *handler_no_watcher_reason(void);
 
 #endif

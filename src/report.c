@@ -10,6 +10,7 @@
 #include "sink.h"
 
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -66,9 +67,48 @@ static void let_trigger_handlers_return(void)
         nanosleep(&nap, NULL);
 }
 
+/* The trigger signal's thread captured itself (handlers.c): take its slot
+   for this report, if it is complete and the report answers that signal. */
+static const struct slot *take_trigger_slot(unsigned bits)
+{
+    struct slot *s = &hs.trigger.slot;
+    int expect = SLOT_DONE;
+
+    if (!atomic_compare_exchange_strong(&s->state, &expect, SLOT_TAKEN))
+        return NULL;
+    return (bits & TRIGGER_SIGNAL) ? s : NULL;
+}
+
+/* Gives the slot back, and the pages its copy touched to the system. */
+static void return_trigger_slot(void)
+{
+    struct slot *s = &hs.trigger.slot;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+    if (atomic_load(&s->state) != SLOT_TAKEN)
+        return;
+    if (s->copy && s->copy_len)
+        madvise(s->copy, (s->copy_len + page - 1) / page * page, MADV_DONTNEED);
+    atomic_store(&s->state, SLOT_EMPTY);
+}
+
+static void presets_for(unsigned bits, struct capture_presets *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->send = 1;
+    if (bits & TRIGGER_CRASH) {
+        p->crashed = &hs.crash.slot;
+        p->frozen = atomic_load(&hs.freeze.list);
+        p->nfrozen = atomic_load(&hs.freeze.count);
+        p->send = 0;
+    }
+    p->trigger = take_trigger_slot(bits);
+}
+
 void report_write(const struct report_ctx *ctx, const struct report_request *req, char *written,
                   size_t len)
 {
+    struct capture_presets presets;
     struct report r;
     struct buf out = {0};
     struct sink_target target;
@@ -83,8 +123,9 @@ void report_write(const struct report_ctx *ctx, const struct report_request *req
     r.trigger_tid = atomic_load(&hs.trigger_tid);
     r.trigger_sender = atomic_load(&hs.trigger_sender);
     let_trigger_handlers_return();
+    presets_for(req->bits, &presets);
     capture_run(&r.cap, ctx->capture_signal, ctx->cfg->capture_timeout_ms, ctx->self_tid,
-                (req->bits & TRIGGER_CRASH) ? &hs.crash.slot : NULL);
+                &presets);
     r.mr = memreader_new();
     if (r.mr)
         r.unwind = unwind_begin(&r.cap.maps, r.mr);
@@ -106,4 +147,5 @@ void report_write(const struct report_ctx *ctx, const struct report_request *req
     unwind_end(r.unwind);
     memreader_free(r.mr);
     capture_free(&r.cap);
+    return_trigger_slot();
 }

@@ -11,29 +11,28 @@
 
 #include "handlers.h"
 #include "log.h"
+#include "sigchain.h"
 #include "signames.h"
 
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-static int is_default(int sig)
+static char trigger_note[160], capture_note[160];
+
+static int take_capture(int sig)
 {
-    struct sigaction old;
+    char name[32];
+    sigset_t none;
 
-    return sigaction(sig, NULL, &old) == 0 && !(old.sa_flags & SA_SIGINFO) &&
-           old.sa_handler == SIG_DFL;
-}
-
-static int install(int sig, void (*fn)(int, siginfo_t *, void *))
-{
-    struct sigaction sa;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_sigaction = fn;
-    sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
-    sigemptyset(&sa.sa_mask);
-    return sigaction(sig, &sa, NULL);
+    sigemptyset(&none);
+    snprintf(capture_note, sizeof(capture_note),
+             "the program installed its own handler for SIG%s, libgmr's capture signal; stacks "
+             "are no longer captured (set GMR_CAPTURE_SIGNAL to a free one)",
+             signal_name(sig, name, sizeof(name)));
+    return sigchain_take(sig, ROLE_CAPTURE, handler_capture, &none, capture_note,
+                         handler_leaving);
 }
 
 int signals_install_capture(int wanted, int avoid)
@@ -42,60 +41,57 @@ int signals_install_capture(int wanted, int avoid)
     int sig;
 
     if (wanted) {
-        if (!is_default(wanted)) {
-            log_msg("GMR_CAPTURE_SIGNAL=%s is already in use by the program; stacks cannot be "
-                    "captured",
-                    signal_name(wanted, name, sizeof(name)));
-            return -1;
-        }
-        return install(wanted, handler_capture) == 0 ? wanted : -1;
+        if (take_capture(wanted) == 0)
+            return wanted;
+        log_msg("GMR_CAPTURE_SIGNAL=%s is already in use by the program; stacks cannot be "
+                "captured",
+                signal_name(wanted, name, sizeof(name)));
+        return -1;
     }
     for (sig = SIGRTMAX - 3; sig >= SIGRTMIN; sig--)
-        if (sig != avoid && is_default(sig))
-            return install(sig, handler_capture) == 0 ? sig : -1;
+        if (sig != avoid && take_capture(sig) == 0)
+            return sig;
     log_msg("no free real-time signal for capturing stacks; stacks cannot be captured");
     return -1;
 }
 
-int signals_install_trigger(int sig)
+int signals_install_trigger(int sig, int quiet)
 {
     char name[32];
+    sigset_t none;
 
-    if (!is_default(sig)) {
+    sigemptyset(&none);
+    signal_name(sig, name, sizeof(name));
+    snprintf(trigger_note, sizeof(trigger_note),
+             "the program installed its own handler for SIG%s; the signal trigger is off (use "
+             "GMR_TRIGGER_FILE)",
+             name);
+    if (sigchain_take(sig, ROLE_TRIGGER, handler_trigger, &none, quiet ? NULL : trigger_note,
+                      handler_leaving) == 0)
+        return 0;
+    if (!quiet)
         log_msg("SIG%s already has a handler or is ignored; the signal trigger is off "
                 "(set GMR_SIGNAL or use GMR_TRIGGER_FILE)",
-                signal_name(sig, name, sizeof(name)));
-        return -1;
-    }
-    return install(sig, handler_trigger);
+                name);
+    return -1;
 }
 
 static const int fatal[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
 
-/* A crash handler runs with every fatal signal blocked: a second fault
-   while it works is then forced through with the default action, which
-   ends the process instead of re-entering us. */
-static int install_crash(int sig)
-{
-    struct sigaction sa;
-    size_t i;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_sigaction = handler_crash;
-    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
-    sigemptyset(&sa.sa_mask);
-    for (i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
-        sigaddset(&sa.sa_mask, fatal[i]);
-    return sigaction(sig, &sa, NULL);
-}
-
+/* A crash handler runs with every fatal signal blocked (while the host
+   has no handler of its own there): a second fault while it works is
+   then forced through with the default action, which ends the process
+   instead of re-entering us. */
 void signals_install_crash(void)
 {
+    sigset_t mask;
     size_t i;
 
+    sigemptyset(&mask);
     for (i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
-        if (is_default(fatal[i]))
-            install_crash(fatal[i]);
+        sigaddset(&mask, fatal[i]);
+    for (i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
+        sigchain_take(fatal[i], ROLE_CRASH, handler_crash, &mask, NULL, NULL);
 }
 
 void signals_after_fork(void)
@@ -108,7 +104,8 @@ void signals_after_fork(void)
     atomic_store(&hs.pending, 0);
     atomic_store(&hs.trigger_tid, 0);
     atomic_store(&hs.trigger_sender, 0);
-    hs.no_watcher = 0;
+    atomic_store(&hs.trigger.slot.state, SLOT_EMPTY);
     atomic_store(&hs.crash.tid, 0);
     atomic_store(&hs.crash.phase, CRASH_NONE);
+    atomic_store(&hs.freeze.on, 0);
 }

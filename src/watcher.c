@@ -2,8 +2,7 @@
  * watcher.c - the watcher thread's loop.
  *
  * Waiting: ppoll on the trigger file's inotify descriptor (if any), with
- * every signal blocked except the capture and trigger signals while their
- * handlers are ours (both do nothing for a wake-up). A trigger handler
+ * every signal blocked but the wake-up signal (wait_mask says which). A trigger handler
  * sets a bit in hs.pending and tgkill()s us; if we are busy, the signal
  * stays pending and ends the next ppoll at once. Taking all bits with one exchange
  * coalesces any number of triggers that arrived during a report into at
@@ -22,10 +21,12 @@
 #include "watcher.h"
 
 #include "api.h"
+#include "capture.h"
 #include "deps.h"
 #include "handlers.h"
 #include "log.h"
 #include "report.h"
+#include "sigchain.h"
 #include "trigger_file.h"
 #include "unwind.h"
 
@@ -34,6 +35,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -87,9 +89,7 @@ static long long wait_limit(const struct watcher *w, long long now)
 
     wait_ms = sooner(wait_ms, w->timeout_at_ms, now);
     wait_ms = sooner(wait_ms, w->release_at_ms, now);
-    if (!handler_owns(w->ctx.capture_signal, handler_capture) &&
-        !handler_owns(hs.trigger_signal, handler_trigger) &&
-        (wait_ms < 0 || wait_ms > NO_WAKE_SIGNAL_POLL_MS))
+    if (!handler_wake_signal() && (wait_ms < 0 || wait_ms > NO_WAKE_SIGNAL_POLL_MS))
         wait_ms = NO_WAKE_SIGNAL_POLL_MS;
     return wait_ms;
 }
@@ -112,15 +112,21 @@ static void watcher_mask(sigset_t *mask)
     sigdelset(mask, SIGABRT);
 }
 
-/* While waiting, the signals that wake us too, while they are ours (see
-   handler_wake_watcher). */
-static void wait_mask(const struct watcher *w, sigset_t *mask)
+/*
+ * While waiting, the signal that wakes us too (see handler_wake_watcher):
+ * the capture signal while it is ours, which nobody sends to a process.
+ * Not the trigger signal: a program that blocks it in all its threads
+ * (a sigwaitinfo daemon) means to take it itself, and a kill() would then
+ * come to us instead, some of the time. Only if the host has taken the
+ * capture signal is the trigger signal the wake-up, for want of another.
+ */
+static void wait_mask(sigset_t *mask)
 {
+    int sig = handler_wake_signal();
+
     watcher_mask(mask);
-    if (handler_owns(w->ctx.capture_signal, handler_capture))
-        sigdelset(mask, w->ctx.capture_signal);
-    if (handler_owns(hs.trigger_signal, handler_trigger))
-        sigdelset(mask, hs.trigger_signal);
+    if (sig)
+        sigdelset(mask, sig);
 }
 
 static void sleep_until_something(struct watcher *w, long long now)
@@ -130,7 +136,7 @@ static void sleep_until_something(struct watcher *w, long long now)
     struct timespec ts, *tsp = NULL;
     sigset_t mask;
 
-    wait_mask(w, &mask);
+    wait_mask(&mask);
     if (wait_ms >= 0) {
         ts.tv_sec = wait_ms / 1000;
         ts.tv_nsec = wait_ms % 1000 * 1000000;
@@ -165,13 +171,27 @@ static unsigned wait_trigger(struct watcher *w)
    would, without a crash report on top. */
 static void abort_after_timeout(void)
 {
-    struct sigaction dfl;
-
     log_msg("GMR_TIMEOUT: the process ran too long; aborting (GMR_TIMEOUT_ABORT=1)");
-    memset(&dfl, 0, sizeof(dfl));
-    dfl.sa_handler = SIG_DFL;
-    sigaction(SIGABRT, &dfl, NULL);
+    sigchain_release(SIGABRT);
     abort();
+}
+
+/* Room for the trigger signal's thread to copy its own stack into
+   (handlers.c). Reserved, not touched: it costs no memory until used,
+   and report.c gives the used pages back. A forked child keeps its
+   parent's copy of it. */
+static void reserve_trigger_copy(void)
+{
+    void *p;
+
+    if (hs.trigger.slot.copy)
+        return;
+    p = mmap(NULL, CAPTURE_STACK_MAX, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return;
+    hs.trigger.slot.copy_cap = CAPTURE_STACK_MAX;
+    hs.trigger.slot.copy = p;
 }
 
 static void *watcher_main(void *arg)
@@ -184,7 +204,9 @@ static void *watcher_main(void *arg)
     deps_load();
     if (!w->tf.path[0]) /* a forked child keeps its parent's settings */
         trigger_file_open(&w->tf, w->ctx.cfg->trigger_file, w->ctx.cfg->trigger_interval_ms);
+    reserve_trigger_copy();
     atomic_store(&hs.watcher_tid, w->ctx.self_tid);
+    atomic_store(&hs.watcher_state, WATCHER_READY);
     for (;;) {
         struct report_request req;
         uint32_t ticket = 0;
@@ -224,10 +246,12 @@ static int spawn(struct watcher *w)
        runs. */
     watcher_mask(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
+    atomic_store(&hs.watcher_state, WATCHER_STARTING);
     err = pthread_create(&thread, &attr, watcher_main, w);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
     if (err) {
+        atomic_store(&hs.watcher_state, WATCHER_NO_THREAD);
         log_msg("cannot start the watcher thread: %s; no reports", strerror(err));
         return -1;
     }
@@ -253,14 +277,16 @@ int watcher_start(const struct gmr_config *cfg, const char *service, int capture
 void watcher_after_fork(void)
 {
     struct watcher *w = &the_watcher;
+    int loader_safe = deps_fork_child();
 
     if (!w->running)
         return;
-    if (!deps_ready()) {
-        /* The loader was busy in the parent's watcher: starting another in
-           this child risks its half-done state. Say so if asked for a
-           report (handler_trigger), not now: most such children exec. */
-        hs.no_watcher = 1;
+    if (!loader_safe) {
+        /* The parent's watcher may have been inside the loader: starting
+           another in this child risks its half-done state. Say so if
+           asked for a report (handler_trigger), not now: most such
+           children exec. */
+        atomic_store(&hs.watcher_state, WATCHER_FORKED);
         w->running = 0;
         trigger_file_after_fork(&w->tf); /* its copy of our descriptor */
         return;

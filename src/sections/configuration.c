@@ -8,6 +8,7 @@
 
 #include "../procfs.h"
 #include "../redact.h"
+#include "../sigchain.h"
 #include "../signames.h"
 
 #include <stdio.h>
@@ -126,10 +127,24 @@ static void cgroup(struct emitter *e)
     e->ops->end_list(e);
 }
 
-/* Defaults that are resolved at start are shown as what they became. */
+/* A signal libgmr wanted: is it still libgmr's? */
+static const char *signal_state(int sig, enum sigchain_role role)
+{
+    if (sig <= 0)
+        return "";
+    if (sigchain_taken_over(sig))
+        return ", taken over by the program after start: off";
+    if (sigchain_role_of(sig) != role)
+        return ", the program's own at start: off";
+    return "";
+}
+
+/* Defaults that are resolved at start are shown as what they became, and
+   signals the program kept or took say so. */
 static void effective_value(const struct report *r, enum cfg_key k, char *value, size_t len)
 {
     char name[32];
+    size_t n;
 
     config_value_text(r->cfg, k, value, len);
     if (k == CFG_SERVICE_NAME && !r->cfg->service_name[0])
@@ -139,6 +154,11 @@ static void effective_value(const struct report *r, enum cfg_key k, char *value,
                  r->ctx->capture_signal > 0
                      ? signal_name(r->ctx->capture_signal, name, sizeof(name))
                      : "(none free)");
+    n = strlen(value);
+    if (k == CFG_SIGNAL)
+        snprintf(value + n, len - n, "%s", signal_state(r->cfg->signal, ROLE_TRIGGER));
+    else if (k == CFG_CAPTURE_SIGNAL)
+        snprintf(value + n, len - n, "%s", signal_state(r->ctx->capture_signal, ROLE_CAPTURE));
 }
 
 static void settings(struct emitter *e, const struct report *r)

@@ -75,12 +75,19 @@ void frames_emit_pc(struct emitter *e, const struct report *r, uintptr_t pc, int
 static void unwind_notes(struct notes *ns, const struct report *r, const struct slot *slot,
                          const struct unwind_result *u)
 {
-    if (slot->stack_unknown)
-        frames_note(ns, "the stack pointer was in no known mapping; frames past the first were "
-                        "read from live memory");
+    if (slot->copy_errno)
+        frames_note(ns,
+                    "the stack at 0x%llx could not be copied when the thread was captured (%s); "
+                    "frames past the first were read from live memory",
+                    (unsigned long long)slot->regs[REG_RSP], strerror(slot->copy_errno));
+    else if (slot->copy_short)
+        frames_note(ns,
+                    "the stack copy stops at 0x%llx, where the memory had just been unmapped "
+                    "(%zu bytes copied)",
+                    (unsigned long long)(slot->stack_lo + slot->copy_len), slot->copy_len);
     else if (slot->copy_clipped)
         frames_note(ns, "the stack is deeper than the %zu KiB copied", slot->copy_cap / 1024);
-    if (u->live_from >= 0 && !slot->stack_unknown && !slot->frozen)
+    if (u->live_from >= 0 && !slot->copy_errno && !slot->frozen)
         frames_note(ns,
                     "frames from #%d on were found through live memory, read after the "
                     "thread ran on; they may be inexact",

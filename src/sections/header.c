@@ -29,7 +29,7 @@ static void pauses(const struct report *r, long *median_ns, long *max_ns)
     if (!v)
         return;
     for (i = 0; i < r->cap.n; i++)
-        if (r->cap.threads[i].status == CAP_OK && !r->cap.threads[i].preset)
+        if (r->cap.threads[i].status == CAP_OK && r->cap.threads[i].preset == PRESET_NONE)
             v[n++] = r->cap.threads[i].slot->pause_ns;
     if (n) {
         qsort(v, n, sizeof(long), cmp_long);

@@ -2,11 +2,18 @@
  * signals.c - signal dispositions and masks: which signals the process
  * handles (and with what function), ignores, blocks (in the main thread)
  * and has pending. JSON key "signals": {handlers: [{signal, action,
- * handler, module, flags}], blocked, ignored, pending: [names]}.
+ * handler, module, flags, libgmr, program}], blocked, ignored, pending:
+ * [names]}.
+ *
+ * For the signals libgmr took, the kernel holds libgmr's handler; the
+ * entry says what it is for ("libgmr": crash, trigger or capture) and, for
+ * a fatal signal, what the program installed behind it ("program"), which
+ * runs first.
  */
 #include "sections.h"
 
 #include "../procfs.h"
+#include "../sigchain.h"
 #include "../signames.h"
 
 #include <signal.h>
@@ -44,26 +51,110 @@ static void flags_text(int flags, char *out, size_t len)
                                   names[i].name);
 }
 
-static void handler(struct emitter *e, const struct report *r, int sig, const struct sigaction *sa)
+/* Where a handler function is: its symbol and module, if known. */
+static void locate(const struct report *r, const struct sigaction *sa, char *fn_name, size_t len,
+                   const char **module)
 {
     void *fn = (sa->sa_flags & SA_SIGINFO) ? (void *)sa->sa_sigaction : (void *)sa->sa_handler;
     const struct sym_result *res = r->sym ? symbolize(r->sym, (uintptr_t)fn, 1) : NULL;
     const struct sym_frame *f = res && res->n ? &res->frames[res->n - 1] : NULL;
-    char name[32], flags[96], heading[600], where[40];
+
+    if (f && f->function)
+        snprintf(fn_name, len, "%s", f->function);
+    else
+        snprintf(fn_name, len, "%p", fn);
+    *module = f && f->module ? f->module : NULL;
+}
+
+static const char *role_text(enum sigchain_role role)
+{
+    switch (role) {
+    case ROLE_CRASH:
+        return "crash";
+    case ROLE_TRIGGER:
+        return "trigger";
+    case ROLE_CAPTURE:
+        return "capture";
+    case ROLE_NONE:
+        break;
+    }
+    return NULL;
+}
+
+/* A disposition in words: action, handler, module, flags. */
+struct disposition {
+    const char *action; /* "default", "ignore" or "handler" */
+    char handler[256];
+    const char *module;
+    char flags[96];
+};
+
+static void describe(const struct report *r, const struct sigaction *sa, struct disposition *d)
+{
+    memset(d, 0, sizeof(*d));
+    if (!(sa->sa_flags & SA_SIGINFO) && (sa->sa_handler == SIG_DFL || sa->sa_handler == SIG_IGN)) {
+        d->action = sa->sa_handler == SIG_DFL ? "default" : "ignore";
+        return;
+    }
+    d->action = "handler";
+    locate(r, sa, d->handler, sizeof(d->handler), &d->module);
+    flags_text(sa->sa_flags, d->flags, sizeof(d->flags));
+}
+
+static void emit_disposition(struct emitter *e, const struct disposition *d)
+{
+    e->ops->str(e, "action", d->action, EMIT_JSON_ONLY);
+    if (strcmp(d->action, "handler"))
+        return;
+    e->ops->str(e, "handler", d->handler, EMIT_JSON_ONLY);
+    if (d->module)
+        e->ops->str(e, "module", d->module, EMIT_JSON_ONLY);
+    e->ops->str(e, "flags", d->flags, EMIT_JSON_ONLY);
+}
+
+/* "SIGSEGV: handler handler_crash (libgmr.so) [SIGINFO] libgmr's crash;
+   the program's, run first: on_segv (prog) [SIGINFO,ONSTACK]" */
+static void heading_text(char *out, size_t len, const char *name, const struct disposition *d,
+                         enum sigchain_role role, const struct disposition *program)
+{
+    char behind[512] = "";
+
+    if (program && !strcmp(program->action, "handler"))
+        snprintf(behind, sizeof(behind), "; the program's, run first: %s (%s)%s%s%s",
+                 program->handler, program->module ? program->module : "??",
+                 program->flags[0] ? " [" : "", program->flags, program->flags[0] ? "]" : "");
+    else if (program)
+        snprintf(behind, sizeof(behind), "; the program's: %s", program->action);
+    snprintf(out, len, "SIG%s: handler %s (%s)%s%s%s%s%s%s", name, d->handler,
+             d->module ? d->module : "??", d->flags[0] ? " [" : "", d->flags,
+             d->flags[0] ? "]" : "", role != ROLE_NONE ? " libgmr's " : "",
+             role != ROLE_NONE ? role_text(role) : "", behind);
+}
+
+static void handler(struct emitter *e, const struct report *r, int sig, const struct sigaction *sa)
+{
+    enum sigchain_role role = sigchain_role_of(sig);
+    struct disposition d, program;
+    struct sigaction view;
+    char name[32], heading[1200];
 
     signal_name(sig, name, sizeof(name));
-    flags_text(sa->sa_flags, flags, sizeof(flags));
-    snprintf(where, sizeof(where), "%p", fn);
-    snprintf(heading, sizeof(heading), "SIG%s: handler %s (%s)%s%s%s", name,
-             f && f->function ? f->function : where, f && f->module ? f->module : "??",
-             flags[0] ? " [" : "", flags, flags[0] ? "]" : "");
+    describe(r, sa, &d);
+    if (role == ROLE_CRASH) {
+        sigchain_view(sig, &view);
+        describe(r, &view, &program);
+    }
+    heading_text(heading, sizeof(heading), name, &d, role, role == ROLE_CRASH ? &program : NULL);
     e->ops->begin_object(e, NULL, heading, 0);
     e->ops->str(e, "signal", name, EMIT_JSON_ONLY);
-    e->ops->str(e, "action", "handler", EMIT_JSON_ONLY);
-    e->ops->str(e, "handler", f && f->function ? f->function : where, EMIT_JSON_ONLY);
-    if (f && f->module)
-        e->ops->str(e, "module", f->module, EMIT_JSON_ONLY);
-    e->ops->str(e, "flags", flags, EMIT_JSON_ONLY);
+    emit_disposition(e, &d);
+    if (role != ROLE_NONE)
+        e->ops->str(e, "libgmr", role_text(role), EMIT_JSON_ONLY);
+    if (role == ROLE_CRASH) {
+        e->ops->begin_object(e, "program", NULL, EMIT_JSON_ONLY);
+        emit_disposition(e, &program);
+        e->ops->end_object(e);
+    }
     e->ops->end_object(e);
 }
 
@@ -74,7 +165,7 @@ static void handlers(struct emitter *e, const struct report *r)
     e->ops->begin_list(e, "handlers", 0);
     for (sig = 1; sig <= SIGRTMAX; sig++) {
         struct sigaction sa;
-        if (internal(sig) || sigaction(sig, NULL, &sa) < 0)
+        if (internal(sig) || sys_sigaction(sig, NULL, &sa) < 0)
             continue;
         if (!(sa.sa_flags & SA_SIGINFO) && sa.sa_handler == SIG_DFL)
             continue;

@@ -19,7 +19,7 @@
 /* The crashed thread first, then the main thread, then by tid. */
 static int rank(const struct thread_rec *t, pid_t main_tid)
 {
-    if (t->preset)
+    if (t->preset == PRESET_CRASHED)
         return 0;
     return t->tid == main_tid ? 1 : 2;
 }
@@ -44,7 +44,7 @@ static void heading(struct emitter *e, const struct report *r, const struct thre
     h.tid = t->tid;
     h.name = t->name;
     h.state = t->state;
-    if (t->preset) {
+    if (t->preset == PRESET_CRASHED) {
         snprintf(crashed, sizeof(crashed), "crashed: SIG%s", signal_fatal_name(hs.crash.signo));
         h.marks[h.nmarks++] = crashed;
     }
@@ -120,7 +120,7 @@ static void one_thread(struct emitter *e, struct report *r, const struct thread_
     heading(e, r, t);
     if (t->status != CAP_GONE)
         cpu_time(e, t);
-    if (t->preset)
+    if (t->preset == PRESET_CRASHED)
         crash_emit_registers(e, t->slot->regs);
     if (t->status == CAP_OK) {
         frames_emit_slot(e, r, t->slot, scratch, &ns, 0);

@@ -104,9 +104,12 @@ class Content(GmrTestCase):
         spawn = "exec sh -c 'sleep 30 & sleep 31; wait' sh --db-password=hunter2"
         with Target(testd("--threads", 1, "--spawn", spawn), env=env) as t:
             deadline = time.monotonic() + 10
-            while len(descendants(t.pid)) < 3 and time.monotonic() < deadline:
+            # Sampled once all three are asleep: one just started may still run.
+            while time.monotonic() < deadline:
+                expected = {pid: proc_facts(pid) for pid in descendants(t.pid)}
+                if len(expected) == 3 and all(f["state"] == "S" for f in expected.values()):
+                    break
                 time.sleep(0.05)
-            expected = {pid: proc_facts(pid) for pid in descendants(t.pid)}
             self.assertEqual(len(expected), 3, expected)
             t.signal()
             (path,) = wait_reports(self.log_dir, 1)

@@ -1,0 +1,264 @@
+/*
+ * crash_handler.c - SIGNAL CONTEXT. libgmr's handler for the fatal
+ * signals (SEGV, BUS, FPE, ILL, ABRT), in front of the host's own
+ * (sigchain.h). Same rules as handlers.c: async-signal-safe calls only,
+ * no malloc, no locks, every wait bounded.
+ *
+ * In order:
+ *  1. libgmr's watcher itself faulted: it stops for good, the host runs on;
+ *  2. the host has a handler for the signal: it runs first, exactly as the
+ *     kernel would have run it. If it returns with its handler still in
+ *     place, the host dealt with the signal (a JVM's implicit null check),
+ *     and so do we;
+ *  3. the signal is fatal in the host's own view: its disposition is
+ *     SIG_DFL (from the start, or reset by its handler, which then re-raised
+ *     it or returns into the fault), or a fault arrived under SIG_IGN. The
+ *     first thread to get here freezes the others (freeze.c), has the
+ *     watcher write the report, or writes a short one itself
+ *     (crash_fallback.c), and then dies as before: the default action back,
+ *     the same siginfo queued again to itself, delivered when the handler
+ *     returns, so the exit status, the core and its siginfo are the ones
+ *     the host would have had.
+ * If we were called by a handler the host installed behind our back (a
+ * raw rt_sigaction, as the Go runtime does) that chains to us, we write the
+ * report and return to it, so the host's own crash handling goes on.
+ */
+#include "handlers.h"
+
+#include "crash_fallback.h"
+#include "freeze.h"
+#include "log.h"
+#include "signames.h"
+#include "sigchain.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FREEZE_WAIT_MS 1000
+
+static pid_t my_tid(void)
+{
+    return (pid_t)syscall(SYS_gettid);
+}
+
+static long long monotonic_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void futex_wait_ms(_Atomic int *word, int seen, long long ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+
+    syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, seen, &ts, NULL, 0);
+}
+
+/* Waits while phase is CRASH_REPORTING, at most ms; returns the phase. */
+static int wait_report(long ms)
+{
+    long long until = monotonic_ms() + ms;
+    int phase;
+
+    while ((phase = atomic_load(&hs.crash.phase)) == CRASH_REPORTING) {
+        long long left = until - monotonic_ms();
+        if (left <= 0)
+            break;
+        futex_wait_ms(&hs.crash.phase, CRASH_REPORTING, left);
+    }
+    return phase;
+}
+
+void handler_crash_reported(int phase)
+{
+    atomic_store(&hs.crash.phase, phase);
+    syscall(SYS_futex, &hs.crash.phase, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL, NULL, 0);
+}
+
+/* Raised by the CPU or the kernel for this very instruction, so it comes
+   back if the instruction runs again (and cannot be ignored)? An action-
+   optional machine-check (BUS_MCEERR_AO) is sent by the kernel but is
+   not a fault of this instruction. */
+static int is_fault(int sig, const siginfo_t *si)
+{
+    return si && si->si_code > 0 && !(sig == SIGBUS && si->si_code == BUS_MCEERR_AO);
+}
+
+static int is_handler(const struct sigaction *sa)
+{
+    return (sa->sa_flags & SA_SIGINFO) || (sa->sa_handler != SIG_DFL && sa->sa_handler != SIG_IGN);
+}
+
+static int pending_here(int sig)
+{
+    sigset_t set;
+
+    return sigpending(&set) == 0 && sigismember(&set, sig) == 1;
+}
+
+/*
+ * Lets the signal take its course as if we had never been there: the
+ * kernel's default action back, and the same siginfo queued again to
+ * this thread (sending to oneself may carry any si_code). It is blocked
+ * now, and delivered the moment the handler returns and the interrupted
+ * context's mask, with the signal unblocked, is restored: the process
+ * dies at the instruction it was interrupted at, with that siginfo, as a
+ * fault re-executed would have, and an asynchronous signal too.
+ */
+static void die_as_before(int sig, const siginfo_t *si, ucontext_t *uc)
+{
+    siginfo_t again;
+
+    sigchain_release(sig);
+    if (si) {
+        again = *si;
+        again.si_signo = sig;
+    }
+    if (!si || syscall(SYS_rt_tgsigqueueinfo, hs.pid, my_tid(), sig, &again) < 0)
+        syscall(SYS_tgkill, hs.pid, my_tid(), sig);
+    if (uc)
+        sigdelset(&uc->uc_sigmask, sig);
+}
+
+static void record(int sig, const siginfo_t *si, const ucontext_t *uc)
+{
+    struct slot *s = &hs.crash.slot;
+    size_t i;
+
+    hs.crash.signo = sig;
+    hs.crash.code = si ? si->si_code : SI_USER;
+    hs.crash.addr = si ? (uintptr_t)si->si_addr : 0;
+    hs.crash.sender = si && si->si_code <= 0 ? si->si_pid : 0;
+    s->tid = my_tid();
+    s->frozen = 1;
+    for (i = 0; i < NGREG; i++)
+        s->regs[i] = uc ? uc->uc_mcontext.gregs[i] : 0;
+}
+
+/* Parks the calling thread for good: the handler cannot return into the
+   instruction that faulted, and the thread must not end the process. */
+static void park_forever(void)
+{
+    for (;;)
+        pause();
+}
+
+/*
+ * libgmr's own thread faulted. During a crash report: the crashing thread
+ * is told to write its fallback report and end the process. At any other
+ * time a fault of ours must not end the host: the watcher stops for good,
+ * and the process runs on without reports.
+ */
+static void watcher_crashed(int sig)
+{
+    if (atomic_load(&hs.crash.tid)) {
+        handler_crash_reported(CRASH_WATCHER_FAILED);
+        park_forever();
+    }
+    atomic_store(&hs.watcher_state, WATCHER_CRASHED);
+    log_raw("libgmr's watcher thread crashed (SIG", signal_fatal_name(sig),
+            "); this process writes no more reports. Please report this to libgmr.", NULL);
+    park_forever();
+}
+
+/* Freezes the others and has the report written; returns why it was
+   not, or NULL. */
+static const char *report_crash(void)
+{
+    const char *missing = handler_no_watcher_reason();
+
+    if (!missing && my_tid() == atomic_load(&hs.watcher_tid))
+        missing = "the signal was delivered to libgmr's watcher thread, which cannot report it";
+    int starting = atomic_load(&hs.watcher_state) == WATCHER_STARTING, phase;
+
+    atomic_store(&hs.crash.phase, CRASH_REPORTING);
+    freeze_others(FREEZE_WAIT_MS);
+    if (missing)
+        return missing;
+    handler_wake_watcher(TRIGGER_CRASH);
+    phase = wait_report(hs.crash_wait_ms);
+    if (phase == CRASH_DONE)
+        return NULL;
+    if (phase == CRASH_WATCHER_FAILED)
+        return "libgmr's watcher crashed while writing the report";
+    return starting ? "libgmr's watcher was still starting and did not answer in time"
+                    : "libgmr's watcher did not answer in time";
+}
+
+/* The signal is fatal: report it, then die as before (or, `chained`,
+   return to the host handler that called us). */
+static void fatal(int sig, siginfo_t *si, ucontext_t *uc, int chained)
+{
+    pid_t me = my_tid(), first = 0;
+    const char *why;
+    sigset_t all, old;
+
+    /* Nothing else runs on this thread now. Returning to the kernel
+       restores the interrupted mask from uc; to a host handler, `old`. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    if (!atomic_compare_exchange_strong(&hs.crash.tid, &first, me)) {
+        /* Another thread is reporting its crash: let it finish, then die
+           of our own signal (whichever comes first ends the process). */
+        wait_report(hs.crash_wait_ms + 1000);
+        goto out;
+    }
+    record(sig, si, uc);
+    why = report_crash();
+    if (why)
+        crash_fallback_report(why);
+    if (chained)
+        freeze_release();
+out:
+    if (chained)
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+    else
+        die_as_before(sig, si, uc);
+}
+
+/* Runs the host's handler as the kernel would have (our kernel action
+   carries its flags and mask, see sigchain.c). */
+static void run_host(int sig, siginfo_t *si, ucontext_t *uc, const struct sigaction *host)
+{
+    if (host->sa_flags & SA_RESETHAND)
+        sigchain_reset_view(sig);
+    if (host->sa_flags & SA_SIGINFO)
+        host->sa_sigaction(sig, si, uc);
+    else
+        host->sa_handler(sig);
+}
+
+void handler_crash(int sig, siginfo_t *si, void *ucv)
+{
+    ucontext_t *uc = ucv;
+    struct sigaction view;
+    int saved = errno, ran_host = 0;
+
+    if (my_tid() == atomic_load(&hs.watcher_tid) && is_fault(sig, si))
+        watcher_crashed(sig);
+    if (!handler_owns(sig, handler_crash)) {
+        fatal(sig, si, uc, 1); /* a host handler installed behind our back chained to us */
+        errno = saved;
+        return;
+    }
+    sigchain_view(sig, &view);
+    if (is_handler(&view)) {
+        run_host(sig, si, uc, &view);
+        ran_host = 1;
+        sigchain_view(sig, &view);
+    }
+    if (is_handler(&view) || (view.sa_handler == SIG_IGN && !is_fault(sig, si)) ||
+        (ran_host && !is_fault(sig, si) && !pending_here(sig))) {
+        /* The host handles it, ignores it, or reset it and carries on. */
+        errno = saved;
+        return;
+    }
+    fatal(sig, si, uc, 0);
+    errno = saved;
+}

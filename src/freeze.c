@@ -1,0 +1,163 @@
+/*
+ * freeze.c - SIGNAL CONTEXT. Both halves of a crash freeze (freeze.h): the
+ * crashing thread's, run in handler_crash, and each frozen thread's, run
+ * in handler_capture. System calls only: open, getdents64, read, close
+ * (tasks.c), rt_tgsigqueueinfo, rt_sigprocmask, futex.
+ *
+ * The frozen threads' records live on their own signal stacks and are
+ * pushed onto hs.freeze.list; the watcher reads them (registers, and the
+ * stack in place) while they wait, and never after the release.
+ */
+#include "freeze.h"
+
+#include "handlers.h"
+#include "tasks.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FREEZE_PASSES   4  /* re-listings for threads created meanwhile */
+#define FREEZE_STALL_MS 50 /* no thread stopped for this long: stop waiting */
+
+static pid_t my_tid(void)
+{
+    return (pid_t)syscall(SYS_gettid);
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void futex_wait(void *word, uint32_t seen, long long ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+
+    syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, seen, &ts, NULL, 0);
+}
+
+static int send_freeze(pid_t tid, int signo)
+{
+    siginfo_t si;
+
+    memset(&si, 0, sizeof(si));
+    si.si_signo = signo;
+    si.si_code = SI_QUEUE;
+    si.si_pid = hs.pid;
+    si.si_uid = getuid();
+    si.si_value.sival_ptr = (void *)(uintptr_t)FREEZE_PAYLOAD;
+    return (int)syscall(SYS_rt_tgsigqueueinfo, hs.pid, tid, signo, &si);
+}
+
+/* One pass over the thread list: sends to every thread that would take
+   the signal in our handler. A thread already frozen blocks every signal,
+   and one with our signal pending says so, so neither is sent another. */
+static uint32_t freeze_pass(struct task_list *l, int signo, pid_t me, pid_t watcher)
+{
+    uint32_t sent = 0;
+    pid_t tid;
+    int filtered;
+
+    tasks_rewind(l);
+    while ((tid = tasks_next(l)) > 0) {
+        if (tid == me || tid == watcher)
+            continue;
+        if (task_reach(l->fd, tid, signo, &filtered) == REACH_YES && send_freeze(tid, signo) == 0)
+            sent++;
+    }
+    return sent;
+}
+
+/* Waits until `sent` threads are frozen, the deadline passes, or none has
+   stopped for FREEZE_STALL_MS (one that exited, or sits in vfork). */
+static void wait_frozen(uint32_t sent, long long until)
+{
+    long long last = now_ms();
+    uint32_t got, seen = atomic_load(&hs.freeze.count);
+
+    while ((got = atomic_load(&hs.freeze.count)) < sent) {
+        long long now = now_ms(), stop;
+        if (got != seen) {
+            seen = got;
+            last = now;
+        }
+        stop = last + FREEZE_STALL_MS < until ? last + FREEZE_STALL_MS : until;
+        if (now >= stop)
+            return;
+        futex_wait(&hs.freeze.count, got, stop - now);
+    }
+}
+
+uint32_t freeze_others(long wait_ms)
+{
+    int signo = hs.wake_signal;
+    pid_t me = my_tid(), watcher = atomic_load(&hs.watcher_tid);
+    long long until = now_ms() + wait_ms;
+    struct task_list l;
+    uint32_t sent = 0, n;
+    int pass;
+
+    if (signo <= 0 || !handler_owns(signo, handler_capture) || tasks_open(&l) < 0)
+        return 0;
+    atomic_store(&hs.freeze.list, NULL);
+    atomic_store(&hs.freeze.count, 0);
+    atomic_store(&hs.freeze.release, 0);
+    atomic_store(&hs.freeze.on, 1);
+    for (pass = 0; pass < FREEZE_PASSES; pass++) {
+        n = freeze_pass(&l, signo, me, watcher);
+        sent += n;
+        /* Let this pass's threads stop before looking again, so that a
+           thread they were creating shows up in the next listing. */
+        wait_frozen(sent, until);
+        if (n == 0)
+            break;
+    }
+    tasks_close(&l);
+    return atomic_load(&hs.freeze.count);
+}
+
+void freeze_self(const ucontext_t *uc)
+{
+    long long until = now_ms() + hs.crash_wait_ms + 5000;
+    struct frozen me;
+    struct frozen *head;
+    sigset_t all;
+    size_t i;
+
+    if (!atomic_load(&hs.freeze.on))
+        return;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, NULL); /* the handler's return restores the mask */
+    memset(&me, 0, sizeof(me));
+    me.slot.tid = my_tid();
+    me.slot.frozen = 1;
+    for (i = 0; i < NGREG; i++)
+        me.slot.regs[i] = uc->uc_mcontext.gregs[i];
+    atomic_store(&me.slot.state, SLOT_DONE);
+    head = atomic_load(&hs.freeze.list);
+    do
+        me.next = head;
+    while (!atomic_compare_exchange_weak(&hs.freeze.list, &head, &me));
+    atomic_fetch_add(&hs.freeze.count, 1);
+    syscall(SYS_futex, &hs.freeze.count, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    /* Normally the process dies of the crash while we wait. The deadline
+       is for a crash the host then handles itself (freeze_release). */
+    while (!atomic_load(&hs.freeze.release) && now_ms() < until)
+        futex_wait(&hs.freeze.release, 0, until - now_ms());
+}
+
+void freeze_release(void)
+{
+    atomic_store(&hs.freeze.on, 0);
+    atomic_store(&hs.freeze.list, NULL);
+    atomic_store(&hs.freeze.release, 1);
+    syscall(SYS_futex, &hs.freeze.release, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL, NULL, 0);
+}
