@@ -1,15 +1,32 @@
 /*
  * trigger_file.c - watch a trigger file with inotify, or poll it.
  *
- * We watch the file's directory, not the file: the file may not exist
- * yet, and may be deleted and re-created. If the directory is missing too,
- * we watch its nearest existing ancestor for the next path component, and
- * walk down as directories appear. An event on our name (created, moved
- * in, written, touched) is a trigger; the events one `touch` produces come
- * within microseconds, and we count them
- * as one: we wait until no event has come for QUIET_MS (a busy machine may
- * preempt `touch` between its open and its close), for at most
- * SETTLE_MAX_MS.
+ * Two watches in one inotify instance. The file's directory, for names
+ * coming and going only (created, moved in or out, deleted) and for the
+ * directory itself going: the file may not exist yet, may be deleted and
+ * re-created, or replaced by a rename onto its name. And, while it exists,
+ * the file itself, for writes and touches. One watch on the directory for
+ * writes too would do, but it wakes us for every write to every file in
+ * it (a busy /tmp: dozens of times a second, in every preloaded process).
+ * inotify cannot filter by name, so another file created in the directory
+ * still wakes us; another file written does not. Each name event for our
+ * name re-aims the file watch at what the name holds now: a new inode
+ * after a rename or re-creation, none after a deletion (the inode may
+ * live on under another name: its writes are not ours any more). Where
+ * the file exists but cannot be watched itself (we may not read it, or it
+ * is a directory), the directory is watched for writes too, as it always
+ * was, and we say so once.
+ *
+ * If the directory is missing, we watch its nearest existing ancestor for
+ * the next path component, and walk down as directories appear. The file
+ * created or moved in, written (IN_MODIFY, IN_CLOSE_WRITE) or touched is
+ * a trigger; IN_ATTRIB only if the mtime changed, for it comes with a new
+ * link count too (a hard link made, or the file deleted). The events one
+ * `touch` produces come within microseconds, and we count them as one: we
+ * wait until no event has come for QUIET_MS (a busy machine may preempt
+ * `touch` between its open and its close), for at most SETTLE_MAX_MS.
+ * When the queue overflows, both watches are placed again and the file's
+ * state decides.
  *
  * The inotify descriptor is the one descriptor libgmr keeps open, and a
  * daemonizing host may close it or dup2() something over it, even open
@@ -37,8 +54,9 @@
 
 #define QUIET_MS      50 /* a touch is over when its events stop for this long */
 #define SETTLE_MAX_MS 1000
-#define FILE_EVENTS   (IN_CREATE | IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVED_TO | IN_MODIFY)
-#define DIR_EVENTS    (IN_DELETE_SELF | IN_MOVE_SELF)
+#define FILE_EVENTS   (IN_ATTRIB | IN_CLOSE_WRITE | IN_MODIFY)              /* touched or written */
+#define NAME_EVENTS   (IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM) /* names come and go */
+#define SELF_EVENTS   (IN_DELETE_SELF | IN_MOVE_SELF) /* the watched inode goes */
 
 static const char *last_part(const char *path)
 {
@@ -123,17 +141,66 @@ static void nearest_dir(const char *path, char *out, size_t len)
     }
 }
 
-/* Points the (single) watch at the nearest existing directory. */
+/* What the directory watch listens for (see the top of this file). */
+static uint32_t dir_mask(const struct trigger_file *tf)
+{
+    if (!watching_final_dir(tf))
+        return IN_ONLYDIR | SELF_EVENTS | IN_CREATE | IN_MOVED_TO;
+    return IN_ONLYDIR | SELF_EVENTS | NAME_EVENTS | (tf->dir_full ? FILE_EVENTS : 0);
+}
+
+/* Watches the file itself: 0, or why not (ENOENT: it is not there). */
+static int add_file_watch(struct trigger_file *tf)
+{
+    struct stat st;
+    int wd;
+
+    tf->file_wd = -1;
+    if (!watching_final_dir(tf))
+        return ENOENT;
+    if (stat(tf->path, &st) < 0)
+        return errno;
+    if (S_ISDIR(st.st_mode))
+        return EISDIR; /* its watch would wake us for each of its children */
+    wd = inotify_add_watch(tf->fd, tf->path, FILE_EVENTS | SELF_EVENTS);
+    if (wd < 0)
+        return errno;
+    if (wd == tf->wd)
+        return EISDIR; /* now a link to the directory: that watch lost its mask */
+    tf->file_wd = wd;
+    return 0;
+}
+
+/* Points the file watch at what the name holds now: a file (maybe a new
+   one, after a rename onto the name), or nothing. */
+static void watch_file(struct trigger_file *tf)
+{
+    int old = tf->file_wd, err = add_file_watch(tf);
+    int full = err && err != ENOENT && err != ENOTDIR;
+
+    if (old >= 0 && old != tf->file_wd)
+        inotify_rm_watch(tf->fd, old);
+    if (full && !tf->said_full) {
+        log_msg("GMR_TRIGGER_FILE=%s: cannot watch the file itself (%s); watching every change "
+                "in %s",
+                tf->path, strerror(err), tf->watched);
+        tf->said_full = 1;
+    }
+    if (!full && !tf->dir_full)
+        return;
+    tf->dir_full = full;
+    inotify_add_watch(tf->fd, tf->watched, dir_mask(tf)); /* same directory: same wd */
+}
+
+/* Points the directory watch at the nearest existing directory, and the
+   file watch at the file. */
 static void place_watch(struct trigger_file *tf)
 {
     char dir[PATH_MAX];
     struct stat st;
-    uint32_t mask;
     int wd;
 
     nearest_dir(tf->path, dir, sizeof(dir));
-    if (tf->wd >= 0 && strcmp(dir, tf->watched))
-        inotify_rm_watch(tf->fd, tf->wd);
     snprintf(tf->watched, sizeof(tf->watched), "%s", dir);
     if (!watching_final_dir(tf) && !tf->said_missing) {
         parent_of(tf->path, dir, sizeof(dir));
@@ -141,18 +208,19 @@ static void place_watch(struct trigger_file *tf)
                 tf->path, dir, tf->watched);
         tf->said_missing = 1;
     }
-    mask =
-        DIR_EVENTS | IN_ONLYDIR | (watching_final_dir(tf) ? FILE_EVENTS : IN_CREATE | IN_MOVED_TO);
-    wd = inotify_add_watch(tf->fd, tf->watched, mask);
+    wd = inotify_add_watch(tf->fd, tf->watched, dir_mask(tf));
     if (wd < 0 || stat(tf->watched, &st) < 0) {
         char why[128];
         snprintf(why, sizeof(why), "%s", strerror(errno));
         start_polling(tf, why);
         return;
     }
+    if (tf->wd >= 0 && tf->wd != wd)
+        inotify_rm_watch(tf->fd, tf->wd); /* the directory before: an ancestor, or gone */
     tf->wd = wd;
     tf->watched_dev = st.st_dev;
     tf->watched_ino = st.st_ino;
+    watch_file(tf);
 }
 
 static void start_inotify(struct trigger_file *tf)
@@ -160,6 +228,8 @@ static void start_inotify(struct trigger_file *tf)
     struct f_owner_ex owner = {F_OWNER_TID, (pid_t)syscall(SYS_gettid)};
 
     tf->wd = -1;
+    tf->file_wd = -1;
+    tf->dir_full = 0;
     tf->watched[0] = '\0';
     tf->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (tf->fd < 0) {
@@ -181,6 +251,7 @@ void trigger_file_open(struct trigger_file *tf, const char *path, long interval_
     memset(tf, 0, sizeof(*tf));
     tf->fd = -1;
     tf->wd = -1;
+    tf->file_wd = -1;
     tf->interval_ms = interval_ms;
     if (!path || !path[0])
         return;
@@ -232,35 +303,63 @@ long trigger_file_wait_ms(const struct trigger_file *tf)
 }
 
 struct drained {
-    int ours;  /* an event on the trigger file */
-    int moved; /* the watched directory changed: re-place the watch */
+    int ours;   /* the file was created, moved in or written */
+    int attrib; /* its attributes changed: a touch if its mtime did */
+    int moved;  /* the watched directory changed: re-place the watches */
     int overflow;
 };
+
+static void file_event(struct trigger_file *tf, uint32_t mask, struct drained *d)
+{
+    if (mask & (IN_CLOSE_WRITE | IN_MODIFY))
+        d->ours = 1;
+    if (mask & IN_ATTRIB)
+        d->attrib = 1;
+    if (mask & (SELF_EVENTS | IN_IGNORED))
+        watch_file(tf); /* it went: drop its watch, or watch what the name holds now */
+}
+
+static void dir_event(struct trigger_file *tf, const struct inotify_event *ev, struct drained *d)
+{
+    const char *name = ev->len ? ev->name : "";
+    char next[NAME_MAX + 1];
+
+    if (ev->mask & (SELF_EVENTS | IN_IGNORED)) {
+        d->moved = 1; /* the watched directory went */
+        return;
+    }
+    if (!watching_final_dir(tf)) {
+        if (!strcmp(name, next_component(tf, next, sizeof(next))))
+            d->moved = 1; /* the next directory on the way came */
+        return;
+    }
+    if (strcmp(name, last_part(tf->path)))
+        return; /* another name came or went */
+    if (ev->mask & (IN_CREATE | IN_MOVED_TO))
+        d->ours = 1;
+    if (ev->mask & NAME_EVENTS)
+        watch_file(tf); /* now, so that the old file's later events are not ours */
+    else
+        file_event(tf, ev->mask, d); /* dir_full: the directory reports the writes */
+}
 
 static void drain(struct trigger_file *tf, struct drained *d)
 {
     char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-    char next[NAME_MAX + 1];
-    int final = watching_final_dir(tf);
     ssize_t n;
 
-    if (!final)
-        next_component(tf, next, sizeof(next));
     while ((n = read(tf->fd, buf, sizeof(buf))) > 0) {
         char *p;
         for (p = buf; p < buf + n;) {
             const struct inotify_event *ev = (const struct inotify_event *)p;
-            const char *name = ev->len ? ev->name : "";
 
             p += sizeof(*ev) + ev->len;
-            if (ev->mask & IN_Q_OVERFLOW)
+            if (ev->mask & IN_Q_OVERFLOW) /* its wd is -1, as file_wd may be */
                 d->overflow = 1;
-            if (ev->wd != tf->wd)
-                continue;
-            if ((ev->mask & (DIR_EVENTS | IN_IGNORED)) || (!final && !strcmp(name, next)))
-                d->moved = 1; /* the watched directory went, or the next one came */
-            else if (final && !strcmp(name, last_part(tf->path)))
-                d->ours = 1;
+            else if (ev->wd == tf->wd)
+                dir_event(tf, ev, d);
+            else if (ev->wd == tf->file_wd)
+                file_event(tf, ev->mask, d);
         }
     }
 }
@@ -269,19 +368,21 @@ static void drain(struct trigger_file *tf, struct drained *d)
 static void settle(struct trigger_file *tf)
 {
     struct pollfd p = {tf->fd, POLLIN, 0};
-    struct drained ignored = {0, 0, 0};
+    struct drained late = {0, 0, 0, 0};
     int waited;
 
     for (waited = 0; waited < SETTLE_MAX_MS; waited += QUIET_MS)
         if (poll(&p, 1, QUIET_MS) > 0)
-            drain(tf, &ignored);
+            drain(tf, &late);
         else
             break;
+    if (late.moved || late.overflow)
+        place_watch(tf); /* the triggers are dropped, but not where to watch */
 }
 
 int trigger_file_check(struct trigger_file *tf)
 {
-    struct drained d = {0, 0, 0};
+    struct drained d = {0, 0, 0, 0};
 
     if (!tf->path[0])
         return 0;
@@ -292,15 +393,15 @@ int trigger_file_check(struct trigger_file *tf)
         return state_changed(tf);
     }
     drain(tf, &d);
-    if (d.moved) {
+    if (d.moved || d.overflow) {
         place_watch(tf);
         if (tf->polling)
             return state_changed(tf);
-        /* The file may have been created before the new watch was in place. */
+        /* The file may have been created or touched while no watch saw it. */
         d.ours |= watching_final_dir(tf) && state_changed(tf);
     }
-    if (d.overflow)
-        d.ours |= state_changed(tf);
+    if (d.attrib && !d.ours)
+        d.ours = state_changed(tf); /* a touch; not a link count (ln, rm) */
     if (!d.ours)
         return 0;
     settle(tf);

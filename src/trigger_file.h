@@ -4,9 +4,11 @@
  *
  * The file need not exist at start; deleting and re-creating it keeps
  * working; a missing directory is watched for. inotify does the watching,
- * so an idle process never wakes up; where inotify cannot be had (its
- * per-user limits are small), the file is polled every
- * GMR_TRIGGER_INTERVAL seconds instead, and we say so once.
+ * of the file itself and of its directory for names coming and going, so
+ * an idle process never wakes up, nor one whose neighbours in the
+ * directory are written; where inotify cannot be had (its per-user limits
+ * are small), the file is polled every GMR_TRIGGER_INTERVAL seconds
+ * instead, and we say so once.
  */
 #ifndef GMR_TRIGGER_FILE_H
 #define GMR_TRIGGER_FILE_H
@@ -20,6 +22,8 @@ struct trigger_file {
     char watched[PATH_MAX]; /* the directory inotify watches (maybe an ancestor) */
     int fd;                 /* inotify instance, -1 when polling or off */
     int wd;                 /* its watch on `watched` */
+    int file_wd;            /* its watch on the file itself, -1 while there is none */
+    int dir_full;           /* the file cannot be watched: `watched` is, for writes too */
     pid_t owner;            /* its F_SETOWN_EX mark: the watcher's tid */
     dev_t watched_dev;
     ino_t watched_ino;
@@ -29,6 +33,7 @@ struct trigger_file {
     struct timespec mtime;
     ino_t ino;
     int said_missing; /* the missing directory was reported */
+    int said_full;    /* so was a file that cannot be watched itself */
 };
 
 /* Sets up the watch; path "" leaves the trigger off. */

@@ -133,6 +133,138 @@ class TriggerFile(GmrTestCase):
             time.sleep(1.5)
             self.assertEqual(watcher_switches(t.pid), before)
 
+    def test_busy_directory_never_wakes_the_watcher(self):
+        # Another file in the trigger's directory is rewritten and touched
+        # every 20 ms (a tick file; /tmp on a real server): only the
+        # trigger file itself, and names coming and going in the
+        # directory, may wake the watcher. Zero wake-ups, as for an idle
+        # watcher above: nothing else wakes it before its first report.
+        trigger = os.path.join(self.tmp, "trigger")
+        tick = os.path.join(self.tmp, "tick")
+        touch(tick)  # its creation may wake the watcher; its changes may not
+        with self.start(trigger) as t:
+            time.sleep(0.3)
+            before = watcher_switches(t.pid)
+            end = time.monotonic() + 2.0
+            ticks = 0
+            while time.monotonic() < end:
+                with open(tick, "w") as f:
+                    f.write("tick %d\n" % ticks)
+                os.utime(tick)
+                ticks += 1
+                time.sleep(0.02)
+            woken = watcher_switches(t.pid) - before
+            print("\n    %d ticks woke the watcher %d times" % (ticks, woken))
+            self.assertEqual(woken, 0, "%d ticks woke the watcher %d times" % (ticks, woken))
+            self.assertEqual(reports(self.log_dir), [])
+            touch(trigger)
+            wait_reports(self.log_dir, 1)
+            time.sleep(0.5)
+            self.assertEqual(len(reports(self.log_dir)), 1)
+            self.assertTrue(t.alive())
+
+    def assertReports(self, n, why):
+        time.sleep(0.3)
+        self.assertEqual(len(reports(self.log_dir)), n, why)
+
+    def test_rename_onto_the_name_triggers_once_and_the_new_file_is_watched(self):
+        trigger = os.path.join(self.tmp, "trigger")
+        new = os.path.join(self.tmp, "trigger.new")
+        with self.start(trigger) as t:
+            time.sleep(0.2)
+            for n in (1, 2):
+                with open(new, "w") as f:
+                    f.write("%d\n" % n)
+                if n == 2:
+                    replaced = open(trigger, "a")
+                os.rename(new, trigger)
+                wait_reports(self.log_dir, n)
+                self.assertReports(n, "one rename, one report")
+            # The file the rename replaced is not ours any more; the new one is.
+            replaced.write("written after it was replaced\n")
+            replaced.close()
+            self.assertReports(2, "a write to the replaced file triggered")
+            os.utime(trigger, ns=(1, 1))
+            wait_reports(self.log_dir, 3)
+            self.assertReports(3, "one touch, one report")
+            self.assertTrue(t.alive())
+
+    def test_hard_link_elsewhere_then_deleted_here(self):
+        # The inode lives on under another name: its changes are not ours.
+        trigger = os.path.join(self.tmp, "trigger")
+        other = os.path.join(self.tmp, "elsewhere", "kept")
+        os.mkdir(os.path.dirname(other))
+        touch(trigger)
+        with self.start(trigger) as t:
+            time.sleep(0.2)
+            os.link(trigger, other)
+            self.assertReports(0, "a hard link made elsewhere triggered")
+            os.unlink(trigger)
+            self.assertReports(0, "deleting must not trigger")
+            touch(other)
+            with open(other, "a") as f:
+                f.write("written under the other name\n")
+            self.assertReports(0, "the file deleted here still triggered")
+            touch(trigger)
+            wait_reports(self.log_dir, 1)
+            self.assertReports(1, "re-creating it gave more than one report")
+            os.utime(trigger, ns=(1, 1))
+            wait_reports(self.log_dir, 2)
+            self.assertReports(2, "one touch, one report")
+            self.assertTrue(t.alive())
+
+    def test_directory_renamed_away_and_created_again(self):
+        trigger = os.path.join(self.tmp, "d", "trigger")
+        old = os.path.join(self.tmp, "d.old")
+        os.mkdir(os.path.dirname(trigger))
+        touch(trigger)
+        with self.start(trigger) as t:
+            time.sleep(0.2)
+            os.rename(os.path.dirname(trigger), old)
+            time.sleep(0.2)
+            touch(os.path.join(old, "trigger"))
+            self.assertReports(0, "the file in the directory renamed away still triggered")
+            os.mkdir(os.path.dirname(trigger))
+            touch(trigger)
+            wait_reports(self.log_dir, 1)
+            self.assertReports(1, "one creation, one report")
+            os.utime(trigger, ns=(1, 1))
+            wait_reports(self.log_dir, 2)
+            self.assertReports(2, "one touch, one report")
+            self.assertTrue(t.alive())
+
+    @unittest.skipUnless(os.geteuid() == 0 and shutil.which("setpriv"),
+                         "needs root and setpriv to run the target as a user who cannot read it")
+    def test_unreadable_file_is_watched_through_its_directory(self):
+        # inotify watches only what we may read: a trigger file only root
+        # may read is watched through its directory (for every change in
+        # it, as before), and we say so.
+        os.chmod(self.tmp, 0o777)
+        trigger = os.path.join(self.tmp, "trigger")
+        touch(trigger)
+        os.chmod(trigger, 0o600)
+        exe = shutil.copy(testd()[0], self.tmp)
+        lib = shutil.copy(LIB, self.tmp)
+        env = base_env(GMR_TRIGGER_FILE=trigger, GMR_LOG_DIR=self.log_dir)
+        env.pop("LD_PRELOAD")
+        argv = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "env",
+                "LD_PRELOAD=" + runtime_preload().replace(LIB, lib), exe, "--threads", "1"]
+        with Target(argv, env=env) as t:
+            time.sleep(0.3)
+            self.assertIn("gmr: GMR_TRIGGER_FILE=%s: cannot watch the file itself (Permission "
+                          "denied); watching every change in %s" % (trigger, self.tmp), t.stderr())
+            touch(trigger)
+            wait_reports(self.log_dir, 1)
+            self.assertReports(1, "one touch, one report")
+            os.unlink(trigger)
+            self.assertReports(1, "deleting must not trigger")
+            touch(trigger)  # readable now (0644): watched itself
+            wait_reports(self.log_dir, 2)
+            os.utime(trigger, ns=(1, 1))
+            wait_reports(self.log_dir, 3)
+            self.assertReports(3, "one touch, one report")
+            self.assertEqual(t.stderr().count("cannot watch the file itself"), 1, t.stderr())
+
     @unittest.skipUnless(os.geteuid() == 0 and shutil.which("setpriv"),
                          "needs root and setpriv to exhaust another user's inotify instances")
     def test_polls_when_inotify_is_exhausted(self):
