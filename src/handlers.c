@@ -10,6 +10,7 @@
  */
 #include "handlers.h"
 
+#include "api.h"
 #include "crash_fallback.h"
 #include "log.h"
 #include "signames.h"
@@ -286,6 +287,7 @@ static void watcher_crashed(int sig, const siginfo_t *si)
         return;
     }
     hs.no_watcher = 1;
+    api_watcher_failed();
     log_raw("libgmr's watcher thread crashed (SIG", signal_fatal_name(sig),
             "); this process writes no more reports. Please report this to libgmr.", NULL);
     park_forever();
