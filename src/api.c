@@ -2,17 +2,27 @@
  * api.c - the public API: program sections, gmr_report, coroutine lister,
  * and the emitter functions section callbacks write through.
  *
- * Sections: a fixed table under a recursive mutex. A report holds the
- * mutex while it runs the callbacks, so gmr_unregister_section from
- * another thread waits until the callback is done - a plugin may unload
- * right after - while a callback may still (un)register: the mutex is
- * recursive and each entry is looked up again before it is called.
+ * No lock is held while the program's code runs on the watcher. A report
+ * copies the section table (and the lister) under a short lock, then, for
+ * each section, looks it up again, publishes its id in running_id and
+ * calls it with no lock held. gmr_unregister_section from another thread
+ * removes the entry and waits (futex) while that id is running, so a
+ * plugin may unload right after; called on the watcher (from a callback,
+ * for itself or another section) it never waits. The lister is the same,
+ * with a run counter (odd while it runs) in place of the id.
  *
  * gmr_report: each request takes a ticket; the watcher notes the highest
  * ticket when it takes the API trigger, and after writing the report
  * declares every ticket up to that one served. A caller waits (futex) for
  * its own ticket, so it returns once a report begun after its request is
  * written, and requests arriving together share a report.
+ *
+ * A watcher that faults (in a callback, say) is parked for good by its
+ * fault handler, which calls api_watcher_failed: from then on nothing
+ * waits for it. Callers already waiting wake and return; gmr_report
+ * returns -1 (ENOSYS) at once; (un)registering goes on without waiting.
+ * The locks are futex words holding their owner's tid, so a caller that
+ * finds one held by the dead watcher gives up instead of waiting.
  */
 #include "api.h"
 
@@ -20,8 +30,8 @@
 #include "watcher.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <linux/futex.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +44,7 @@
 #define MAX_GREEN      10000
 #define REPORT_WAIT_S  60
 #define MAX_USER_DEPTH 16
+#define SLICE_MS       100 /* longest futex nap: each wait looks again after it */
 
 struct section_entry {
     int id;
@@ -42,19 +53,116 @@ struct section_entry {
     void *arg;
 };
 
-static pthread_mutex_t sections_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+/* A lock: 0 when free, else the tid of the thread that holds it. */
+typedef _Atomic int api_lock;
+
+static api_lock sections_lock;
 static struct section_entry sections[MAX_SECTIONS];
 static int next_id;
+static _Atomic int running_id; /* the section the watcher is calling, or 0 */
 
-static pthread_mutex_t requests_lock = PTHREAD_MUTEX_INITIALIZER;
+static api_lock requests_lock;
 static _Atomic uint32_t requested, served;
 static char last_reason[256];
 static pid_t last_caller; /* the thread of the newest gmr_report call */
 static unsigned pending_requests;
 
-static pthread_mutex_t green_lock = PTHREAD_MUTEX_INITIALIZER;
+static api_lock green_lock;
 static gmr_green_enum_fn green_fn;
 static void *green_arg;
+static _Atomic int green_runs; /* odd while the lister runs */
+
+/* Bumped, then woken, at each change a caller may wait for: a report
+   served, a callback returned, the watcher failed. */
+static _Atomic uint32_t events;
+static _Atomic int watcher_failed;
+
+/* ---- waiting ---- */
+
+static pid_t my_tid(void)
+{
+    return (pid_t)syscall(SYS_gettid);
+}
+
+static int on_watcher(void)
+{
+    return my_tid() == atomic_load(&hs.watcher_tid);
+}
+
+/* Nothing will come from the watcher: it faulted, or there is none. */
+static int watcher_gone(void)
+{
+    return atomic_load(&watcher_failed) || handler_no_watcher_reason() || !watcher_running();
+}
+
+static void futex_wait(void *word, uint32_t seen, long ms)
+{
+    struct timespec t = {ms / 1000, ms % 1000 * 1000000L};
+
+    syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, seen, &t, NULL, 0);
+}
+
+static void futex_wake(void *word, int n)
+{
+    syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+}
+
+static void announce(void)
+{
+    atomic_fetch_add(&events, 1);
+    futex_wake(&events, INT_MAX);
+}
+
+void api_watcher_failed(void)
+{
+    int saved = errno;
+
+    atomic_store(&watcher_failed, 1);
+    announce();
+    futex_wake(&sections_lock, INT_MAX);
+    futex_wake(&requests_lock, INT_MAX);
+    futex_wake(&green_lock, INT_MAX);
+    errno = saved;
+}
+
+/* 0, or -1 (ENOSYS) if the lock is held by a watcher that has failed. */
+static int lock_take(api_lock *l)
+{
+    int me = (int)my_tid();
+
+    for (;;) {
+        int seen = 0;
+
+        if (atomic_compare_exchange_strong(l, &seen, me))
+            return 0;
+        if (atomic_load(&watcher_failed) && seen == (int)atomic_load(&hs.watcher_tid)) {
+            errno = ENOSYS;
+            return -1;
+        }
+        futex_wait(l, (uint32_t)seen, SLICE_MS);
+    }
+}
+
+static void lock_give(api_lock *l)
+{
+    atomic_store(l, 0);
+    futex_wake(l, 1);
+}
+
+/* Waits while *word == value and the watcher lives; never on the watcher
+   itself (a callback that waited for its own return would wait forever). */
+static void wait_while_running(_Atomic int *word, int value)
+{
+    if (on_watcher())
+        return;
+    for (;;) {
+        uint32_t seen = atomic_load(&events);
+
+        if (atomic_load(word) != value || watcher_gone())
+            return;
+        futex_wait(&events, seen, SLICE_MS);
+    }
+}
 
 /* ---- the emitter handed to callbacks ---- */
 
@@ -170,14 +278,15 @@ int gmr_register_section(const char *title, gmr_section_fn fn, void *arg)
     if (!title || !title[0] || !fn || strlen(title) >= sizeof(sections[0].title) ||
         api_title_reserved(title))
         return -1;
-    pthread_mutex_lock(&sections_lock);
+    if (lock_take(&sections_lock) < 0)
+        return -1;
     for (i = 0; i < MAX_SECTIONS; i++) {
         if (sections[i].id && !strcmp(sections[i].title, title))
             goto out;
         if (!sections[i].id && free_slot < 0)
             free_slot = i;
     }
-    if (free_slot < 0)
+    if (free_slot < 0 || next_id == INT_MAX)
         goto out;
     id = ++next_id;
     sections[free_slot].id = id;
@@ -185,7 +294,7 @@ int gmr_register_section(const char *title, gmr_section_fn fn, void *arg)
     sections[free_slot].fn = fn;
     sections[free_slot].arg = arg;
 out:
-    pthread_mutex_unlock(&sections_lock);
+    lock_give(&sections_lock);
     return id;
 }
 
@@ -193,13 +302,17 @@ int gmr_unregister_section(int id)
 {
     int i, ret = -1;
 
-    pthread_mutex_lock(&sections_lock);
+    if (id <= 0 || lock_take(&sections_lock) < 0)
+        return -1;
     for (i = 0; i < MAX_SECTIONS; i++)
-        if (id > 0 && sections[i].id == id) {
+        if (sections[i].id == id) {
             memset(&sections[i], 0, sizeof(sections[i]));
             ret = 0;
         }
-    pthread_mutex_unlock(&sections_lock);
+    lock_give(&sections_lock);
+    /* Removed, so no report starts it again; one may be calling it now. */
+    if (ret == 0)
+        wait_while_running(&running_id, id);
     return ret;
 }
 
@@ -218,31 +331,41 @@ static void run_section(struct emitter *e, const struct section_entry *s)
     e->ops->end_section(e);
 }
 
+/* Is section `id` still registered? If so it is marked running, under the
+   lock gmr_unregister_section takes: it either sees the mark or was first. */
+static int start_section(int id)
+{
+    int i, found = 0;
+
+    if (lock_take(&sections_lock) < 0)
+        return 0;
+    for (i = 0; i < MAX_SECTIONS && !found; i++)
+        found = sections[i].id == id;
+    if (found)
+        atomic_store(&running_id, id);
+    lock_give(&sections_lock);
+    return found;
+}
+
 void api_emit_sections(struct emitter *e)
 {
     struct section_entry snapshot[MAX_SECTIONS];
-    int i, j;
+    int i;
 
-    pthread_mutex_lock(&sections_lock);
+    if (lock_take(&sections_lock) < 0)
+        return;
     memcpy(snapshot, sections, sizeof(snapshot));
+    lock_give(&sections_lock);
     for (i = 0; i < MAX_SECTIONS; i++) {
-        if (!snapshot[i].id)
+        if (!snapshot[i].id || !start_section(snapshot[i].id))
             continue;
-        for (j = 0; j < MAX_SECTIONS; j++) /* still registered? */
-            if (sections[j].id == snapshot[i].id)
-                break;
-        if (j < MAX_SECTIONS)
-            run_section(e, &snapshot[i]);
+        run_section(e, &snapshot[i]); /* no lock held: it may (un)register */
+        atomic_store(&running_id, 0);
+        announce();
     }
-    pthread_mutex_unlock(&sections_lock);
 }
 
 /* ---- gmr_report ---- */
-
-static pid_t my_tid(void)
-{
-    return (pid_t)syscall(SYS_gettid);
-}
 
 static int wait_served(uint32_t ticket)
 {
@@ -250,17 +373,20 @@ static int wait_served(uint32_t ticket)
 
     clock_gettime(CLOCK_MONOTONIC, &start);
     for (;;) {
-        uint32_t seen = atomic_load(&served);
-        struct timespec left = {1, 0};
+        uint32_t seen = atomic_load(&events);
 
-        if ((int32_t)(seen - ticket) >= 0)
+        if ((int32_t)(atomic_load(&served) - ticket) >= 0)
             return 0;
+        if (watcher_gone()) {
+            errno = ENOSYS;
+            return -1;
+        }
         clock_gettime(CLOCK_MONOTONIC, &now);
         if (now.tv_sec - start.tv_sec >= REPORT_WAIT_S) {
             errno = ETIMEDOUT;
             return -1;
         }
-        syscall(SYS_futex, &served, FUTEX_WAIT_PRIVATE, seen, &left, NULL, 0);
+        futex_wait(&events, seen, 1000);
     }
 }
 
@@ -268,20 +394,21 @@ int gmr_report(const char *reason)
 {
     uint32_t ticket;
 
-    if (!watcher_running() || handler_no_watcher_reason()) {
+    if (watcher_gone()) {
         errno = ENOSYS;
         return -1;
     }
-    if (my_tid() == atomic_load(&hs.watcher_tid)) {
+    if (on_watcher()) {
         errno = EDEADLK;
         return -1;
     }
-    pthread_mutex_lock(&requests_lock);
+    if (lock_take(&requests_lock) < 0)
+        return -1;
     snprintf(last_reason, sizeof(last_reason), "%s", reason ? reason : "");
     last_caller = my_tid();
     pending_requests++;
     ticket = atomic_fetch_add(&requested, 1) + 1;
-    pthread_mutex_unlock(&requests_lock);
+    lock_give(&requests_lock);
     handler_wake_watcher(TRIGGER_API);
     return wait_served(ticket);
 }
@@ -290,13 +417,14 @@ uint32_t api_take_requests(char *reason, size_t len, unsigned *count, pid_t *cal
 {
     uint32_t ticket;
 
-    pthread_mutex_lock(&requests_lock);
+    if (lock_take(&requests_lock) < 0)
+        return atomic_load(&served);
     ticket = atomic_load(&requested);
     snprintf(reason, len, "%s", last_reason);
     *caller = last_caller;
     *count = pending_requests;
     pending_requests = 0;
-    pthread_mutex_unlock(&requests_lock);
+    lock_give(&requests_lock);
     return ticket;
 }
 
@@ -306,17 +434,24 @@ void api_requests_served(uint32_t ticket)
 
     while ((int32_t)(ticket - seen) > 0 && !atomic_compare_exchange_weak(&served, &seen, ticket))
         ;
-    syscall(SYS_futex, &served, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL, NULL, 0);
+    announce();
 }
 
 /* ---- green threads ---- */
 
 int gmr_register_green_threads(gmr_green_enum_fn enumerate, void *arg)
 {
-    pthread_mutex_lock(&green_lock);
+    int runs;
+
+    if (lock_take(&green_lock) < 0)
+        return -1;
     green_fn = enumerate;
     green_arg = arg;
-    pthread_mutex_unlock(&green_lock);
+    runs = atomic_load(&green_runs);
+    lock_give(&green_lock);
+    /* The old lister may be running: wait for that run (not later ones). */
+    if (runs & 1)
+        wait_while_running(&green_runs, runs);
     return 0;
 }
 
@@ -349,15 +484,24 @@ static void visit(const struct gmr_green_thread *g, void *p)
 long api_green_threads(struct green_thread **out)
 {
     struct green_list l = {NULL, 0, 0};
+    gmr_green_enum_fn fn = NULL;
+    void *arg = NULL;
     size_t i;
     long n = -1;
 
-    pthread_mutex_lock(&green_lock);
-    if (green_fn) {
-        green_fn(visit, &l, green_arg);
+    if (lock_take(&green_lock) == 0) {
+        fn = green_fn;
+        arg = green_arg;
+        if (fn)
+            atomic_fetch_add(&green_runs, 1); /* odd: running */
+        lock_give(&green_lock);
+    }
+    if (fn) {
+        fn(visit, &l, arg); /* no lock held */
+        atomic_fetch_add(&green_runs, 1);
+        announce();
         n = (long)l.n;
     }
-    pthread_mutex_unlock(&green_lock);
     for (i = 0; i < l.n; i++) { /* pointers into the array's final place */
         l.v[i].g.name = l.v[i].name;
         l.v[i].g.state = l.v[i].state;
@@ -368,12 +512,14 @@ long api_green_threads(struct green_thread **out)
 
 void api_after_fork(void)
 {
-    pthread_mutex_t recursive = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
-    pthread_mutex_t plain = PTHREAD_MUTEX_INITIALIZER;
-
-    /* The child has one thread: whoever held these in the parent is gone. */
-    sections_lock = recursive;
-    requests_lock = plain;
-    green_lock = plain;
+    /* The child has one thread and a watcher of its own to come: whoever
+       held these in the parent, and whatever the parent's watcher was
+       running, is gone. */
+    atomic_store(&sections_lock, 0);
+    atomic_store(&requests_lock, 0);
+    atomic_store(&green_lock, 0);
+    atomic_store(&running_id, 0);
+    atomic_store(&green_runs, 0);
+    atomic_store(&watcher_failed, 0);
     pending_requests = 0;
 }

@@ -34,6 +34,11 @@ struct green_thread {
    how many, or -1 if no lister is registered. */
 long api_green_threads(struct green_thread **out);
 
+/* The watcher's fault handler: the watcher is parked for good. Wakes every
+   caller waiting on it, and no API call waits for it again.
+   Async-signal-safe (atomics and futex wake-ups only). */
+void api_watcher_failed(void);
+
 /* In a forked child: locks held by the parent's threads are reset. */
 void api_after_fork(void);
 

@@ -25,6 +25,7 @@
  */
 #include "handlers.h"
 
+#include "api.h"
 #include "crash_fallback.h"
 #include "freeze.h"
 #include "log.h"
@@ -157,11 +158,12 @@ static void park_forever(void)
  */
 static void watcher_crashed(int sig)
 {
+    atomic_store(&hs.watcher_state, WATCHER_CRASHED);
+    api_watcher_failed(); /* nothing of the host waits on us from now on */
     if (atomic_load(&hs.crash.tid)) {
         handler_crash_reported(CRASH_WATCHER_FAILED);
         park_forever();
     }
-    atomic_store(&hs.watcher_state, WATCHER_CRASHED);
     log_raw("libgmr's watcher thread crashed (SIG", signal_fatal_name(sig),
             "); this process writes no more reports. Please report this to libgmr.", NULL);
     park_forever();

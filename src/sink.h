@@ -28,10 +28,12 @@ size_t sink_file_name(char *out, size_t len, const struct sink_target *t, unsign
 
 /*
  * Writes the report. With a log dir: creates it (0700) if missing, writes
- * a hidden temporary file (0600, O_EXCL|O_NOFOLLOW) and renames it into
- * place without replacing anything. On any failure: one gmr: line and the
- * report goes to stderr. `written` receives the final path, or "" for
- * stderr. Returns 0 if the report was delivered somewhere.
+ * an unnamed file (O_TMPFILE, 0600) and links it in place, or where that
+ * cannot be done a hidden temporary file (0600, O_EXCL|O_NOFOLLOW) renamed
+ * into place; never replaces anything, and removes the temporary files
+ * dead writers left behind. On any failure: one gmr: line and the report
+ * goes to stderr. `written` receives the final path, or "" for stderr.
+ * Returns 0 if the report was delivered somewhere.
  */
 int sink_write(const struct sink_target *t, const struct buf *report, char *written, size_t len);
 

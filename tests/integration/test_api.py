@@ -1,7 +1,9 @@
 """The public C API: program sections, gmr_report, green threads (issue 4)."""
 
 import os
+import re
 import subprocess
+import time
 
 from gmrtest import (EXAMPLES, TARGETS, GmrTestCase, Target, base_env, ordered_subsequence,
                      parse_text, read, wait_reports)
@@ -63,7 +65,8 @@ class Edges(GmrTestCase):
     def test_misbehaving_sections_and_concurrent_requests(self):
         env = base_env(GMR_LOG_DIR=self.log_dir, GMR_FORMAT="json")
         with Target([os.path.join(TARGETS, "apiuse")], env=env, timeout=60) as t:
-            for check in ["registration", "unregister", "unregister-waits", "deadlock"]:
+            for check in ["registration", "unregister", "unregister-waits", "deadlock",
+                          "self-unregister"]:
                 self.assertEqual(t.lines(check + " "), [check + " ok"])
             self.assertEqual(t.lines("concurrent"), ["concurrent ok"] * 4)
             self.assertEqual(t.lines("slow-calls"), ["slow-calls 1"])
@@ -72,6 +75,10 @@ class Edges(GmrTestCase):
         last = docs[-1]
         self.assertNotIn("Slow", last)
         self.assertNotIn("Twice", last)
+        self.assertNotIn("Other", last)
+        # It ran in the first report, removed itself there, and in none after.
+        self.assertEqual(docs[0]["SelfRemoving"], {"removed": 1})
+        self.assertNotIn("SelfRemoving", last)
         self.assertEqual(last["Unbalanced"], {"open": {"never closed": ["item"]}})
         deep = last["Deep"]
         depth = 0
@@ -88,3 +95,52 @@ class Edges(GmrTestCase):
         self.assertEqual(last["Reentrant"]["gmr_report_errno"], 35)  # EDEADLK
         # Four calls at once share reports: fewer reports than calls.
         self.assertLessEqual(len(paths), 4)
+
+
+class WatcherFault(GmrTestCase):
+    """Issue 11, case 5: a section callback (or the coroutine lister) that
+    faults parks libgmr's watcher for good; after that nothing of the host
+    waits on libgmr, and the host runs on."""
+
+    HANG_MS = 5000
+
+    def run_fault(self, mode, replace_step):
+        env = base_env(GMR_LOG_DIR=self.log_dir)
+        steps = ["report-during-fault", "report-after", replace_step, "report-again",
+                 "register-fresh", "unregister-fresh"]
+        start = time.monotonic()
+        with Target([os.path.join(TARGETS, "apiuse"), mode, self.HANG_MS], env=env,
+                    timeout=len(steps) * self.HANG_MS / 1000 + 20) as t:
+            results = {}
+            for step in steps:
+                (line,) = t.lines(step + " ")
+                m = re.match(r"\S+ rc=(-?\d+) errno=(\S+) ms=([\d.]+)$", line)
+                self.assertTrue(m, "%s (stdout %r)" % (line, t.out))
+                results[step] = (int(m.group(1)), m.group(2), float(m.group(3)))
+            # libgmr's fault handler parked the watcher: the host is alive
+            # and was told once.
+            self.assertTrue(t.alive())
+            self.assertEqual(t.stderr().count("gmr: libgmr's watcher thread crashed (SIGSEGV)"), 1,
+                             t.stderr())
+        elapsed = time.monotonic() - start
+        # The caller waiting for the report when the watcher faulted is
+        # woken (ms here count from the fault), and every later call
+        # returns at once.
+        self.assertEqual(results["report-during-fault"][:2], (-1, "ENOSYS"))
+        self.assertEqual(results["report-after"][:2], (-1, "ENOSYS"))
+        self.assertEqual(results["report-again"][:2], (-1, "ENOSYS"))
+        self.assertEqual(results[replace_step][0], 0)
+        self.assertEqual(results["register-fresh"][0], 0)
+        self.assertEqual(results["unregister-fresh"][0], 0)
+        for step, (_, _, ms) in results.items():
+            self.assertLess(ms, 200, "%s took %.1f ms" % (step, ms))
+        self.assertLess(elapsed, 15)
+        # No report was written: the watcher died writing the first one.
+        self.assertFalse(os.path.exists(self.log_dir) and os.listdir(self.log_dir))
+        return results
+
+    def test_a_section_callback_faults(self):
+        self.run_fault("fault-section", "unregister")
+
+    def test_the_coroutine_lister_faults(self):
+        self.run_fault("fault-green", "replace-lister")

@@ -4,9 +4,20 @@
  * Linked against nothing: the functions are weak and libgmr is preloaded.
  * Registers sections that misbehave (unbalanced, too deep, NULL keys,
  * control characters, invalid UTF-8), checks registration rules, calls
- * gmr_report from four threads at once and from inside a section, and
- * unregisters a section while a report runs it. Prints one line per
+ * gmr_report from four threads at once and from inside a section,
+ * unregisters a section while a report runs it, and has a section that
+ * (un)registers another and removes itself. Prints one line per
  * check ("<name> <result>"), then "ready <pid>".
+ *
+ *   apiuse fault-section | fault-green [HANG_MS]
+ *
+ * A section callback (or the coroutine lister) that faults on libgmr's
+ * watcher thread, with a gmr_report call waiting for that report. Then,
+ * from the main thread: gmr_report, gmr_unregister_section (or replacing
+ * the lister), gmr_report again, a new section registered and removed.
+ * Each step runs in a thread of its own, given HANG_MS (default 5000) to
+ * return; prints "<step> rc=<rc> errno=<name> ms=<n>" or "<step> hung",
+ * the waiting caller's ms counted from the fault, then "ready <pid>".
  */
 #include <gmr.h>
 
@@ -14,13 +25,16 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
 #pragma weak gmr_register_section
 #pragma weak gmr_unregister_section
 #pragma weak gmr_report
+#pragma weak gmr_register_green_threads
 #pragma weak gmr_emit_str
 #pragma weak gmr_emit_int
 #pragma weak gmr_emit_text
@@ -88,6 +102,21 @@ static void slow(struct gmr_emitter *e, void *arg)
     atomic_store(&slow_running, 0);
 }
 
+/* Registers and removes another section, then removes itself: on the
+   watcher, in a callback, none of that may wait. */
+static atomic_int self_id, self_calls, self_result = -1;
+
+static void self_removing(struct gmr_emitter *e, void *arg)
+{
+    int other = gmr_register_section("Other", unbalanced, NULL);
+
+    (void)arg;
+    atomic_fetch_add(&self_calls, 1);
+    atomic_store(&self_result, other > 0 && gmr_unregister_section(other) == 0 &&
+                                   gmr_unregister_section(atomic_load(&self_id)) == 0);
+    gmr_emit_int(e, "removed", atomic_load(&self_result));
+}
+
 static void *reporter(void *arg)
 {
     int rc = gmr_report((const char *)arg);
@@ -130,7 +159,154 @@ static void check_unregister_waits(void)
     pthread_join(t, NULL);
 }
 
-int main(void)
+/* ---- a callback that faults on the watcher ---- */
+
+static volatile int *no_access; /* a PROT_NONE page: faults, whatever the sanitizers think */
+static _Atomic long long fault_at_ns;
+static long hang_ms = 5000;
+
+static long long now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void fault(void)
+{
+    sleep_ms(50); /* the gmr_report caller is surely waiting by now */
+    atomic_store(&fault_at_ns, now_ns());
+    *no_access = 1;
+}
+
+static void faulty_section(struct gmr_emitter *e, void *arg)
+{
+    (void)arg;
+    gmr_emit_str(e, "about to", "fault");
+    fault();
+}
+
+static void faulty_lister(gmr_green_visit_fn visit, void *visit_arg, void *arg)
+{
+    (void)visit, (void)visit_arg, (void)arg;
+    fault();
+}
+
+static void fine_section(struct gmr_emitter *e, void *arg)
+{
+    (void)arg;
+    gmr_emit_str(e, "fine", "yes");
+}
+
+struct step {
+    const char *name;
+    int (*fn)(void);
+    int rc, err;
+    long long start_ns, end_ns;
+};
+
+static int faulty_id, fresh_id;
+
+static int report_during_fault(void)
+{
+    return gmr_report("a callback faults");
+}
+
+static int report_after(void)
+{
+    return gmr_report("after the fault");
+}
+
+static int unregister_faulty(void)
+{
+    return gmr_unregister_section(faulty_id);
+}
+
+static int replace_lister(void)
+{
+    return gmr_register_green_threads(NULL, NULL);
+}
+
+static int register_fresh(void)
+{
+    return (fresh_id = gmr_register_section("Fresh", fine_section, NULL)) > 0 ? 0 : -1;
+}
+
+static int unregister_fresh(void)
+{
+    return gmr_unregister_section(fresh_id);
+}
+
+static void *step_thread(void *arg)
+{
+    struct step *s = arg;
+
+    s->start_ns = now_ns();
+    errno = 0;
+    s->rc = s->fn();
+    s->err = errno;
+    s->end_ns = now_ns();
+    return NULL;
+}
+
+/* Runs one call in a thread of its own and says how it went, or that it
+   did not return within hang_ms (the thread is then left where it hangs). */
+static void run_step(const char *name, int (*fn)(void))
+{
+    static struct step steps[8];
+    static int n;
+    struct step *s = &steps[n++];
+    struct timespec until;
+    pthread_t t;
+
+    s->name = name;
+    s->fn = fn;
+    pthread_create(&t, NULL, step_thread, s);
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += hang_ms / 1000;
+    until.tv_nsec += hang_ms % 1000 * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    if (pthread_timedjoin_np(t, NULL, &until) != 0) {
+        printf("%s hung\n", name);
+    } else {
+        /* The caller waiting when the watcher faulted: how long after the fault. */
+        long long from = fn == report_during_fault && atomic_load(&fault_at_ns)
+                             ? atomic_load(&fault_at_ns)
+                             : s->start_ns;
+        printf("%s rc=%d errno=%s ms=%.3f\n", name, s->rc, s->err ? strerrorname_np(s->err) : "0",
+               (double)(s->end_ns - from) / 1e6);
+    }
+    fflush(stdout);
+}
+
+static int fault_mode(const char *mode)
+{
+    int green = !strcmp(mode, "fault-green");
+
+    no_access = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (no_access == MAP_FAILED)
+        return 1;
+    if (green)
+        gmr_register_green_threads(faulty_lister, NULL);
+    else
+        faulty_id = gmr_register_section("Faulty", faulty_section, NULL);
+    run_step("report-during-fault", report_during_fault);
+    run_step("report-after", report_after);
+    run_step(green ? "replace-lister" : "unregister", green ? replace_lister : unregister_faulty);
+    run_step("report-again", report_after);
+    run_step("register-fresh", register_fresh);
+    run_step("unregister-fresh", unregister_fresh);
+    printf("ready %d\n", (int)getpid());
+    fflush(stdout);
+    for (;;)
+        sleep_ms(100);
+}
+
+int main(int argc, char **argv)
 {
     pthread_t t[4];
     int i;
@@ -139,11 +315,16 @@ int main(void)
         printf("libgmr not loaded\n");
         return 1;
     }
+    if (argc > 2)
+        hang_ms = atol(argv[2]);
+    if (argc > 1)
+        return fault_mode(argv[1]);
     check_registration();
     gmr_register_section("Unbalanced", unbalanced, NULL);
     gmr_register_section("Deep", deep, NULL);
     gmr_register_section("Weird", weird, NULL);
     gmr_register_section("Reentrant", reentrant, NULL);
+    atomic_store(&self_id, gmr_register_section("SelfRemoving", self_removing, NULL));
     check_unregister_waits();
     for (i = 0; i < 4; i++)
         pthread_create(&t[i], NULL, reporter, "four at once");
@@ -151,6 +332,8 @@ int main(void)
         pthread_join(t[i], NULL);
     printf("deadlock %s\n", atomic_load(&deadlock_errno) == EDEADLK ? "ok" : "wrong");
     printf("slow-calls %d\n", atomic_load(&slow_calls));
+    printf("self-unregister %s\n",
+           atomic_load(&self_calls) == 1 && atomic_load(&self_result) == 1 ? "ok" : "wrong");
     printf("ready %d\n", (int)getpid());
     fflush(stdout);
     for (;;)
