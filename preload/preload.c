@@ -16,6 +16,7 @@
 #include "../src/api.h"
 #include "../src/config.h"
 #include "../src/deps.h"
+#include "../src/fdtable.h"
 #include "../src/handlers.h"
 #include "../src/log.h"
 #include "../src/signals.h"
@@ -191,6 +192,7 @@ static void drop_from_preload(void)
 /* fork() without exec: the child gets its own, fresh watcher. */
 static void after_fork_child(void)
 {
+    fdtable_after_fork();
     signals_after_fork();
     api_after_fork();
     watcher_after_fork();

@@ -7,6 +7,8 @@
  */
 #include "log.h"
 
+#include "fdtable.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,19 +20,20 @@
 static void write_line(char *line, size_t len)
 {
     size_t i, off = 0;
-    int saved = errno;
+    int saved = errno, fd = fdtable_get_stderr();
 
     for (i = 5; i + 1 < len; i++)
         if (line[i] == '\n' || line[i] == '\r')
             line[i] = ' ';
-    while (off < len) {
-        ssize_t n = write(STDERR_FILENO, line + off, len - off);
+    while (fd >= 0 && off < len) {
+        ssize_t n = write(fd, line + off, len - off);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
             break;
         off += (size_t)n;
     }
+    fdtable_put_stderr(fd);
     errno = saved;
 }
 

@@ -48,6 +48,20 @@ ssize_t procfs_readat(int dir, const char *path, char *buf, size_t cap)
     return n;
 }
 
+long procfs_count(const char *path)
+{
+    DIR *dir = opendir(path);
+    struct dirent *d;
+    long n = 0;
+
+    if (!dir)
+        return -1;
+    while ((d = readdir(dir)))
+        n += d->d_name[0] != '.';
+    closedir(dir);
+    return n;
+}
+
 char *procfs_slurp(const char *path, size_t *len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);

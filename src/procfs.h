@@ -17,6 +17,8 @@ ssize_t procfs_read(const char *path, char *buf, size_t cap);
 ssize_t procfs_readat(int dir, const char *path, char *buf, size_t cap);
 /* Reads a whole file into malloc'd memory (NUL-terminated); NULL on error. */
 char *procfs_slurp(const char *path, size_t *len);
+/* Entries in a /proc directory (such as /proc/self/fd), or -1. */
+long procfs_count(const char *dir);
 /* The thread ids of this process, malloc'd and sorted; -1 on error. */
 int procfs_tids(pid_t **tids, size_t *n);
 /* The text after "Name:" in a status file, up to the line end, or NULL. */

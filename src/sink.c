@@ -28,6 +28,7 @@
  */
 #include "sink.h"
 
+#include "fdtable.h"
 #include "log.h"
 #include "timefmt.h"
 
@@ -103,8 +104,13 @@ static void drop_sigpipe(void)
 
 static void to_stderr(const struct buf *report)
 {
-    if (write_all(STDERR_FILENO, report->data, report->len) < 0 && errno == EPIPE)
+    int fd = fdtable_get_stderr();
+
+    if (fd < 0)
+        return;
+    if (write_all(fd, report->data, report->len) < 0 && errno == EPIPE)
         drop_sigpipe();
+    fdtable_put_stderr(fd);
 }
 
 /* mkdir -p with mode 0700 for the directories it creates. */
@@ -232,7 +238,7 @@ static int link_unnamed(int dir, int fd, const struct sink_target *t, char *name
     char proc[32];
     unsigned n;
 
-    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+    snprintf(proc, sizeof(proc), "%s/fd/%d", fdtable_proc_dir(), fd);
     for (n = 0; n < MAX_COUNTER; n++) {
         if (!sink_file_name(name, len, t, n)) {
             errno = ENAMETOOLONG;

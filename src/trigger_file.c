@@ -40,6 +40,7 @@
  */
 #include "trigger_file.h"
 
+#include "fdtable.h"
 #include "log.h"
 #include "procfs.h"
 
@@ -273,7 +274,7 @@ static int fd_is_ours(const struct trigger_file *tf)
         return 0;
     if (owner.type != F_OWNER_TID || owner.pid != tf->owner)
         return 0;
-    snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", tf->fd);
+    snprintf(path, sizeof(path), "%s/fdinfo/%d", fdtable_proc_dir(), tf->fd);
     if (procfs_read(path, text, sizeof(text)) < 0)
         return 1; /* no /proc (a chroot, say): the mark alone decides */
     for (line = strstr(text, "inotify wd:"); line; line = strstr(line + 1, "inotify wd:"))

@@ -23,6 +23,7 @@
 #include "api.h"
 #include "capture.h"
 #include "deps.h"
+#include "fdtable.h"
 #include "handlers.h"
 #include "log.h"
 #include "report.h"
@@ -201,6 +202,7 @@ static void *watcher_main(void *arg)
 
     prctl(PR_SET_NAME, "gmr-watcher");
     w->ctx.self_tid = (pid_t)syscall(SYS_gettid);
+    fdtable_unshare();
     deps_load();
     if (!w->tf.path[0]) /* a forked child keeps its parent's settings */
         trigger_file_open(&w->tf, w->ctx.cfg->trigger_file, w->ctx.cfg->trigger_interval_ms);

@@ -3,12 +3,15 @@
  * sockets the protocol, addresses and state. JSON key "file_descriptors":
  * a list of {fd, target, socket: {protocol, local, remote, state}}.
  *
- * Descriptors libgmr itself holds are left out (the one listing
- * /proc/self/fd) or marked (the trigger file's inotify instance, the
- * files elfutils keeps open while symbols are cached).
+ * The watcher keeps its own descriptors in a table of its own (fdtable.h),
+ * so these are all the program's. Where its table is shared with the
+ * program, libgmr's own are left out (the one listing /proc/self/fd) or
+ * marked (the trigger file's inotify instance, the files elfutils keeps
+ * open while symbols are cached).
  */
 #include "sections.h"
 
+#include "../fdtable.h"
 #include "../netsock.h"
 
 #include <dirent.h>
@@ -48,6 +51,7 @@ static char *target_of(int fd)
 static long list_fds(struct fd_entry **out)
 {
     DIR *dir = opendir("/proc/self/fd");
+    int private = fdtable_is_private();
     size_t n = 0, cap = 0;
     struct fd_entry *v = NULL;
     struct dirent *d;
@@ -58,7 +62,7 @@ static long list_fds(struct fd_entry **out)
     while ((d = readdir(dir))) {
         int fd;
         char *target;
-        if (d->d_name[0] == '.' || (fd = atoi(d->d_name)) == dirfd(dir))
+        if (d->d_name[0] == '.' || ((fd = atoi(d->d_name)) == dirfd(dir) && !private))
             continue;
         if (!(target = target_of(fd)))
             continue;
@@ -86,7 +90,8 @@ static void one(struct emitter *e, const struct report *r, const struct fd_entry
     char heading[4400], sock[400] = "";
     const struct sock_info *s = NULL;
     unsigned long inode;
-    const char *ours = f->fd == r->ctx->trigger_fd ? "trigger file watch"
+    const char *ours = fdtable_is_private()                ? NULL
+                       : f->fd == r->ctx->trigger_fd       ? "trigger file watch"
                        : symbolizer_owns_fd(f->fd) ? "symbol file, open while the report is written"
                                                    : NULL;
 

@@ -4,13 +4,16 @@
  */
 #include "sections.h"
 
+#include "../fdtable.h"
 #include "../handlers.h"
+#include "../procfs.h"
 #include "../signames.h"
 #include "../timefmt.h"
 
 #include <gmr.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 static int cmp_long(const void *a, const void *b)
 {
@@ -75,6 +78,25 @@ static void crash_fields(struct emitter *e)
         emit_num(e, "sender_pid", hs.crash.sender);
 }
 
+/* A process out of descriptors is worth saying so: it explains failures,
+   and this report was written from a table of libgmr's own. */
+static void descriptors(struct emitter *e)
+{
+    struct rlimit rl;
+    long open_fds = procfs_count("/proc/self/fd");
+    char text[200];
+
+    if (open_fds < 0 || getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+        (rlim_t)open_fds < rl.rlim_cur)
+        return;
+    snprintf(text, sizeof(text),
+             "the process has used all its file descriptors (%ld open, limit %llu)%s", open_fds,
+             (unsigned long long)rl.rlim_cur,
+             fdtable_is_private() ? "; libgmr wrote this report from a descriptor table of its own"
+                                  : "; parts of this report may be missing");
+    emit_str(e, "note", text);
+}
+
 void section_header(struct emitter *e, struct report *r)
 {
     char when[21], name[32];
@@ -101,6 +123,7 @@ void section_header(struct emitter *e, struct report *r)
     emit_str(e, "time", when);
     emit_str(e, "libgmr", GMR_VERSION);
     capture_summary(e, r);
+    descriptors(e);
     e->ops->end_object(e);
     e->ops->end_section(e);
 }
