@@ -292,11 +292,11 @@ static struct map_set *fresh_map_set(struct capture *c)
     return set;
 }
 
-/* The preset slot for tid, if any: (a copy of) the kind, and the slot. */
+/* The preset slot for tid, if any, and its kind. A frozen thread's slot
+   is made up in `scratch` from its record. */
 static const struct slot *preset_for(const struct capture_presets *p, pid_t tid,
-                                     enum capture_preset *kind)
+                                     enum capture_preset *kind, struct slot *scratch)
 {
-    const struct frozen *f;
     size_t i;
 
     if (!p)
@@ -305,10 +305,15 @@ static const struct slot *preset_for(const struct capture_presets *p, pid_t tid,
         *kind = PRESET_CRASHED;
         return p->crashed;
     }
-    for (f = p->frozen, i = 0; f && i < p->nfrozen; f = f->next, i++)
-        if (f->slot.tid == tid) {
+    for (i = 0; i < p->nfrozen; i++)
+        if (atomic_load(&p->frozen[i].tid) == tid) {
+            memset(scratch, 0, sizeof(*scratch));
+            scratch->tid = tid;
+            scratch->frozen = 1;
+            memcpy(scratch->regs, p->frozen[i].regs, sizeof(scratch->regs));
+            atomic_store(&scratch->state, SLOT_DONE);
             *kind = PRESET_FROZEN;
-            return &f->slot;
+            return scratch;
         }
     if (p->trigger && p->trigger->tid == tid) {
         *kind = PRESET_TRIGGER;
@@ -334,12 +339,28 @@ static enum capture_status reach_status(enum task_reach reach)
     return CAP_NO_ANSWER;
 }
 
+/* Takes a preset for t. The slot is copied: a frozen thread's lives on
+   its own stack, and the thread may be let go before the report is done. */
+static void take_preset(struct thread_rec *t, const struct slot *preset, enum capture_preset kind)
+{
+    t->kept = malloc(sizeof(*t->kept));
+    if (!t->kept) {
+        t->status = CAP_NO_MEMORY;
+        return;
+    }
+    memcpy(t->kept, preset, sizeof(*t->kept));
+    t->status = CAP_OK;
+    t->preset = kind;
+    t->slot = t->kept;
+}
+
 /* Captures one newly listed thread, or says why not. */
 static void enroll_one(struct capture *c, struct thread_rec *t, const struct map_set *set,
                        pid_t self, const struct capture_presets *p)
 {
     enum capture_preset kind = PRESET_NONE;
-    const struct slot *preset = preset_for(p, t->tid, &kind);
+    struct slot scratch;
+    const struct slot *preset = preset_for(p, t->tid, &kind, &scratch);
     enum task_reach reach;
     int filtered = 1;
 
@@ -352,9 +373,7 @@ static void enroll_one(struct capture *c, struct thread_rec *t, const struct map
         return;
     }
     if (preset) {
-        t->status = CAP_OK;
-        t->preset = kind;
-        t->slot = preset;
+        take_preset(t, preset, kind);
         return;
     }
     reach = task_reach(c->taskdir, t->tid, c->signo, &filtered);
@@ -503,19 +522,18 @@ static void list_only(struct capture *c, const pid_t *tids, size_t n, pid_t self
         struct thread_rec *t = add_thread(c, tids[i]);
         enum capture_preset kind = PRESET_NONE;
         const struct slot *preset;
+        struct slot scratch;
 
         if (!t)
             break;
-        preset = preset_for(p, t->tid, &kind);
+        preset = preset_for(p, t->tid, &kind, &scratch);
         if (read_stat(c->taskdir, t) < 0)
             t->status = CAP_GONE;
         else if (t->tid == self)
             t->status = CAP_SELF;
-        else if (preset) {
-            t->status = CAP_OK;
-            t->preset = kind;
-            t->slot = preset;
-        } else {
+        else if (preset)
+            take_preset(t, preset, kind);
+        else {
             t->status = status;
             read_whereabouts(c->taskdir, t);
         }
@@ -629,6 +647,8 @@ void capture_free(struct capture *c)
     for (i = 0; i < c->nsets; i++)
         free(c->sets[i]);
     maps_free(&c->maps);
+    for (i = 0; i < c->n; i++)
+        free(c->threads[i].kept);
     free(c->threads);
     memset(c, 0, sizeof(*c));
 }

@@ -49,7 +49,7 @@ enum capture_preset {
 
 struct capture_presets {
     const struct slot *crashed;
-    const struct frozen *frozen; /* a list, at most nfrozen long */
+    const struct frozen *frozen; /* nfrozen records */
     size_t nfrozen;
     const struct slot *trigger;
     int send; /* 0: a crash round, everyone who can be captured is frozen already */
@@ -62,6 +62,7 @@ struct thread_rec {
     int late;                /* appeared while the round was running */
     enum capture_preset preset;
     const struct slot *slot; /* CAP_OK only */
+    struct slot *kept;       /* a preset's slot, copied: a frozen thread's goes with it */
     char name[64];
     char state[40];
     long utime_ms, stime_ms; /* CPU time used, before the capture */

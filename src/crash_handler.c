@@ -31,8 +31,10 @@
 #include "log.h"
 #include "signames.h"
 #include "sigchain.h"
+#include "tasks.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -40,6 +42,8 @@
 #include <unistd.h>
 
 #define FREEZE_WAIT_MS 1000
+#define STUCK_POLL_MS  100 /* how often the crashing thread looks at the watcher */
+#define STUCK_POLLS    3   /* in a futex at one address this many looks in a row */
 
 static pid_t my_tid(void)
 {
@@ -73,6 +77,63 @@ static int wait_report(long ms)
             break;
         futex_wait_ms(&hs.crash.phase, CRASH_REPORTING, left);
     }
+    return phase;
+}
+
+/*
+ * The watcher waits for a lock: in futex(), at the same address, look
+ * after look. While the others are frozen, one of them may hold it (a
+ * malloc arena's, say): they are let go, and the report goes on. Frozen
+ * or not, the crashed thread itself may hold it (a crash inside malloc):
+ * then there is no waiting it out.
+ */
+struct stuck {
+    int taskdir;
+    unsigned long long addr;
+    int looks;
+};
+
+static int watcher_stuck(struct stuck *st)
+{
+    unsigned long long addr;
+    long nr;
+
+    if (st->taskdir < 0 ||
+        task_syscall(st->taskdir, atomic_load(&hs.watcher_tid), &nr, &addr) < 0 ||
+        nr != SYS_futex) {
+        st->looks = 0;
+        return 0;
+    }
+    st->looks = st->looks && addr == st->addr ? st->looks + 1 : 1;
+    st->addr = addr;
+    return st->looks >= STUCK_POLLS;
+}
+
+/* Waits for the watcher's report, at most ms; returns the phase, or
+   CRASH_WATCHER_STUCK if it waits for a lock nobody will let go. */
+static int wait_watcher(long ms)
+{
+    long long until = monotonic_ms() + ms;
+    struct stuck st = {open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC), 0, 0};
+    int phase;
+
+    while ((phase = atomic_load(&hs.crash.phase)) == CRASH_REPORTING) {
+        long long left = until - monotonic_ms();
+        if (left <= 0)
+            break;
+        futex_wait_ms(&hs.crash.phase, CRASH_REPORTING, left < STUCK_POLL_MS ? left : STUCK_POLL_MS);
+        if (!watcher_stuck(&st))
+            continue;
+        if (atomic_load(&hs.freeze.on) && atomic_load(&hs.freeze.count)) {
+            freeze_release();
+            st.looks = 0;
+            continue;
+        }
+        phase = CRASH_WATCHER_STUCK;
+        break;
+    }
+    if (st.taskdir >= 0)
+        close(st.taskdir);
     return phase;
 }
 
@@ -184,11 +245,14 @@ static const char *report_crash(void)
     if (missing)
         return missing;
     handler_wake_watcher(TRIGGER_CRASH);
-    phase = wait_report(hs.crash_wait_ms);
+    phase = wait_watcher(hs.crash_wait_ms);
     if (phase == CRASH_DONE)
         return NULL;
     if (phase == CRASH_WATCHER_FAILED)
         return "libgmr's watcher crashed while writing the report";
+    if (phase == CRASH_WATCHER_STUCK)
+        return "libgmr's watcher waited for a lock that the crashed thread holds (a crash "
+               "inside malloc, say)";
     return starting ? "libgmr's watcher was still starting and did not answer in time"
                     : "libgmr's watcher did not answer in time";
 }

@@ -4,9 +4,10 @@
  * in handler_capture. System calls only: open, getdents64, read, close
  * (tasks.c), rt_tgsigqueueinfo, rt_sigprocmask, futex.
  *
- * The frozen threads' records live on their own signal stacks and are
- * pushed onto hs.freeze.list; the watcher reads them (registers, and the
- * stack in place) while they wait, and never after the release.
+ * Each frozen thread writes its registers into hs.freeze.records, the tid
+ * last; the watcher copies them, and reads the stacks in place, while the
+ * threads wait (if they are let go early, it reads them as they run on,
+ * which the fault-free reader allows).
  */
 #include "freeze.h"
 
@@ -107,7 +108,8 @@ uint32_t freeze_others(long wait_ms)
 
     if (signo <= 0 || !handler_owns(signo, handler_capture) || tasks_open(&l) < 0)
         return 0;
-    atomic_store(&hs.freeze.list, NULL);
+    for (n = 0; n < atomic_load(&hs.freeze.count) && n < FREEZE_RECORDS; n++)
+        atomic_store(&hs.freeze.records[n].tid, 0); /* a freeze before, released */
     atomic_store(&hs.freeze.count, 0);
     atomic_store(&hs.freeze.release, 0);
     atomic_store(&hs.freeze.on, 1);
@@ -127,8 +129,8 @@ uint32_t freeze_others(long wait_ms)
 void freeze_self(const ucontext_t *uc)
 {
     long long until = now_ms() + hs.crash_wait_ms + 5000;
-    struct frozen me;
-    struct frozen *head;
+    struct frozen *rec;
+    uint32_t idx;
     sigset_t all;
     size_t i;
 
@@ -136,17 +138,13 @@ void freeze_self(const ucontext_t *uc)
         return;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, NULL); /* the handler's return restores the mask */
-    memset(&me, 0, sizeof(me));
-    me.slot.tid = my_tid();
-    me.slot.frozen = 1;
-    for (i = 0; i < NGREG; i++)
-        me.slot.regs[i] = uc->uc_mcontext.gregs[i];
-    atomic_store(&me.slot.state, SLOT_DONE);
-    head = atomic_load(&hs.freeze.list);
-    do
-        me.next = head;
-    while (!atomic_compare_exchange_weak(&hs.freeze.list, &head, &me));
-    atomic_fetch_add(&hs.freeze.count, 1);
+    idx = atomic_fetch_add(&hs.freeze.count, 1);
+    if (idx < FREEZE_RECORDS) {
+        rec = &hs.freeze.records[idx];
+        for (i = 0; i < NGREG; i++)
+            rec->regs[i] = uc->uc_mcontext.gregs[i];
+        atomic_store(&rec->tid, my_tid());
+    }
     syscall(SYS_futex, &hs.freeze.count, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
     /* Normally the process dies of the crash while we wait. The deadline
        is for a crash the host then handles itself (freeze_release). */
@@ -157,7 +155,6 @@ void freeze_self(const ucontext_t *uc)
 void freeze_release(void)
 {
     atomic_store(&hs.freeze.on, 0);
-    atomic_store(&hs.freeze.list, NULL);
     atomic_store(&hs.freeze.release, 1);
     syscall(SYS_futex, &hs.freeze.release, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL, NULL, 0);
 }

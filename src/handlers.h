@@ -72,7 +72,13 @@ enum trigger_bits {
 
 /* A crash being reported: phase is a futex word the crashing thread waits
    on while the watcher writes the report. */
-enum crash_phase { CRASH_NONE, CRASH_REPORTING, CRASH_DONE, CRASH_WATCHER_FAILED };
+enum crash_phase {
+    CRASH_NONE,
+    CRASH_REPORTING,
+    CRASH_DONE,
+    CRASH_WATCHER_FAILED,
+    CRASH_WATCHER_STUCK, /* not a phase the watcher sets: the crashing thread's verdict */
+};
 
 struct crash_info {
     _Atomic pid_t tid; /* the first thread to crash; 0 if none */
@@ -88,21 +94,22 @@ struct crash_info {
  * capture signal with FREEZE_PAYLOAD and waits in its handler, every
  * signal blocked, until released (or until the process dies of the
  * crash). So no thread can end the process some other way meanwhile.
- * Each frozen thread's registers sit in a `frozen` record on its own
- * signal stack, pushed onto `list`.
+ * Each frozen thread writes its registers into one of `records` (static:
+ * it stays readable whatever the thread does once let go), tid last.
  */
 #define FREEZE_PAYLOAD 0xf5eeULL /* round payloads have a non-zero sequence in the top half */
+#define FREEZE_RECORDS 4096
 
 struct frozen {
-    struct slot slot;
-    struct frozen *next;
+    _Atomic pid_t tid; /* 0 until regs are written */
+    greg_t regs[NGREG];
 };
 
 struct freeze {
-    _Atomic(struct frozen *) list;
     _Atomic uint32_t count; /* futex word: threads frozen so far */
     _Atomic int on;         /* a freeze is being set up or held */
     _Atomic int release;    /* futex word: set to let the frozen threads go */
+    struct frozen records[FREEZE_RECORDS];
 };
 
 /* Where the watcher is; the crash path and the trigger handler tell the

@@ -98,8 +98,10 @@ static void presets_for(unsigned bits, struct capture_presets *p)
     p->send = 1;
     if (bits & TRIGGER_CRASH) {
         p->crashed = &hs.crash.slot;
-        p->frozen = atomic_load(&hs.freeze.list);
+        p->frozen = hs.freeze.records;
         p->nfrozen = atomic_load(&hs.freeze.count);
+        if (p->nfrozen > FREEZE_RECORDS)
+            p->nfrozen = FREEZE_RECORDS;
         p->send = 0;
     }
     p->trigger = take_trigger_slot(bits);

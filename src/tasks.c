@@ -113,8 +113,7 @@ static int field_has(const char *status, const char *name, int sig)
     return v && mask_has(v, len, sig);
 }
 
-/* /proc/self/task/TID/syscall: the call number and its first argument. */
-static int current_syscall(int taskdir, pid_t tid, long *nr, unsigned long long *arg0)
+int task_syscall(int taskdir, pid_t tid, long *nr, unsigned long long *arg0)
 {
     char path[40], text[256];
     const char *p;
@@ -149,7 +148,7 @@ static int sigwaits_for(int taskdir, pid_t tid, int sig)
     unsigned long long arg0, set = 0;
     long nr;
 
-    if (current_syscall(taskdir, tid, &nr, &arg0) < 0 || nr != SYS_rt_sigtimedwait)
+    if (task_syscall(taskdir, tid, &nr, &arg0) < 0 || nr != SYS_rt_sigtimedwait)
         return 0;
     if (safe_copy(&set, (uintptr_t)arg0, sizeof(set), 1) != (ssize_t)sizeof(set))
         return 1;
@@ -181,7 +180,7 @@ int task_in_vfork(int taskdir, pid_t tid)
     unsigned long long arg0, flags = 0;
     long nr;
 
-    if (current_syscall(taskdir, tid, &nr, &arg0) < 0)
+    if (task_syscall(taskdir, tid, &nr, &arg0) < 0)
         return 0;
     if (nr == SYS_vfork)
         return 1;

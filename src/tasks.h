@@ -40,6 +40,10 @@ enum task_reach {
  */
 enum task_reach task_reach(int taskdir, pid_t tid, int sig, int *filtered);
 
+/* /proc/self/task/TID/syscall: the system call the thread is in (-1:
+   none) and its first argument. 0, or -1 if running or unreadable. */
+int task_syscall(int taskdir, pid_t tid, long *nr, unsigned long long *arg0);
+
 /* Is the thread waiting for a vfork child (vfork, or clone with
    CLONE_VFORK), which it cannot leave to take a signal? */
 int task_in_vfork(int taskdir, pid_t tid);

@@ -124,6 +124,10 @@ void section_header(struct emitter *e, struct report *r)
     emit_str(e, "libgmr", GMR_VERSION);
     capture_summary(e, r);
     descriptors(e);
+    if ((r->trigger & TRIGGER_CRASH) && atomic_load(&hs.freeze.release))
+        emit_str(e, "note",
+                 "the other threads were let go while this report was written (libgmr's watcher "
+                 "needed a lock one of them held); their frames may have moved on");
     e->ops->end_object(e);
     e->ops->end_section(e);
 }

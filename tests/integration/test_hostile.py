@@ -201,14 +201,17 @@ class Signals(HostileCase):
         # as "no answer before the deadline" before the deadline.
         env = base_env(GMR_LOG_DIR=self.log_dir, GMR_FORMAT="json")
         with Target([HOSTILE, "vfork-round"], env=env) as t:
-            for n in range(1, 6):
-                doc = self.json_report(t)
-                for th in doc["threads"]:
-                    if "before the deadline" in th.get("note", ""):
-                        self.assertGreaterEqual(doc["header"]["capture_us"], 1000000, th)
-                vfork = [th for th in doc["threads"] if "vfork" in th.get("note", "")]
-                self.assertEqual(len(vfork), 1, notes_of(doc))
+            docs = [self.json_report(t) for _ in range(5)]
             self.assertTrue(t.alive())
+        for doc in docs:
+            given_up = [th["tid"] for th in doc["threads"]
+                        if "before the deadline" in th.get("note", "")]
+            self.assertTrue(not given_up or doc["header"]["capture_us"] >= 1000000,
+                            "threads %s given up on after %d us" % (given_up,
+                                                                    doc["header"]["capture_us"]))
+        for doc in docs:
+            vfork = [th for th in doc["threads"] if "vfork" in th.get("note", "")]
+            self.assertEqual(len(vfork), 1, notes_of(doc))
 
     def test_trigger_thread_is_interrupted_once(self):
         # Case 12: the thread that takes the trigger signal has its sleep
