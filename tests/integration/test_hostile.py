@@ -179,6 +179,7 @@ class Signals(HostileCase):
                                          GMR_TRIGGER_FILE=trigger)):
             with Target([HOSTILE, "sigwait"], env=env) as t:
                 if "GMR_TRIGGER_FILE" in env:
+                    t.wait_watcher_idle()  # watching: a file there before is no trigger
                     for n in (1, 2):
                         open(trigger, "w").close()
                         os.utime(trigger)
@@ -244,6 +245,7 @@ class Signals(HostileCase):
         trigger = os.path.join(self.tmp, "trigger")
         env = base_env(GMR_TRIGGER_FILE=trigger, GMR_LOG_DIR=self.log_dir, GMR_FORMAT="json")
         with Target([HOSTILE, "takeover"], env=env) as t:
+            t.wait_watcher_idle()
             open(trigger, "w").close()
             (path,) = wait_reports(self.log_dir, 1)
             self.assertEqual([l for l in t.stderr().splitlines() if l.startswith("gmr:")], [])

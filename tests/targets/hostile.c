@@ -525,6 +525,7 @@ static int emfile(void)
 
     for (i = 0; i < 4; i++)
         start(parked, NULL, NULL, 0);
+    sleep_ms(200); /* runs out later, as a server under load does */
     setrlimit(RLIMIT_NOFILE, &rl);
     while (open("/dev/null", O_RDONLY) >= 0)
         opened++;
