@@ -84,9 +84,11 @@ $(BUILD)/targets/%: tests/targets/%.c $(BUILD)/config.mk
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -pthread -D_GNU_SOURCE $(WARN) -Iinclude $(SAN_FLAGS) -o $@ $<
 
-# The crash target dies of the faults it is asked for, as a plain program
-# would: a sanitizer in it would catch them first and exit its own way.
+# The crash and hostile targets die of the faults they are asked for, as
+# plain programs would: a sanitizer in them would catch those first and exit
+# its own way. (libgmr in them is still the sanitized one.)
 $(BUILD)/targets/crash: SAN_FLAGS :=
+$(BUILD)/targets/hostile: SAN_FLAGS :=
 
 # Linked against libgmr on purpose, found through an absolute run path.
 $(BUILD)/targets/linked: tests/targets/linked.c $(BUILD)/libgmr.so

@@ -21,10 +21,12 @@
  *                   them with sigwaitinfo and prints "got signal N (code C)"
  *   vfork-round     threads that block every signal in bursts, one waiting
  *                   in vfork for a child that sleeps 3 s, two plain ones
- *   fork-early      forks 20 children in its first milliseconds; each raises
- *                   SIGUSR2 on itself after 300 ms and exits 0 once its
- *                   report is in GMR_LOG_DIR (at most 15 s later); prints
- *                   "children <n>" and exits 0 once they are done
+ *   fork-early      forks 40 children in its first milliseconds; each loads a
+ *                   library (the dynamic loader's state must be whole in
+ *                   the child), raises SIGUSR2 on itself after 300 ms and
+ *                   exits 0 once its report is in GMR_LOG_DIR (at most 15 s
+ *                   later); prints "children <n>" and exits 0 once they are
+ *                   done
  *   mce             sends itself SIGBUS with si_code BUS_MCEERR_AO, then
  *                   prints "still running" and exits 0
  *   early-crash     dereferences NULL first thing in main
@@ -51,6 +53,7 @@
  *                   with status 3 after ARG seconds
  */
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -338,13 +341,17 @@ static int has_report(const char *dir)
 
 static int fork_early(void)
 {
-    pid_t kids[20];
+    pid_t kids[40];
     int i, n = 0, status, clean = 0;
 
-    for (i = 0; i < 20; i++) {
+    for (i = 0; i < 40; i++) {
         pid_t pid = fork();
         if (pid == 0) {
+            void *lib = dlopen("libanl.so.1", RTLD_NOW);
             int waited;
+
+            if (lib)
+                dlclose(lib);
             sleep_ms(300);
             kill(getpid(), SIGUSR2);
             for (waited = 0; waited < 15000 && !has_report(getenv("GMR_LOG_DIR")); waited += 20)
@@ -353,7 +360,7 @@ static int fork_early(void)
         }
         if (pid > 0)
             kids[n++] = pid;
-        usleep(250);
+        usleep(100);
     }
     for (i = 0; i < n; i++)
         if (waitpid(kids[i], &status, 0) == kids[i] && WIFEXITED(status) && !WEXITSTATUS(status))
