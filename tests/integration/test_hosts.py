@@ -163,8 +163,9 @@ def signal_state(pids):
 
 
 def blocks_all(mask):
-    """Blocks every signal a process can send it (all but the two glibc
-    keeps and SIGKILL/SIGSTOP), as jemalloc's and node's threads do."""
+    """Does this mask block SIGUSR2 and the real-time signals (the ones
+    libgmr may capture with), as the threads of jemalloc, node and haproxy
+    that block every signal do?"""
     return mask is not None and all(mask & (1 << (s - 1)) for s in
                                     [signal.SIGUSR2, signal.SIGRTMIN + 10, signal.SIGRTMAX])
 
@@ -462,9 +463,9 @@ class Run:
         found = wait_reports_from(self.log_dir, want, timeout, strict=False)
         for pid in pids:
             if len(found.get(pid, [])) < want[pid]:
-                names = thread_names(pid)
-                self.unreported[pid] = "no report in %d s; now: %s, threads %s, main in syscall %s" % (
-                    timeout, cmdline(pid) or "gone", sorted(names.values()), syscall_of(pid))
+                self.unreported[pid] = "no report in %d s; now: %s, threads %s, main thread in " \
+                    "system call %s" % (timeout, cmdline(pid) or "gone",
+                                        sorted(thread_names(pid).values()), syscall_of(pid))
                 continue
             report = parse_text(read(found[pid][-1]))
             report["path"] = found[pid][-1]
@@ -473,10 +474,6 @@ class Run:
             self.missing.setdefault(pid, []).extend(
                 "%d (%s)" % (tid, name) for tid, name in sorted(before[pid].items())
                 if tid not in listed and os.path.exists("/proc/%d/task/%d" % (pid, tid)))
-
-    def threads(self, pid, name):
-        """The threads called name in pid's last report."""
-        return [t for t in self.reports[pid][-1]["threads"] if t["name"] == name]
 
 
 # ------------------------------------------------------------- the checks
@@ -589,8 +586,7 @@ class HostChecks:
 
 def check_blocking_threads(test, run, pid):
     """The threads of pid that blocked every signal before the report are
-    listed in it, with a note (and frames, once captured without signals);
-    returns how many there were."""
+    listed in it with a note; returns how many there were."""
     report = run.reports[pid][-1]
     listed = {t["tid"]: t for t in report["threads"]}
     blocking = [tid for tid, mask in run.masks[pid].items() if blocks_all(mask)
