@@ -584,6 +584,45 @@ class HostChecks:
                              % pid)
 
 
+SIGUSR2_LINE_RE = re.compile(r"^\s*SIGUSR2: (?P<what>.*?)(?: \((?P<module>[^()]*)\))?(?: \[.*\])?$")
+
+
+def sigusr2_handler(report):
+    """(what, module) of SIGUSR2's line in a report's Signals section;
+    ("ignored", None) if the host ignores it."""
+    for line in report["sections"].get("Signals", []):
+        m = SIGUSR2_LINE_RE.match(line)
+        if m:
+            return m.group("what"), m.group("module")
+        if line.startswith("ignored = ") and "USR2" in line.split():
+            return "ignored", None
+    return None, None
+
+
+class OwnsSigusr2:
+    """For a host that installs its own SIGUSR2 handler: each report (from
+    the processes sigusr2_pids names) shows that handler, in the host's
+    module SIGUSR2_MODULE, not libgmr's (or SIGUSR2 ignored, where the
+    host ignores it: some of PostgreSQL's processes)."""
+
+    SIGUSR2_MODULE = None
+
+    def sigusr2_pids(self):
+        return list(self.gmr.reports)
+
+    def test_sigusr2_stays_the_hosts(self):
+        pids = self.sigusr2_pids()
+        self.assertTrue(pids)
+        for pid in pids:
+            for report in self.gmr.reports[pid]:
+                what, module = sigusr2_handler(report)
+                if what == "ignored":
+                    continue
+                self.assertEqual(os.path.realpath(module or "?"),
+                                 os.path.realpath(self.SIGUSR2_MODULE),
+                                 "pid %d: SIGUSR2: %s (%s)" % (pid, what, module))
+
+
 def check_blocking_threads(test, run, pid):
     """The threads of pid that blocked every signal before the report are
     listed in it with a note; returns how many there were."""
@@ -658,11 +697,13 @@ def c2_code(pid):
             if m and m.group("level") == "4" and m.group("method").startswith("GmrHost.")]
 
 
-class JVM(HostChecks, GmrTestCase):
+class JVM(OwnsSigusr2, HostChecks, GmrTestCase):
     """OpenJDK 17 with the default tiered JIT. The JVM owns SIGUSR2 (its
     thread suspend signal): trigger file only."""
 
     THREADS_VARY = True  # compiler and GC threads come and go as HotSpot likes
+    SIGUSR2_MODULE = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(JAVA or "/"))),
+                                  "lib", "server", "libjvm.so")
 
     @classmethod
     def require(cls):
@@ -901,9 +942,14 @@ UWSGI_BIN = first_of("uwsgi")
 UWSGI_PLUGIN = "/usr/lib/uwsgi/plugins/python3_plugin.so"
 
 
-class UWSGI(HostChecks, GmrTestCase):
+class UWSGI(OwnsSigusr2, HostChecks, GmrTestCase):
     """uWSGI, master and 2 workers. The workers take SIGUSR2 over after
     start (it prints their backtrace into the log): the trigger file."""
+
+    SIGUSR2_MODULE = UWSGI_BIN or "uwsgi"
+
+    def sigusr2_pids(self):
+        return self.gmr.facts["workers"]  # the master leaves SIGUSR2 alone
 
     @classmethod
     def require(cls):
@@ -1148,10 +1194,12 @@ http {{
 """
 
 
-class Nginx(HostChecks, GmrTestCase):
+class Nginx(OwnsSigusr2, HostChecks, GmrTestCase):
     """nginx, master and 2 workers (as nobody when run as root). SIGUSR2
     to the master starts a binary upgrade: the trigger file only, and no
     new master may appear."""
+
+    SIGUSR2_MODULE = NGINX or "nginx"
 
     @classmethod
     def require(cls):
@@ -1232,10 +1280,15 @@ frontend fe
 """
 
 
-class HAProxy(HostChecks, GmrTestCase):
+class HAProxy(OwnsSigusr2, HostChecks, GmrTestCase):
     """haproxy -W (master-worker), nbthread 2. It owns SIGUSR2 (a reload:
     the master re-executes itself and starts a new worker): the trigger
     file, before and after such a reload; SIGUSR1 stops it."""
+
+    SIGUSR2_MODULE = HAPROXY or "haproxy"
+
+    def sigusr2_pids(self):
+        return [self.gmr.facts["pids"][0]]  # the master's (its workers block it)
 
     @classmethod
     def require(cls):
@@ -1325,11 +1378,13 @@ PG_QUERIES = ["select 6 * 7", "select current_user, current_database()",
               "select pg_sleep(0.1), 'slept'"]
 
 
-class PostgreSQL(HostChecks, GmrTestCase):
+class PostgreSQL(OwnsSigusr2, HostChecks, GmrTestCase):
     """PostgreSQL 15, the postmaster and its children. It owns SIGUSR2
     (the checkpointer exits on it and the postmaster restarts every
     backend), so it never gets one here: the trigger file, and no process
     may change. initdb once per class; SIGINT (fast shutdown) stops it."""
+
+    SIGUSR2_MODULE = os.path.join(PG_BIN or "/", "postgres")
 
     @classmethod
     def require(cls):
