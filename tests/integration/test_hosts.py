@@ -881,7 +881,6 @@ class Rust(HostChecks, GmrTestCase):
 # -------------------------------------------------------------------- node
 
 NODE = first_of("node", "nodejs")
-SIGUSR2_BIT = 1 << (signal.SIGUSR2 - 1)
 
 
 def catches(pid, sig):
