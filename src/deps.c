@@ -1,8 +1,11 @@
 /*
  * deps.c - dlopen libunwind (generic/remote flavour) and libdw.
  *
- * Only the watcher calls deps_load, once, before the first report; the
- * tables are read-only afterwards, so other threads may read them freely.
+ * Only the watcher calls deps_load, before each report (it loads once);
+ * the tables are read-only afterwards, so other threads may read them
+ * freely. Nothing is loaded before the first report: a process that is
+ * never asked costs no loading, and its allocator sees no allocation of
+ * ours (jemalloc starts a background thread for each arena that is used).
  *
  * A fork() while the watcher is inside dlopen would give the child the
  * loader's state half-changed, and the child's own watcher could not load

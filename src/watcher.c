@@ -203,7 +203,6 @@ static void *watcher_main(void *arg)
     prctl(PR_SET_NAME, "gmr-watcher");
     w->ctx.self_tid = (pid_t)syscall(SYS_gettid);
     fdtable_unshare();
-    deps_load();
     if (!w->tf.path[0]) /* a forked child keeps its parent's settings */
         trigger_file_open(&w->tf, w->ctx.cfg->trigger_file, w->ctx.cfg->trigger_interval_ms);
     reserve_trigger_copy();
@@ -218,6 +217,7 @@ static void *watcher_main(void *arg)
         if (req.bits & TRIGGER_API)
             ticket =
                 api_take_requests(req.reason, sizeof(req.reason), &req.api_calls, &req.api_caller);
+        deps_load(); /* the first report loads libunwind and elfutils */
         if (!w->ctx.sym)
             w->ctx.sym = symbolizer_new(w->ctx.cfg->debuginfod);
         w->ctx.trigger_fd = w->tf.fd;
