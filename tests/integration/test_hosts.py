@@ -143,6 +143,13 @@ def blocked_signals(pid, tid):
         return None
 
 
+# glibc's own signals, SIGCANCEL (32) and SIGSETXID (33): glibc installs its
+# SIGSETXID handler when a process starts its first thread (libgmr's watcher,
+# here), replacing an inherited SIG_IGN (GNU make runs its commands with both
+# ignored). The program itself cannot see or set either.
+GLIBC_SIGNALS = ~((1 << 31) | (1 << 32))
+
+
 def signal_state(pids):
     """Every thread's name, blocked and ignored signals, over pids (libgmr's
     own watcher left out), sorted: what a host would see of its signals."""
@@ -156,9 +163,9 @@ def signal_state(pids):
                     fields = dict(l.split(":", 1) for l in f if l.startswith(("SigBlk", "SigIgn")))
             except OSError:
                 continue
-            state.append("%s blocked=%s ignored=%s" % (re.sub(r"#\d+$", "#N", name),
-                                                      fields["SigBlk"].strip(),
-                                                      fields["SigIgn"].strip()))
+            state.append("%s blocked=%016x ignored=%016x" % (
+                re.sub(r"#\d+$", "#N", name), int(fields["SigBlk"], 16) & GLIBC_SIGNALS,
+                int(fields["SigIgn"], 16) & GLIBC_SIGNALS))
     return sorted(state)
 
 
