@@ -3,7 +3,10 @@
  *
  * fdtable_get_stderr runs in host threads too, in signal handlers
  * (log_raw): there it is plain descriptor 2. Only the watcher itself,
- * recognised by its tid, goes through pidfd_getfd.
+ * recognised by its tid, goes through pidfd_getfd. The table is made
+ * private before anything is opened in it: the host's table is never
+ * touched, not even for a moment at start-up (the host's first descriptor
+ * keeps its number).
  */
 #include "fdtable.h"
 
@@ -33,22 +36,6 @@ static pid_t my_tid(void)
     return (pid_t)syscall(SYS_gettid);
 }
 
-/* Can we reach the host's descriptors from another table? Tried while
-   ours is still the host's, so nothing is left behind in either. */
-static int getfd_works(void)
-{
-    int pfd = (int)syscall(SYS_pidfd_open, getpid(), 0), copy;
-
-    if (pfd < 0)
-        return 0;
-    copy = (int)syscall(SYS_pidfd_getfd, pfd, pfd, 0);
-    close(pfd);
-    if (copy < 0)
-        return 0;
-    close(copy);
-    return 1;
-}
-
 /* Empties the private table (the host's files are not ours to keep
    open), then fills 0, 1 and 2 with /dev/null so that nothing a library
    writes there lands in a file of ours. */
@@ -71,7 +58,7 @@ static void empty_table(void)
 
 int fdtable_unshare(void)
 {
-    if (!getfd_works() || unshare(CLONE_FILES) < 0)
+    if (unshare(CLONE_FILES) < 0)
         return 0;
     empty_table();
     pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
@@ -88,11 +75,16 @@ int fdtable_is_private(void)
 
 int fdtable_get_stderr(void)
 {
-    int saved = errno, fd;
+    int saved = errno, fd = -1;
 
     if (!fdtable_is_private())
         return 2;
-    fd = pidfd >= 0 ? (int)syscall(SYS_pidfd_getfd, pidfd, 2, 0) : -1;
+    if (pidfd >= 0)
+        fd = (int)syscall(SYS_pidfd_getfd, pidfd, 2, 0);
+    /* No pidfd_getfd (before Linux 5.6, or filtered): open what the host's
+       2 is anew, a pipe, a terminal or a file (appended to); not a socket. */
+    if (fd < 0 && errno != EBADF)
+        fd = open("/proc/self/fd/2", O_WRONLY | O_APPEND | O_NOCTTY | O_CLOEXEC);
     errno = saved;
     return fd;
 }

@@ -10,8 +10,8 @@
  * that it keeps none of the host's files open either (a pipe the host
  * closes must reach EOF). What it still needs of the host's table, the
  * descriptor its stderr is, it takes for the moment it writes, with
- * pidfd_getfd (Linux 5.6). Where that cannot be done the table stays
- * shared, as before.
+ * pidfd_getfd (Linux 5.6), or where that is missing by opening
+ * /proc/self/fd/2 anew. Where unshare is refused the table stays shared.
  */
 #ifndef GMR_FDTABLE_H
 #define GMR_FDTABLE_H
