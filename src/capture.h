@@ -59,7 +59,7 @@ struct thread_rec {
     pid_t tid;
     enum capture_status status;
     int err;
-    int late;                /* appeared while the round was running */
+    int late; /* appeared while the round was running */
     enum capture_preset preset;
     const struct slot *slot; /* CAP_OK only */
     struct slot *kept;       /* a preset's slot, copied: a frozen thread's goes with it */

@@ -121,7 +121,8 @@ static int wait_watcher(long ms)
         long long left = until - monotonic_ms();
         if (left <= 0)
             break;
-        futex_wait_ms(&hs.crash.phase, CRASH_REPORTING, left < STUCK_POLL_MS ? left : STUCK_POLL_MS);
+        futex_wait_ms(&hs.crash.phase, CRASH_REPORTING,
+                      left < STUCK_POLL_MS ? left : STUCK_POLL_MS);
         if (!watcher_stuck(&st))
             continue;
         if (atomic_load(&hs.freeze.on) && atomic_load(&hs.freeze.count)) {

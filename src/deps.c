@@ -29,7 +29,7 @@
 #else
 #error "libgmr supports x86_64 only for now"
 #endif
-#define DW_SONAME "libdw.so.1"
+#define DW_SONAME   "libdw.so.1"
 #define FORK_WAIT_S 1
 
 #define STR_(x) #x

@@ -48,8 +48,8 @@ struct slot {
     int copy_clipped; /* the stack went on past copy_cap */
     int copy_short;   /* the memory ended before the mapping did: unmapped since */
     int copy_errno;   /* nothing could be copied: why */
-    int frozen;        /* no copy: the stack is read in place, the owner cannot run */
-    long pause_ns;     /* time the thread spent in the capture handler */
+    int frozen;       /* no copy: the stack is read in place, the owner cannot run */
+    long pause_ns;    /* time the thread spent in the capture handler */
 };
 
 struct round {
@@ -139,8 +139,8 @@ struct handler_state {
     _Atomic int watcher_state;
     _Atomic unsigned watcher_woken; /* handlers run on the watcher thread */
     _Atomic int leaving_signal;     /* the host is taking it: no wake-ups with it */
-    _Atomic pid_t trigger_tid;    /* thread that received the last trigger */
-    _Atomic pid_t trigger_sender; /* si_pid of the last trigger signal */
+    _Atomic pid_t trigger_tid;      /* thread that received the last trigger */
+    _Atomic pid_t trigger_sender;   /* si_pid of the last trigger signal */
     pid_t pid;
     int wake_signal;    /* sent to the watcher to end its wait: the capture signal */
     int trigger_signal; /* the trigger signal, once its handler is installed */

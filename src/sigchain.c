@@ -26,7 +26,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#define NSIGS 65 /* 1 ..  SIGRTMAX (64) */
+#define NSIGS      65 /* 1 ..  SIGRTMAX (64) */
 #define HOST_FLAGS (SA_ONSTACK | SA_RESTART | SA_NODEFER)
 
 typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);

@@ -31,8 +31,7 @@ static int take_capture(int sig)
              "the program installed its own handler for SIG%s, libgmr's capture signal; stacks "
              "are no longer captured (set GMR_CAPTURE_SIGNAL to a free one)",
              signal_name(sig, name, sizeof(name)));
-    return sigchain_take(sig, ROLE_CAPTURE, handler_capture, &none, capture_note,
-                         handler_leaving);
+    return sigchain_take(sig, ROLE_CAPTURE, handler_capture, &none, capture_note, handler_leaving);
 }
 
 int signals_install_capture(int wanted, int avoid)

@@ -90,8 +90,8 @@ static void one(struct emitter *e, const struct report *r, const struct fd_entry
     char heading[4400], sock[400] = "";
     const struct sock_info *s = NULL;
     unsigned long inode;
-    const char *ours = fdtable_is_private()                ? NULL
-                       : f->fd == r->ctx->trigger_fd       ? "trigger file watch"
+    const char *ours = fdtable_is_private()          ? NULL
+                       : f->fd == r->ctx->trigger_fd ? "trigger file watch"
                        : symbolizer_owns_fd(f->fd) ? "symbol file, open while the report is written"
                                                    : NULL;
 

@@ -84,7 +84,7 @@ static void unwind_notes(struct notes *ns, const struct report *r, const struct 
         frames_note(ns,
                     "the stack copy stops at 0x%llx, where the memory had just been unmapped "
                     "(%zu bytes copied)",
-                    (unsigned long long)(slot->stack_lo + slot->copy_len), slot->copy_len);
+                    (unsigned long long)slot->stack_lo + slot->copy_len, slot->copy_len);
     else if (slot->copy_clipped)
         frames_note(ns, "the stack is deeper than the %zu KiB copied", slot->copy_cap / 1024);
     if (u->live_from >= 0 && !slot->copy_errno && !slot->frozen)

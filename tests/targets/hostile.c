@@ -482,8 +482,8 @@ static int rust_like(void)
         sigaction(SIGSEGV, &sa, NULL);
         if (sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_DISABLE)) {
             ss.ss_size = 64 * 1024;
-            ss.ss_sp = mmap(NULL, ss.ss_size, PROT_READ | PROT_WRITE,
-                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            ss.ss_sp =
+                mmap(NULL, ss.ss_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
             ss.ss_flags = 0;
             sigaltstack(&ss, NULL);
         }
