@@ -27,6 +27,7 @@
 #include "api.h"
 
 #include "handlers.h"
+#include "lowlevel.h"
 #include "watcher.h"
 
 #include <errno.h>
@@ -79,14 +80,9 @@ static _Atomic int watcher_failed;
 
 /* ---- waiting ---- */
 
-static pid_t my_tid(void)
-{
-    return (pid_t)syscall(SYS_gettid);
-}
-
 static int on_watcher(void)
 {
-    return my_tid() == atomic_load(&hs.watcher_tid);
+    return ll_gettid() == atomic_load(&hs.watcher_tid);
 }
 
 /* Nothing will come from the watcher: it faulted, or there is none. */
@@ -95,22 +91,10 @@ static int watcher_gone(void)
     return atomic_load(&watcher_failed) || handler_no_watcher_reason() || !watcher_running();
 }
 
-static void futex_wait(void *word, uint32_t seen, long ms)
-{
-    struct timespec t = {ms / 1000, ms % 1000 * 1000000L};
-
-    syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, seen, &t, NULL, 0);
-}
-
-static void futex_wake(void *word, int n)
-{
-    syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
-}
-
 static void announce(void)
 {
     atomic_fetch_add(&events, 1);
-    futex_wake(&events, INT_MAX);
+    ll_futex_wake(&events, INT_MAX);
 }
 
 void api_watcher_failed(void)
@@ -119,16 +103,16 @@ void api_watcher_failed(void)
 
     atomic_store(&watcher_failed, 1);
     announce();
-    futex_wake(&sections_lock, INT_MAX);
-    futex_wake(&requests_lock, INT_MAX);
-    futex_wake(&green_lock, INT_MAX);
+    ll_futex_wake(&sections_lock, INT_MAX);
+    ll_futex_wake(&requests_lock, INT_MAX);
+    ll_futex_wake(&green_lock, INT_MAX);
     errno = saved;
 }
 
 /* 0, or -1 (ENOSYS) if the lock is held by a watcher that has failed. */
 static int lock_take(api_lock *l)
 {
-    int me = (int)my_tid();
+    int me = (int)ll_gettid();
 
     for (;;) {
         int seen = 0;
@@ -139,14 +123,14 @@ static int lock_take(api_lock *l)
             errno = ENOSYS;
             return -1;
         }
-        futex_wait(l, (uint32_t)seen, SLICE_MS);
+        ll_futex_wait(l, (uint32_t)seen, SLICE_MS);
     }
 }
 
 static void lock_give(api_lock *l)
 {
     atomic_store(l, 0);
-    futex_wake(l, 1);
+    ll_futex_wake(l, 1);
 }
 
 /* Waits while *word == value and the watcher lives; never on the watcher
@@ -160,7 +144,7 @@ static void wait_while_running(_Atomic int *word, int value)
 
         if (atomic_load(word) != value || watcher_gone())
             return;
-        futex_wait(&events, seen, SLICE_MS);
+        ll_futex_wait(&events, seen, SLICE_MS);
     }
 }
 
@@ -386,7 +370,7 @@ static int wait_served(uint32_t ticket)
             errno = ETIMEDOUT;
             return -1;
         }
-        futex_wait(&events, seen, 1000);
+        ll_futex_wait(&events, seen, 1000);
     }
 }
 
@@ -405,7 +389,7 @@ int gmr_report(const char *reason)
     if (lock_take(&requests_lock) < 0)
         return -1;
     snprintf(last_reason, sizeof(last_reason), "%s", reason ? reason : "");
-    last_caller = my_tid();
+    last_caller = ll_gettid();
     pending_requests++;
     ticket = atomic_fetch_add(&requested, 1) + 1;
     lock_give(&requests_lock);

@@ -26,6 +26,7 @@
  */
 #include "capture.h"
 
+#include "lowlevel.h"
 #include "procfs.h"
 #include "tasks.h"
 
@@ -48,14 +49,6 @@
 #define DRAIN_MAX_MS      2000
 
 static uint32_t round_seq;
-
-static long long now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void nap_us(long us)
 {
@@ -451,12 +444,12 @@ static void settle_silent(struct capture *c)
 static void wait_answers(struct capture *c, long long start, long long deadline)
 {
     struct round *r = c->round;
-    long long next_look = now_us() + STALL_US;
+    long long next_look = ll_now_us() + STALL_US;
     uint32_t seen = 0;
 
     for (;;) {
         uint32_t done = atomic_load(&r->done), left = outstanding(c);
-        long long now = now_us(), until;
+        long long now = ll_now_us(), until;
         struct timespec ts;
 
         if (left == 0 || now >= deadline)
@@ -480,11 +473,11 @@ static void wait_answers(struct capture *c, long long start, long long deadline)
 /* Unpublishes the round and waits until no handler is still inside. */
 static int drain(void)
 {
-    long long give_up = now_us() + DRAIN_MAX_MS * 1000LL;
+    long long give_up = ll_now_us() + DRAIN_MAX_MS * 1000LL;
 
     atomic_store(&hs.round, NULL);
     while (atomic_load(&hs.active) > 0) {
-        if (now_us() > give_up)
+        if (ll_now_us() > give_up)
             return -1;
         nap_us(50);
     }
@@ -607,7 +600,7 @@ static void run_round(struct capture *c, pid_t *tids, size_t ntids, pid_t self, 
 void capture_run(struct capture *c, int signo, long timeout_ms, pid_t self,
                  const struct capture_presets *p)
 {
-    long long start = now_us();
+    long long start = ll_now_us();
     pid_t *tids = NULL;
     size_t ntids = 0;
 
@@ -633,7 +626,7 @@ out:
     if (c->taskdir >= 0)
         close(c->taskdir);
     c->taskdir = -1;
-    c->elapsed_us = (long)(now_us() - start);
+    c->elapsed_us = (long)(ll_now_us() - start);
 }
 
 void capture_free(struct capture *c)

@@ -29,53 +29,32 @@
 #include "crash_fallback.h"
 #include "freeze.h"
 #include "log.h"
+#include "lowlevel.h"
 #include "signames.h"
 #include "sigchain.h"
 #include "tasks.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/futex.h>
 #include <string.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #define FREEZE_WAIT_MS 1000
 #define STUCK_POLL_MS  100 /* how often the crashing thread looks at the watcher */
 #define STUCK_POLLS    3   /* in a futex at one address this many looks in a row */
 
-static pid_t my_tid(void)
-{
-    return (pid_t)syscall(SYS_gettid);
-}
-
-static long long monotonic_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void futex_wait_ms(_Atomic int *word, int seen, long long ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-
-    syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, seen, &ts, NULL, 0);
-}
-
 /* Waits while phase is CRASH_REPORTING, at most ms; returns the phase. */
 static int wait_report(long ms)
 {
-    long long until = monotonic_ms() + ms;
+    long long until = ll_now_ms() + ms;
     int phase;
 
     while ((phase = atomic_load(&hs.crash.phase)) == CRASH_REPORTING) {
-        long long left = until - monotonic_ms();
+        long long left = until - ll_now_ms();
         if (left <= 0)
             break;
-        futex_wait_ms(&hs.crash.phase, CRASH_REPORTING, left);
+        ll_futex_wait(&hs.crash.phase, CRASH_REPORTING, left);
     }
     return phase;
 }
@@ -113,15 +92,15 @@ static int watcher_stuck(struct stuck *st)
    CRASH_WATCHER_STUCK if it waits for a lock nobody will let go. */
 static int wait_watcher(long ms)
 {
-    long long until = monotonic_ms() + ms;
+    long long until = ll_now_ms() + ms;
     struct stuck st = {open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC), 0, 0};
     int phase;
 
     while ((phase = atomic_load(&hs.crash.phase)) == CRASH_REPORTING) {
-        long long left = until - monotonic_ms();
+        long long left = until - ll_now_ms();
         if (left <= 0)
             break;
-        futex_wait_ms(&hs.crash.phase, CRASH_REPORTING,
+        ll_futex_wait(&hs.crash.phase, CRASH_REPORTING,
                       left < STUCK_POLL_MS ? left : STUCK_POLL_MS);
         if (!watcher_stuck(&st))
             continue;
@@ -141,7 +120,7 @@ static int wait_watcher(long ms)
 void handler_crash_reported(int phase)
 {
     atomic_store(&hs.crash.phase, phase);
-    syscall(SYS_futex, &hs.crash.phase, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL, NULL, 0);
+    ll_futex_wake(&hs.crash.phase, 0x7fffffff);
 }
 
 /* Raised by the CPU or the kernel for this very instruction, so it comes
@@ -183,8 +162,8 @@ static void die_as_before(int sig, const siginfo_t *si, ucontext_t *uc)
         again = *si;
         again.si_signo = sig;
     }
-    if (!si || syscall(SYS_rt_tgsigqueueinfo, hs.pid, my_tid(), sig, &again) < 0)
-        syscall(SYS_tgkill, hs.pid, my_tid(), sig);
+    if (!si || syscall(SYS_rt_tgsigqueueinfo, hs.pid, ll_gettid(), sig, &again) < 0)
+        syscall(SYS_tgkill, hs.pid, ll_gettid(), sig);
     if (uc)
         sigdelset(&uc->uc_sigmask, sig);
 }
@@ -198,7 +177,7 @@ static void record(int sig, const siginfo_t *si, const ucontext_t *uc)
     hs.crash.code = si ? si->si_code : SI_USER;
     hs.crash.addr = si ? (uintptr_t)si->si_addr : 0;
     hs.crash.sender = si && si->si_code <= 0 ? si->si_pid : 0;
-    s->tid = my_tid();
+    s->tid = ll_gettid();
     s->frozen = 1;
     for (i = 0; i < NGREG; i++)
         s->regs[i] = uc ? uc->uc_mcontext.gregs[i] : 0;
@@ -237,7 +216,7 @@ static const char *report_crash(void)
 {
     const char *missing = handler_no_watcher_reason();
 
-    if (!missing && my_tid() == atomic_load(&hs.watcher_tid))
+    if (!missing && ll_gettid() == atomic_load(&hs.watcher_tid))
         missing = "the signal was delivered to libgmr's watcher thread, which cannot report it";
     int starting = atomic_load(&hs.watcher_state) == WATCHER_STARTING, phase;
 
@@ -262,7 +241,7 @@ static const char *report_crash(void)
    return to the host handler that called us). */
 static void fatal(int sig, siginfo_t *si, ucontext_t *uc, int chained)
 {
-    pid_t me = my_tid(), first = 0;
+    pid_t me = ll_gettid(), first = 0;
     const char *why;
     sigset_t all, old;
 
@@ -307,7 +286,7 @@ void handler_crash(int sig, siginfo_t *si, void *ucv)
     struct sigaction view;
     int saved = errno, ran_host = 0;
 
-    if (my_tid() == atomic_load(&hs.watcher_tid) && is_fault(sig, si))
+    if (ll_gettid() == atomic_load(&hs.watcher_tid) && is_fault(sig, si))
         watcher_crashed(sig);
     if (!handler_owns(sig, handler_crash)) {
         fatal(sig, si, uc, 1); /* a host handler installed behind our back chained to us */

@@ -10,6 +10,8 @@
  */
 #include "fdtable.h"
 
+#include "lowlevel.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -30,11 +32,6 @@
 
 static _Atomic pid_t private_tid; /* the thread with a table of its own */
 static int pidfd = -1;            /* this process, in that table */
-
-static pid_t my_tid(void)
-{
-    return (pid_t)syscall(SYS_gettid);
-}
 
 /* Empties the private table (the host's files are not ours to keep
    open), then fills 0, 1 and 2 with /dev/null so that nothing a library
@@ -62,7 +59,7 @@ int fdtable_unshare(void)
         return 0;
     empty_table();
     pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
-    atomic_store(&private_tid, my_tid());
+    atomic_store(&private_tid, ll_gettid());
     return 1;
 }
 
@@ -70,7 +67,7 @@ int fdtable_is_private(void)
 {
     pid_t t = atomic_load(&private_tid);
 
-    return t && t == my_tid();
+    return t && t == ll_gettid();
 }
 
 int fdtable_get_stderr(void)

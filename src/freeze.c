@@ -12,38 +12,17 @@
 #include "freeze.h"
 
 #include "handlers.h"
+#include "lowlevel.h"
 #include "tasks.h"
 
 #include <errno.h>
-#include <linux/futex.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #define FREEZE_PASSES   4  /* re-listings for threads created meanwhile */
 #define FREEZE_STALL_MS 50 /* no thread stopped for this long: stop waiting */
-
-static pid_t my_tid(void)
-{
-    return (pid_t)syscall(SYS_gettid);
-}
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void futex_wait(void *word, uint32_t seen, long long ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-
-    syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, seen, &ts, NULL, 0);
-}
 
 static int send_freeze(pid_t tid, int signo)
 {
@@ -81,11 +60,11 @@ static uint32_t freeze_pass(struct task_list *l, int signo, pid_t me, pid_t watc
    stopped for FREEZE_STALL_MS (one that exited, or sits in vfork). */
 static void wait_frozen(uint32_t sent, long long until)
 {
-    long long last = now_ms();
+    long long last = ll_now_ms();
     uint32_t got, seen = atomic_load(&hs.freeze.count);
 
     while ((got = atomic_load(&hs.freeze.count)) < sent) {
-        long long now = now_ms(), stop;
+        long long now = ll_now_ms(), stop;
         if (got != seen) {
             seen = got;
             last = now;
@@ -93,15 +72,15 @@ static void wait_frozen(uint32_t sent, long long until)
         stop = last + FREEZE_STALL_MS < until ? last + FREEZE_STALL_MS : until;
         if (now >= stop)
             return;
-        futex_wait(&hs.freeze.count, got, stop - now);
+        ll_futex_wait(&hs.freeze.count, got, stop - now);
     }
 }
 
 uint32_t freeze_others(long wait_ms)
 {
     int signo = hs.wake_signal;
-    pid_t me = my_tid(), watcher = atomic_load(&hs.watcher_tid);
-    long long until = now_ms() + wait_ms;
+    pid_t me = ll_gettid(), watcher = atomic_load(&hs.watcher_tid);
+    long long until = ll_now_ms() + wait_ms;
     struct task_list l;
     uint32_t sent = 0, n;
     int pass;
@@ -128,7 +107,7 @@ uint32_t freeze_others(long wait_ms)
 
 void freeze_self(const ucontext_t *uc)
 {
-    long long until = now_ms() + hs.crash_wait_ms + 5000;
+    long long until = ll_now_ms() + hs.crash_wait_ms + 5000;
     struct frozen *rec;
     uint32_t idx;
     sigset_t all;
@@ -143,18 +122,18 @@ void freeze_self(const ucontext_t *uc)
         rec = &hs.freeze.records[idx];
         for (i = 0; i < NGREG; i++)
             rec->regs[i] = uc->uc_mcontext.gregs[i];
-        atomic_store(&rec->tid, my_tid());
+        atomic_store(&rec->tid, ll_gettid());
     }
-    syscall(SYS_futex, &hs.freeze.count, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    ll_futex_wake(&hs.freeze.count, 1);
     /* Normally the process dies of the crash while we wait. The deadline
        is for a crash the host then handles itself (freeze_release). */
-    while (!atomic_load(&hs.freeze.release) && now_ms() < until)
-        futex_wait(&hs.freeze.release, 0, until - now_ms());
+    while (!atomic_load(&hs.freeze.release) && ll_now_ms() < until)
+        ll_futex_wait(&hs.freeze.release, 0, until - ll_now_ms());
 }
 
 void freeze_release(void)
 {
     atomic_store(&hs.freeze.on, 0);
     atomic_store(&hs.freeze.release, 1);
-    syscall(SYS_futex, &hs.freeze.release, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL, NULL, 0);
+    ll_futex_wake(&hs.freeze.release, 0x7fffffff);
 }

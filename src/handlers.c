@@ -15,22 +15,17 @@
 
 #include "freeze.h"
 #include "log.h"
+#include "lowlevel.h"
 #include "safecopy.h"
 #include "sigchain.h"
 
 #include <errno.h>
-#include <linux/futex.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 struct handler_state hs;
-
-static pid_t my_tid(void)
-{
-    return (pid_t)syscall(SYS_gettid);
-}
 
 int handler_owns(int sig, void (*fn)(int, siginfo_t *, void *))
 {
@@ -115,7 +110,7 @@ void handler_leaving(int sig)
 static int is_wake_up(const siginfo_t *si)
 {
     return si && si->si_code == SI_TKILL && si->si_pid == hs.pid &&
-           my_tid() == atomic_load(&hs.watcher_tid);
+           ll_gettid() == atomic_load(&hs.watcher_tid);
 }
 
 static long elapsed_ns(const struct timespec *since)
@@ -170,7 +165,7 @@ static void capture_self(const ucontext_t *uc)
 
     if (!s->copy || !uc || !atomic_compare_exchange_strong(&s->state, &expect, SLOT_BUSY))
         return;
-    s->tid = my_tid();
+    s->tid = ll_gettid();
     s->via_mem_file = safe_copy_filtered();
     s->copy_clipped = s->copy_short = s->copy_errno = 0;
     s->copy_len = 0;
@@ -191,13 +186,13 @@ void handler_trigger(int sig, siginfo_t *si, void *uc)
         return;
     }
     atomic_fetch_add(&hs.in_trigger, 1); /* before the wake-up: see report.c */
-    atomic_store(&hs.trigger_tid, my_tid());
+    atomic_store(&hs.trigger_tid, ll_gettid());
     atomic_store(&hs.trigger_sender, si ? si->si_pid : 0);
     missing = handler_no_watcher_reason();
     if (missing) {
         log_raw("no report: ", missing, NULL, NULL);
     } else {
-        if (my_tid() != atomic_load(&hs.watcher_tid))
+        if (ll_gettid() != atomic_load(&hs.watcher_tid))
             capture_self(uc);
         handler_wake_watcher(TRIGGER_SIGNAL);
     }
@@ -237,7 +232,7 @@ static void fill_slot(struct round *r, uint64_t payload, const ucontext_t *uc)
     if (seq != r->seq || idx >= atomic_load(&r->nslots))
         return;
     s = &r->slots[idx];
-    if (atomic_load(&s->state) != SLOT_SENT || s->tid != my_tid())
+    if (atomic_load(&s->state) != SLOT_SENT || s->tid != ll_gettid())
         return;
     if (!atomic_compare_exchange_strong(&s->state, &expect, SLOT_BUSY))
         return;
@@ -249,7 +244,7 @@ static void fill_slot(struct round *r, uint64_t payload, const ucontext_t *uc)
        wake-ups would only steal the CPU the other handlers need. The
        watcher counts answers per thread itself; this is only a hint. */
     if (atomic_fetch_add(&r->done, 1) + 1 >= atomic_load(&r->expected))
-        syscall(SYS_futex, &r->done, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+        ll_futex_wake(&r->done, 1);
 }
 
 void handler_capture(int sig, siginfo_t *si, void *uc)
@@ -270,7 +265,7 @@ void handler_capture(int sig, siginfo_t *si, void *uc)
     if (r && ours && payload >> 32)
         fill_slot(r, payload, uc);
     atomic_fetch_sub(&hs.active, 1);
-    if (!ours && my_tid() == atomic_load(&hs.watcher_tid))
+    if (!ours && ll_gettid() == atomic_load(&hs.watcher_tid))
         atomic_fetch_add(&hs.watcher_woken, 1);
     if (ours && payload == FREEZE_PAYLOAD)
         freeze_self(uc);

@@ -26,6 +26,7 @@
 #include "fdtable.h"
 #include "handlers.h"
 #include "log.h"
+#include "lowlevel.h"
 #include "report.h"
 #include "sigchain.h"
 #include "trigger_file.h"
@@ -56,14 +57,6 @@ struct watcher {
 };
 
 static struct watcher the_watcher;
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The sooner of a wait (ms, -1 = none) and the time left until `at`. */
 static long long sooner(long long wait_ms, long long at, long long now)
@@ -151,7 +144,7 @@ static unsigned wait_trigger(struct watcher *w)
 {
     for (;;) {
         unsigned bits = 0;
-        long long now = now_ms();
+        long long now = ll_now_ms();
 
         if (trigger_file_check(&w->tf))
             bits |= TRIGGER_FILE;
@@ -228,7 +221,7 @@ static void *watcher_main(void *arg)
             handler_crash_reported(CRASH_DONE); /* the crashing thread ends the process */
         if ((req.bits & TRIGGER_TIMEOUT) && w->ctx.cfg->timeout_abort)
             abort_after_timeout();
-        w->release_at_ms = now_ms() + CACHE_TTL_MS;
+        w->release_at_ms = ll_now_ms() + CACHE_TTL_MS;
     }
     return NULL;
 }
@@ -272,7 +265,7 @@ int watcher_start(const struct gmr_config *cfg, const char *service, int capture
     w->ctx.package = &w->package;
     w->tf.fd = -1;
     if (cfg->timeout_ms)
-        w->timeout_at_ms = now_ms() + cfg->timeout_ms;
+        w->timeout_at_ms = ll_now_ms() + cfg->timeout_ms;
     return spawn(w);
 }
 
@@ -300,7 +293,7 @@ void watcher_after_fork(void)
     unwind_after_fork();
     trigger_file_after_fork(&w->tf);
     if (w->ctx.cfg->timeout_ms)
-        w->timeout_at_ms = now_ms() + w->ctx.cfg->timeout_ms;
+        w->timeout_at_ms = ll_now_ms() + w->ctx.cfg->timeout_ms;
     spawn(w);
 }
 
