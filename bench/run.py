@@ -96,16 +96,18 @@ class Target:
 LIBC = ctypes.CDLL(None, use_errno=True)
 SYS_PPOLL = 271  # x86_64
 IN_MOVED_TO = 0x80
+IN_CREATE = 0x100
 
 
 def take_report(t, log_dir, timeout=120):
     """Signals the target; returns (seconds until the report is in place, path).
 
-    Waits on inotify for the rename that puts the report in place, so the
-    wait costs no CPU the report itself could use (2 cores)."""
+    Waits on inotify for the link (or, where unnamed files are not
+    supported, the rename) that puts the report in place, so the wait costs
+    no CPU the report itself could use (2 cores)."""
     os.makedirs(log_dir, exist_ok=True)
     fd = LIBC.inotify_init1(os.O_CLOEXEC)
-    if fd < 0 or LIBC.inotify_add_watch(fd, log_dir.encode(), IN_MOVED_TO) < 0:
+    if fd < 0 or LIBC.inotify_add_watch(fd, log_dir.encode(), IN_CREATE | IN_MOVED_TO) < 0:
         raise SystemExit("bench: inotify: %s" % os.strerror(ctypes.get_errno()))
     try:
         start = time.perf_counter()

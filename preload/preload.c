@@ -19,6 +19,7 @@
 #include "../src/fdtable.h"
 #include "../src/handlers.h"
 #include "../src/log.h"
+#include "../src/sigchain.h"
 #include "../src/signals.h"
 #include "../src/watcher.h"
 
@@ -189,9 +190,24 @@ static void drop_from_preload(void)
         unsetenv("LD_PRELOAD");
 }
 
+/* fork() waits for a load of libunwind or elfutils under way, and for a
+   change to a signal's view, to end. */
+static void before_fork(void)
+{
+    deps_fork_prepare();
+    sigchain_fork_prepare();
+}
+
+static void after_fork_parent(void)
+{
+    sigchain_fork_parent();
+    deps_fork_parent();
+}
+
 /* fork() without exec: the child gets its own, fresh watcher. */
 static void after_fork_child(void)
 {
+    sigchain_fork_child();
     fdtable_after_fork();
     signals_after_fork();
     api_after_fork();
@@ -225,7 +241,6 @@ __attribute__((constructor)) static void gmr_init(int argc, char **argv, char **
             "GMR_SIGNAL and GMR_CAPTURE_SIGNAL name the same signal; the signal trigger is off");
     else if (config.signal && signals_install_trigger(config.signal, config.trigger_file[0]) == 0)
         hs.trigger_signal = config.signal;
-    if (watcher_start(&config, service, capture) < 0)
-        return; /* a trigger then says so, and the host runs on */
-    pthread_atfork(deps_fork_prepare, deps_fork_parent, after_fork_child);
+    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+    watcher_start(&config, service, capture); /* if it fails, a trigger says so */
 }

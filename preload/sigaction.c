@@ -51,6 +51,10 @@ NEXT(signal_fn, sigset)
 NEXT(int_fn, sigignore)
 NEXT(siginterrupt_fn, siginterrupt)
 
+/* Our signals siginterrupt() was asked to let interrupt system calls:
+   signal() then leaves SA_RESTART out, as glibc's does. */
+static sigset_t interrupting;
+
 static int ours(int sig)
 {
     return sigchain_role_of(sig) != ROLE_NONE;
@@ -93,7 +97,7 @@ GMR_API sighandler_t signal(int sig, sighandler_t fn)
 
     if (!ours(sig) && next)
         return next(sig, fn);
-    return set_handler(sig, fn, SA_RESTART, 1);
+    return set_handler(sig, fn, sigismember(&interrupting, sig) == 1 ? 0 : SA_RESTART, 1);
 }
 
 GMR_API sighandler_t bsd_signal(int sig, sighandler_t fn)
@@ -166,10 +170,13 @@ GMR_API int siginterrupt(int sig, int interrupt)
         return next(sig, interrupt);
     if (sigchain_sigaction(sig, NULL, &sa) < 0)
         return -1;
-    if (interrupt)
+    if (interrupt) {
+        sigaddset(&interrupting, sig);
         sa.sa_flags &= ~SA_RESTART;
-    else
+    } else {
+        sigdelset(&interrupting, sig);
         sa.sa_flags |= SA_RESTART;
+    }
     return sigchain_sigaction(sig, &sa, NULL);
 }
 

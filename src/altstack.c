@@ -15,7 +15,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define ALTSTACK_SIZE (64 * 1024)
+/* The program's own handlers run on it too, when it asks for SA_ONSTACK
+   without a stack of its own (and would have run on its 8 MiB thread
+   stack): so, room for a deep one. Reserved, touched only as used. */
+#define ALTSTACK_SIZE (256 * 1024)
 #define GUARD         4096
 
 static pthread_key_t key;

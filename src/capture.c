@@ -46,6 +46,7 @@
 #define RELIST_ROUNDS     8
 #define STALL_US          10000  /* no new answer for this long: look at the silent */
 #define RECHECK_ANYWAY_US 200000 /* ... and from then on, regardless */
+#define BLOCKED_RETRY_US  30000  /* a thread blocking the signal is looked at again this long */
 #define DRAIN_MAX_MS      2000
 
 static uint32_t round_seq;
@@ -167,8 +168,49 @@ static int read_stat(int taskdir, struct thread_rec *t)
         stime = strtoull(end, NULL, 10);
         t->utime_ms = (long)(utime * 1000 / ticks_per_second());
         t->stime_ms = (long)(stime * 1000 / ticks_per_second());
+        for (p = end, field = 15; *p && field < 21; p++) /* on to 22: starttime */
+            if (*p == ' ')
+                field++;
+        t->start = strtoull(p, NULL, 10);
     }
     return 0;
+}
+
+/*
+ * Threads once seen waiting in sigwaitinfo for the capture signal. Such a
+ * thread leaves the wait and enters it again all the time (a daemon's
+ * signal thread), and between our look at its mask and our look at its
+ * system call it may seem free to take the signal, and then take it as
+ * its own. So once seen there, it is never sent the signal again. A thread
+ * is known by its tid and start time (tids are reused).
+ */
+#define SIGWAITERS 64
+
+static struct {
+    pid_t tid;
+    unsigned long long start;
+} sigwaiters[SIGWAITERS];
+static size_t nsigwaiters, next_sigwaiter; /* a ring: the oldest go first */
+
+static int was_sigwaiter(const struct thread_rec *t)
+{
+    size_t i;
+
+    for (i = 0; i < nsigwaiters; i++)
+        if (sigwaiters[i].tid == t->tid && sigwaiters[i].start == t->start)
+            return 1;
+    return 0;
+}
+
+static void note_sigwaiter(const struct thread_rec *t)
+{
+    if (was_sigwaiter(t))
+        return;
+    sigwaiters[next_sigwaiter].tid = t->tid;
+    sigwaiters[next_sigwaiter].start = t->start;
+    next_sigwaiter = (next_sigwaiter + 1) % SIGWAITERS;
+    if (nsigwaiters < SIGWAITERS)
+        nsigwaiters++;
 }
 
 static void read_whereabouts(int taskdir, struct thread_rec *t)
@@ -369,7 +411,9 @@ static void enroll_one(struct capture *c, struct thread_rec *t, const struct map
         take_preset(t, preset, kind);
         return;
     }
-    reach = task_reach(c->taskdir, t->tid, c->signo, &filtered);
+    reach = was_sigwaiter(t) ? REACH_SIGWAIT : task_reach(c->taskdir, t->tid, c->signo, &filtered);
+    if (reach == REACH_SIGWAIT)
+        note_sigwaiter(t);
     if (reach == REACH_PENDING && task_in_vfork(c->taskdir, t->tid)) {
         t->status = CAP_IN_VFORK; /* why ours is still pending there */
         return;
@@ -441,6 +485,50 @@ static void settle_silent(struct capture *c)
     }
 }
 
+/*
+ * A thread that blocked the capture signal when we looked was not sent it
+ * (it would keep it pending, and might take it with sigwaitinfo or a
+ * signalfd). Many block signals only for a moment (PostgreSQL's processes
+ * around their handlers): for the first BLOCKED_RETRY_US of the round each
+ * look asks again, and sends the signal to those that take it now.
+ */
+static int retriable(const struct thread_rec *t)
+{
+    return t->status == CAP_BLOCKED && !t->slot;
+}
+
+static int any_retriable(const struct capture *c)
+{
+    size_t i;
+
+    for (i = 0; i < c->n; i++)
+        if (retriable(&c->threads[i]))
+            return 1;
+    return 0;
+}
+
+static void retry_blocked(struct capture *c)
+{
+    const struct map_set *set = c->nsets ? c->sets[c->nsets - 1] : NULL;
+    size_t i;
+
+    for (i = 0; set && i < c->n; i++) {
+        struct thread_rec *t = &c->threads[i];
+        enum task_reach reach;
+        int filtered;
+
+        if (!retriable(t))
+            continue;
+        reach = task_reach(c->taskdir, t->tid, c->signo, &filtered);
+        if (reach == REACH_YES)
+            send_to(c, t, set, filtered);
+        else if (reach != REACH_BLOCKED)
+            t->status = reach_status(reach);
+        if (reach == REACH_SIGWAIT)
+            note_sigwaiter(t);
+    }
+}
+
 static void wait_answers(struct capture *c, long long start, long long deadline)
 {
     struct round *r = c->round;
@@ -450,13 +538,16 @@ static void wait_answers(struct capture *c, long long start, long long deadline)
     for (;;) {
         uint32_t done = atomic_load(&r->done), left = outstanding(c);
         long long now = ll_now_us(), until;
+        int retry = now - start < BLOCKED_RETRY_US && any_retriable(c);
         struct timespec ts;
 
-        if (left == 0 || now >= deadline)
-            return;
+        if ((left == 0 && !retry) || now >= deadline || (atomic_load(&hs.pending) & TRIGGER_CRASH))
+            return; /* a crash: its own round, with the threads held, comes next */
         /* Only a hint for the handlers: wake us when this many are in. */
         atomic_store(&r->expected, done + left);
         if (now >= next_look) {
+            if (retry)
+                retry_blocked(c);
             if (done == seen || now - start > RECHECK_ANYWAY_US)
                 settle_silent(c);
             seen = done;
@@ -466,7 +557,9 @@ static void wait_answers(struct capture *c, long long start, long long deadline)
         until = next_look < deadline ? next_look : deadline;
         ts.tv_sec = (until - now) / 1000000;
         ts.tv_nsec = (until - now) % 1000000 * 1000;
+        atomic_store(&hs.watcher_waits_on, &r->done); /* not a lock: see crash_handler.c */
         syscall(SYS_futex, &r->done, FUTEX_WAIT_PRIVATE, done, &ts, NULL, 0);
+        atomic_store(&hs.watcher_waits_on, NULL);
     }
 }
 

@@ -65,7 +65,8 @@ struct thread_rec {
     struct slot *kept;       /* a preset's slot, copied: a frozen thread's goes with it */
     char name[64];
     char state[40];
-    long utime_ms, stime_ms; /* CPU time used, before the capture */
+    long utime_ms, stime_ms;  /* CPU time used, before the capture */
+    unsigned long long start; /* start time (ticks after boot): with tid, who it is */
     /* For threads not captured: /proc/self/task/TID/{syscall,wchan}. */
     char syscall[160];
     char wchan[64];

@@ -12,6 +12,7 @@
  */
 #include "crash_fallback.h"
 
+#include "fdtable.h"
 #include "handlers.h"
 #include "safecopy.h"
 #include "signames.h"
@@ -227,6 +228,7 @@ void crash_fallback_report(const char *why)
     struct emitter e;
     struct buf out;
     size_t off = 0;
+    int fd;
 
     filtered = safe_copy_filtered();
     buf_init_fixed(&out, out_mem, sizeof(out_mem));
@@ -257,10 +259,12 @@ void crash_fallback_report(const char *why)
     e.ops->end_list(&e);
     e.ops->end_section(&e);
     e.ops->end_report(&e);
-    while (off < out.len) {
-        ssize_t n = write(STDERR_FILENO, out.data + off, out.len - off);
+    fd = fdtable_get_stderr();
+    while (fd >= 0 && off < out.len) {
+        ssize_t n = write(fd, out.data + off, out.len - off);
         if (n <= 0)
             break;
         off += (size_t)n;
     }
+    fdtable_put_stderr(fd);
 }

@@ -79,7 +79,7 @@ static int watcher_stuck(struct stuck *st)
 
     if (st->taskdir < 0 ||
         task_syscall(st->taskdir, atomic_load(&hs.watcher_tid), &nr, &addr) < 0 ||
-        nr != SYS_futex) {
+        nr != SYS_futex || addr == (uintptr_t)atomic_load(&hs.watcher_waits_on)) {
         st->looks = 0;
         return 0;
     }
@@ -137,6 +137,14 @@ static int is_handler(const struct sigaction *sa)
     return (sa->sa_flags & SA_SIGINFO) || (sa->sa_handler != SIG_DFL && sa->sa_handler != SIG_IGN);
 }
 
+/* abort() raising SIGABRT in this thread: once the host's handler has put
+   the default back and returned, abort() takes it from there (behind our
+   back, with glibc's own sigaction) and the process dies of it. */
+static int self_abort(int sig, const siginfo_t *si)
+{
+    return sig == SIGABRT && si && si->si_code == SI_TKILL && si->si_pid == getpid();
+}
+
 static int pending_here(int sig)
 {
     sigset_t set;
@@ -153,19 +161,57 @@ static int pending_here(int sig)
  * dies at the instruction it was interrupted at, with that siginfo, as a
  * fault re-executed would have, and an asynchronous signal too.
  */
-static void die_as_before(int sig, const siginfo_t *si, ucontext_t *uc)
+static void requeue(int sig, const siginfo_t *si, ucontext_t *uc)
 {
+    pid_t pid = getpid(), me = ll_gettid();
     siginfo_t again;
 
-    sigchain_release(sig);
     if (si) {
         again = *si;
         again.si_signo = sig;
     }
-    if (!si || syscall(SYS_rt_tgsigqueueinfo, hs.pid, ll_gettid(), sig, &again) < 0)
-        syscall(SYS_tgkill, hs.pid, ll_gettid(), sig);
+    if ((!si || syscall(SYS_rt_tgsigqueueinfo, pid, me, sig, &again) < 0) &&
+        syscall(SYS_tgkill, pid, me, sig) < 0)
+        kill(pid, sig);
     if (uc)
         sigdelset(&uc->uc_sigmask, sig);
+}
+
+static void die_as_before(int sig, const siginfo_t *si, ucontext_t *uc)
+{
+    sigchain_release(sig);
+    requeue(sig, si, uc);
+}
+
+/*
+ * A child that shares our memory, or was made without fork's handlers
+ * (vfork, clone, _Fork), has no watcher, and its parent's state must not
+ * be touched: it dies as it would have, with its own default action.
+ */
+static void die_in_child(int sig, const siginfo_t *si, ucontext_t *uc)
+{
+    struct sigaction dfl;
+
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    sys_sigaction(sig, &dfl, NULL);
+    log_raw("no report: this process was made without fork's handlers (vfork, clone or "
+            "_Fork), and has no libgmr watcher",
+            NULL, NULL, NULL);
+    requeue(sig, si, uc);
+}
+
+/*
+ * A fatal signal sent with kill() landed on the watcher (the program's
+ * own threads all block it: a sigwaitinfo daemon's). It is not ours: sent
+ * again to the process, for a thread of the program to take, and kept
+ * blocked here until the watcher's next report is written.
+ */
+static void pass_on(int sig, ucontext_t *uc)
+{
+    kill(getpid(), sig);
+    if (uc)
+        sigaddset(&uc->uc_sigmask, sig);
 }
 
 static void record(int sig, const siginfo_t *si, const ucontext_t *uc)
@@ -259,8 +305,11 @@ static void fatal(int sig, siginfo_t *si, ucontext_t *uc, int chained)
     why = report_crash();
     if (why)
         crash_fallback_report(why);
-    if (chained)
+    if (chained) {
         freeze_release();
+        atomic_store(&hs.crash.phase, CRASH_NONE);
+        atomic_store(&hs.crash.tid, 0); /* the host goes on: a later crash is reported too */
+    }
 out:
     if (chained)
         pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -286,8 +335,18 @@ void handler_crash(int sig, siginfo_t *si, void *ucv)
     struct sigaction view;
     int saved = errno, ran_host = 0;
 
-    if (ll_gettid() == atomic_load(&hs.watcher_tid) && is_fault(sig, si))
-        watcher_crashed(sig);
+    if (getpid() != hs.pid) {
+        die_in_child(sig, si, uc);
+        errno = saved;
+        return;
+    }
+    if (ll_gettid() == atomic_load(&hs.watcher_tid)) {
+        if (is_fault(sig, si))
+            watcher_crashed(sig);
+        pass_on(sig, uc);
+        errno = saved;
+        return;
+    }
     if (!handler_owns(sig, handler_crash)) {
         fatal(sig, si, uc, 1); /* a host handler installed behind our back chained to us */
         errno = saved;
@@ -300,7 +359,7 @@ void handler_crash(int sig, siginfo_t *si, void *ucv)
         sigchain_view(sig, &view);
     }
     if (is_handler(&view) || (view.sa_handler == SIG_IGN && !is_fault(sig, si)) ||
-        (ran_host && !is_fault(sig, si) && !pending_here(sig))) {
+        (ran_host && !is_fault(sig, si) && !pending_here(sig) && !self_abort(sig, si))) {
         /* The host handles it, ignores it, or reset it and carries on. */
         errno = saved;
         return;

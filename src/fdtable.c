@@ -2,7 +2,7 @@
  * fdtable.c - the watcher's own descriptor table (see fdtable.h).
  *
  * fdtable_get_stderr runs in host threads too, in signal handlers
- * (log_raw): there it is plain descriptor 2. Only the watcher itself,
+ * (log_raw): there it is plain descriptor 2, and nothing below runs. Only the watcher itself,
  * recognised by its tid, goes through pidfd_getfd. The table is made
  * private before anything is opened in it: the host's table is never
  * touched, not even for a moment at start-up (the host's first descriptor
@@ -11,11 +11,13 @@
 #include "fdtable.h"
 
 #include "lowlevel.h"
+#include "tasks.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -25,6 +27,9 @@
 #endif
 #ifndef SYS_pidfd_getfd
 #define SYS_pidfd_getfd 438
+#endif
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL /* Linux 6.9 */
 #endif
 #ifndef SYS_close_range
 #define SYS_close_range 436
@@ -70,6 +75,44 @@ int fdtable_is_private(void)
     return t && t == ll_gettid();
 }
 
+/* Opens what the host's 2 is anew, through /proc: a pipe, a terminal or a
+   file (appended to); not a socket. For want of pidfd_getfd. */
+static int reopen(const char *dir)
+{
+    char path[64];
+
+    snprintf(path, sizeof(path), "%s/fd/2", dir);
+    return open(path, O_WRONLY | O_APPEND | O_NOCTTY | O_CLOEXEC);
+}
+
+/* The main thread has exited, and with it the table pidfd_getfd reads:
+   another of the program's threads still has it. */
+static int from_a_thread(void)
+{
+    pid_t me = ll_gettid(), tid;
+    struct task_list l;
+    char dir[48];
+    int fd = -1, pfd;
+
+    if (tasks_open(&l) < 0)
+        return -1;
+    while (fd < 0 && (tid = tasks_next(&l)) > 0) {
+        if (tid == me)
+            continue;
+        pfd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
+        if (pfd >= 0) {
+            fd = (int)syscall(SYS_pidfd_getfd, pfd, 2, 0);
+            close(pfd);
+        }
+        if (fd < 0) {
+            snprintf(dir, sizeof(dir), "/proc/self/task/%d", (int)tid);
+            fd = reopen(dir);
+        }
+    }
+    tasks_close(&l);
+    return fd;
+}
+
 int fdtable_get_stderr(void)
 {
     int saved = errno, fd = -1;
@@ -78,10 +121,10 @@ int fdtable_get_stderr(void)
         return 2;
     if (pidfd >= 0)
         fd = (int)syscall(SYS_pidfd_getfd, pidfd, 2, 0);
-    /* No pidfd_getfd (before Linux 5.6, or filtered): open what the host's
-       2 is anew, a pipe, a terminal or a file (appended to); not a socket. */
-    if (fd < 0 && errno != EBADF)
-        fd = open("/proc/self/fd/2", O_WRONLY | O_APPEND | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0 && errno == ESRCH)
+        fd = from_a_thread();
+    else if (fd < 0 && errno != EBADF) /* no pidfd_getfd: before Linux 5.6, or filtered */
+        fd = reopen("/proc/self");
     errno = saved;
     return fd;
 }

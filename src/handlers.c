@@ -158,13 +158,14 @@ static void copy_stack(struct slot *s, uintptr_t end)
 
 /* The thread that took the trigger captures itself here, so that the
    capture round need not interrupt it a second time. */
-static void capture_self(const ucontext_t *uc)
+static void capture_self(const ucontext_t *uc, unsigned gen)
 {
     struct slot *s = &hs.trigger.slot;
     int expect = SLOT_EMPTY;
 
     if (!s->copy || !uc || !atomic_compare_exchange_strong(&s->state, &expect, SLOT_BUSY))
         return;
+    atomic_store(&hs.trigger.gen, gen);
     s->tid = ll_gettid();
     s->via_mem_file = safe_copy_filtered();
     s->copy_clipped = s->copy_short = s->copy_errno = 0;
@@ -192,8 +193,10 @@ void handler_trigger(int sig, siginfo_t *si, void *uc)
     if (missing) {
         log_raw("no report: ", missing, NULL, NULL);
     } else {
+        unsigned gen = atomic_fetch_add(&hs.triggers, 1) + 1;
+
         if (ll_gettid() != atomic_load(&hs.watcher_tid))
-            capture_self(uc);
+            capture_self(uc, gen);
         handler_wake_watcher(TRIGGER_SIGNAL);
     }
     atomic_fetch_sub(&hs.in_trigger, 1);

@@ -126,7 +126,8 @@ enum watcher_state {
 /* The thread that took the trigger signal captures itself in the handler
    (it is interrupted already; a capture signal would interrupt it twice). */
 struct trigger_capture {
-    struct slot slot; /* slot.state: EMPTY, BUSY (handler), DONE, TAKEN (watcher) */
+    struct slot slot;     /* slot.state: EMPTY, BUSY (handler), DONE, TAKEN (watcher) */
+    _Atomic unsigned gen; /* the trigger it was filled for (handler_state.triggers) */
 };
 
 /* The state handlers need. Signal handlers take no argument: it is global. */
@@ -137,10 +138,12 @@ struct handler_state {
     _Atomic unsigned pending; /* trigger_bits not yet taken by the watcher */
     _Atomic pid_t watcher_tid;
     _Atomic int watcher_state;
-    _Atomic unsigned watcher_woken; /* handlers run on the watcher thread */
-    _Atomic int leaving_signal;     /* the host is taking it: no wake-ups with it */
-    _Atomic pid_t trigger_tid;      /* thread that received the last trigger */
-    _Atomic pid_t trigger_sender;   /* si_pid of the last trigger signal */
+    _Atomic unsigned watcher_woken;   /* handlers run on the watcher thread */
+    _Atomic(void *) watcher_waits_on; /* the futex of a capture round the watcher waits on */
+    _Atomic int leaving_signal;       /* the host is taking it: no wake-ups with it */
+    _Atomic unsigned triggers;        /* trigger signals received, ever */
+    _Atomic pid_t trigger_tid;        /* thread that received the last trigger */
+    _Atomic pid_t trigger_sender;     /* si_pid of the last trigger signal */
     pid_t pid;
     int wake_signal;    /* sent to the watcher to end its wait: the capture signal */
     int trigger_signal; /* the trigger signal, once its handler is installed */

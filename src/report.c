@@ -67,16 +67,24 @@ static void let_trigger_handlers_return(void)
         nanosleep(&nap, NULL);
 }
 
+/* Trigger signals received before the previous report began (only the
+   watcher writes reports). */
+static unsigned triggers_before_last;
+
 /* The trigger signal's thread captured itself (handlers.c): take its slot
-   for this report, if it is complete and the report answers that signal. */
+   for this report if it is complete, the report answers a signal, and the
+   slot was filled for a signal since the last report began (one whose
+   handler overran the last report is stale: let go). */
 static const struct slot *take_trigger_slot(unsigned bits)
 {
     struct slot *s = &hs.trigger.slot;
-    int expect = SLOT_DONE;
+    unsigned now = atomic_load(&hs.triggers), gen = atomic_load(&hs.trigger.gen);
+    int expect = SLOT_DONE, fresh = (int)(gen - triggers_before_last) > 0;
 
+    triggers_before_last = now;
     if (!atomic_compare_exchange_strong(&s->state, &expect, SLOT_TAKEN))
         return NULL;
-    return (bits & TRIGGER_SIGNAL) ? s : NULL;
+    return (bits & TRIGGER_SIGNAL) && fresh ? s : NULL;
 }
 
 /* Gives the slot back, and the pages its copy touched to the system. */

@@ -4,20 +4,35 @@
  *
  * sigchain_sigaction runs wherever the host calls sigaction(), a signal
  * handler included; sigchain_view and sigchain_reset_view run in
- * handler_crash. So: no malloc, no locks that a handler could wait on, no
- * stdio. A writer blocks every signal in its thread, takes a spin flag
- * (held for a few instructions) and bumps the view's sequence counter
- * around the change; a reader retries while the counter is odd or moved.
+ * handler_crash. So: no malloc, no stdio, nothing a handler could wait on
+ * for long. Writers take a lock word holding their tid, with every signal
+ * blocked in their thread (so no handler of the same thread can want it),
+ * for a few instructions; a waiter naps on the futex rather than spin (the
+ * holder may need its CPU), and takes the lock over from a holder that no
+ * longer exists (a child forked without our fork handlers). Around the
+ * change each writer makes the view's sequence counter odd; a reader
+ * retries while it is odd or has moved.
+ *
+ * A view holds what the kernel would hold had the host's call gone
+ * through: glibc's restorer added, SIGKILL and SIGSTOP out of the mask, so
+ * the old value the host reads back is the one it would read without us.
  *
  * For a fatal signal whose view is a handler, the kernel gets our handler
  * with the host's flags (SA_ONSTACK, SA_RESTART, SA_NODEFER) and mask, so
  * the host's handler runs on the stack and with the mask it asked for,
  * and a signal it expects to interrupt a system call does so as it would.
+ * A view of SIG_IGN is SIG_IGN in the kernel too (a signal sent then is
+ * discarded without interrupting anything, and exec passes it on).
  * SA_RESETHAND is emulated in the view: ours stays in the kernel.
+ *
+ * A child that shares our memory without having run our fork handlers
+ * (vfork, clone) has a disposition table of its own: its calls go straight
+ * to the kernel, and leave the parent's views alone.
  */
 #include "sigchain.h"
 
 #include "log.h"
+#include "lowlevel.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -26,8 +41,13 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#define NSIGS      65 /* 1 ..  SIGRTMAX (64) */
-#define HOST_FLAGS (SA_ONSTACK | SA_RESTART | SA_NODEFER)
+#define NSIGS         65 /* 1 .. SIGRTMAX (64) */
+#define HOST_FLAGS    (SA_ONSTACK | SA_RESTART | SA_NODEFER)
+#define READ_PATIENCE 4096 /* reader retries before it looks whether the writer still exists */
+
+#ifndef SA_RESTORER
+#define SA_RESTORER 0x04000000
+#endif
 
 typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
 
@@ -47,12 +67,16 @@ struct chain {
 
 static _Atomic(sigaction_fn) next_sigaction;
 static struct chain chains[NSIGS];
-static atomic_flag writing = ATOMIC_FLAG_INIT;
+static _Atomic pid_t writer;   /* the tid holding the writers' lock, 0 if none */
+static _Atomic pid_t owner;    /* the process the views belong to */
+static void (*restorer)(void); /* glibc's, as its sigaction gives the kernel */
+static sigset_t fork_saved;    /* the forking thread's mask while it holds the lock */
 
 void sigchain_init(void)
 {
     if (!atomic_load(&next_sigaction))
         atomic_store(&next_sigaction, (sigaction_fn)dlsym(RTLD_NEXT, "sigaction"));
+    atomic_store(&owner, getpid());
 }
 
 int sys_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
@@ -91,40 +115,57 @@ static int is_handler(const struct sigaction *sa)
     return (sa->sa_flags & SA_SIGINFO) || (sa->sa_handler != SIG_DFL && sa->sa_handler != SIG_IGN);
 }
 
-static int is_handler_or_ignored(const struct sigaction *sa)
+static int is_ignored(const struct sigaction *sa)
 {
-    return is_handler(sa) || sa->sa_handler == SIG_IGN;
+    return !(sa->sa_flags & SA_SIGINFO) && sa->sa_handler == SIG_IGN;
+}
+
+static int exists(pid_t tid)
+{
+    return syscall(SYS_tgkill, getpid(), tid, 0) == 0 || errno != ESRCH;
 }
 
 static void lock_writers(sigset_t *saved)
 {
+    pid_t me = ll_gettid(), held = 0;
     sigset_t all;
+    int saved_errno = errno;
 
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, saved);
-    while (atomic_flag_test_and_set_explicit(&writing, memory_order_acquire))
-        sched_yield();
+    while (!atomic_compare_exchange_weak(&writer, &held, me)) {
+        if (held && !exists(held))
+            atomic_compare_exchange_strong(&writer, &held, 0); /* its holder is gone */
+        else if (held)
+            ll_futex_wait(&writer, (uint32_t)held, 1);
+        held = 0;
+    }
+    errno = saved_errno;
 }
 
 static void unlock_writers(const sigset_t *saved)
 {
-    atomic_flag_clear_explicit(&writing, memory_order_release);
+    atomic_store(&writer, 0);
+    ll_futex_wake(&writer, 1);
     pthread_sigmask(SIG_SETMASK, saved, NULL);
 }
 
-/* Under the writers' flag only. */
+/* Under the writers' lock only. Odd first, whatever a writer that died
+   half-way left, then even again. */
 static void write_view(struct chain *c, const struct sigaction *act)
 {
-    atomic_fetch_add_explicit(&c->view.seq, 1, memory_order_relaxed);
+    unsigned odd = atomic_load_explicit(&c->view.seq, memory_order_relaxed) | 1;
+
+    atomic_store_explicit(&c->view.seq, odd, memory_order_relaxed);
     atomic_thread_fence(memory_order_release);
     c->view.act = *act;
     atomic_thread_fence(memory_order_release);
-    atomic_fetch_add_explicit(&c->view.seq, 1, memory_order_relaxed);
+    atomic_store_explicit(&c->view.seq, odd + 1, memory_order_relaxed);
 }
 
 static void read_view(struct chain *c, struct sigaction *out)
 {
-    unsigned before, spins = 0;
+    unsigned before, tries = 0;
 
     for (;;) {
         before = atomic_load_explicit(&c->view.seq, memory_order_acquire);
@@ -134,8 +175,12 @@ static void read_view(struct chain *c, struct sigaction *out)
             if (atomic_load_explicit(&c->view.seq, memory_order_relaxed) == before)
                 return;
         }
-        if (++spins % 64 == 0)
+        if (++tries % 64 == 0)
             sched_yield();
+        if (tries >= READ_PATIENCE && !exists(atomic_load(&writer))) {
+            memcpy(out, &c->view.act, sizeof(*out)); /* its writer is gone */
+            return;
+        }
     }
 }
 
@@ -146,15 +191,40 @@ static void default_action(struct sigaction *sa)
     sigemptyset(&sa->sa_mask);
 }
 
+/* What the kernel would hold after the host's call (see the top). */
+static void as_stored(const struct sigaction *act, struct sigaction *out)
+{
+    *out = *act;
+    if (restorer && !(out->sa_flags & SA_RESTORER)) {
+        out->sa_flags |= SA_RESTORER;
+        out->sa_restorer = restorer;
+    }
+    sigdelset(&out->sa_mask, SIGKILL);
+    sigdelset(&out->sa_mask, SIGSTOP);
+}
+
 /* What the kernel should hold for a fatal signal whose view is `view`. */
 static void kernel_action(const struct chain *c, const struct sigaction *view,
                           struct sigaction *out)
 {
+    if (is_ignored(view)) {
+        *out = *view;
+        return;
+    }
     *out = c->ours;
     if (!is_handler(view))
         return;
     out->sa_flags = SA_SIGINFO | (view->sa_flags & HOST_FLAGS);
     out->sa_mask = view->sa_mask;
+}
+
+/* glibc's restorer, as its sigaction passed it for our own action. */
+static void learn_restorer(int sig)
+{
+    struct sigaction k;
+
+    if (!restorer && sys_sigaction(sig, NULL, &k) == 0 && (k.sa_flags & SA_RESTORER))
+        restorer = k.sa_restorer;
 }
 
 int sigchain_take(int sig, enum sigchain_role role, sigchain_fn fn, const sigset_t *mask,
@@ -175,6 +245,7 @@ int sigchain_take(int sig, enum sigchain_role role, sigchain_fn fn, const sigset
     write_view(c, &dfl);
     if (sys_sigaction(sig, &c->ours, NULL) < 0)
         return -1;
+    learn_restorer(sig);
     atomic_store(&c->role, role);
     return 0;
 }
@@ -192,20 +263,36 @@ static int give_up(struct chain *c, int sig, const struct sigaction *act)
     return ret;
 }
 
+/* Under the writers' lock: the host sets `act` for one of our signals. */
+static int host_sets(struct chain *c, int sig, int role, const struct sigaction *act)
+{
+    struct sigaction view, kernel;
+
+    if (role != ROLE_CRASH && (is_handler(act) || is_ignored(act)))
+        return give_up(c, sig, act);
+    as_stored(act, &view);
+    write_view(c, &view);
+    if (role != ROLE_CRASH)
+        return 0; /* SIG_DFL on the trigger or capture signal: ours stays */
+    kernel_action(c, &view, &kernel);
+    return sys_sigaction(sig, &kernel, NULL);
+}
+
 int sigchain_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
     struct chain *c = chain_of(sig);
-    struct sigaction prev, want, kernel;
+    struct sigaction prev, want;
     sigset_t saved;
     int role, ret = 0;
 
-    if (!c || atomic_load(&c->role) == ROLE_NONE)
+    if (!c || atomic_load(&c->role) == ROLE_NONE || getpid() != atomic_load(&owner))
         return sys_sigaction(sig, act, old);
-    if (act) { /* copied before the flag is taken: a bad pointer faults here */
+    if (act) { /* copied before the lock is taken: a bad pointer faults here */
         want = *act;
         act = &want;
     }
-    if (act && is_handler_or_ignored(act) && atomic_load(&c->role) != ROLE_CRASH && c->leaving)
+    if (act && (is_handler(act) || is_ignored(act)) && atomic_load(&c->role) != ROLE_CRASH &&
+        c->leaving)
         c->leaving(sig);
     lock_writers(&saved);
     role = atomic_load(&c->role);
@@ -214,13 +301,8 @@ int sigchain_sigaction(int sig, const struct sigaction *act, struct sigaction *o
         return sys_sigaction(sig, act, old);
     }
     prev = c->view.act;
-    if (act && role == ROLE_CRASH) {
-        write_view(c, act);
-        kernel_action(c, act, &kernel);
-        ret = sys_sigaction(sig, &kernel, NULL);
-    } else if (act && is_handler_or_ignored(act)) {
-        ret = give_up(c, sig, act);
-    }
+    if (act)
+        ret = host_sets(c, sig, role, act);
     unlock_writers(&saved);
     if (ret == 0 && old)
         *old = prev;
@@ -254,14 +336,15 @@ void sigchain_view(int sig, struct sigaction *out)
 void sigchain_reset_view(int sig)
 {
     struct chain *c = chain_of(sig);
-    struct sigaction dfl;
+    struct sigaction dfl, view;
     sigset_t saved;
 
     if (!c)
         return;
     default_action(&dfl);
+    as_stored(&dfl, &view);
     lock_writers(&saved);
-    write_view(c, &dfl);
+    write_view(c, &view);
     sys_sigaction(sig, &c->ours, NULL);
     unlock_writers(&saved);
 }
@@ -282,4 +365,20 @@ void sigchain_release(int sig)
     write_view(c, &dfl);
     sys_sigaction(sig, &dfl, NULL);
     unlock_writers(&saved);
+}
+
+void sigchain_fork_prepare(void)
+{
+    lock_writers(&fork_saved);
+}
+
+void sigchain_fork_parent(void)
+{
+    unlock_writers(&fork_saved);
+}
+
+void sigchain_fork_child(void)
+{
+    atomic_store(&owner, getpid());
+    unlock_writers(&fork_saved);
 }

@@ -20,7 +20,7 @@
  *
  * Signals libgmr never took pass straight through. Everything here is
  * async-signal-safe (sigaction may be called from a handler): views are
- * guarded by a sequence counter, writers by a spin flag taken with every
+ * guarded by a sequence counter, writers by a lock word taken with every
  * signal blocked.
  */
 #ifndef GMR_SIGCHAIN_H
@@ -71,5 +71,11 @@ void sigchain_reset_view(int sig);
 /* Signal context: gives sig back to the kernel's default for good, as
    the process is about to die of it. */
 void sigchain_release(int sig);
+
+/* fork() handlers: no fork while a view is half-written, and the child's
+   views are its own. */
+void sigchain_fork_prepare(void);
+void sigchain_fork_parent(void);
+void sigchain_fork_child(void);
 
 #endif

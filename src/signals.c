@@ -21,17 +21,29 @@
 
 static char trigger_note[160], capture_note[160];
 
+/*
+ * The trigger and capture handlers run with every other signal blocked:
+ * they are short and bounded, and a host signal that arrived meanwhile is
+ * then delivered after ours returns, on the host's own stack, not on top
+ * of our frame on the alternate stack (where a deep host handler would
+ * overflow it, or longjmp out of our frame).
+ */
+static void handler_mask(sigset_t *mask)
+{
+    sigfillset(mask);
+}
+
 static int take_capture(int sig)
 {
     char name[32];
-    sigset_t none;
+    sigset_t all;
 
-    sigemptyset(&none);
+    handler_mask(&all);
     snprintf(capture_note, sizeof(capture_note),
              "the program installed its own handler for SIG%s, libgmr's capture signal; stacks "
              "are no longer captured (set GMR_CAPTURE_SIGNAL to a free one)",
              signal_name(sig, name, sizeof(name)));
-    return sigchain_take(sig, ROLE_CAPTURE, handler_capture, &none, capture_note, handler_leaving);
+    return sigchain_take(sig, ROLE_CAPTURE, handler_capture, &all, capture_note, handler_leaving);
 }
 
 int signals_install_capture(int wanted, int avoid)
@@ -57,15 +69,15 @@ int signals_install_capture(int wanted, int avoid)
 int signals_install_trigger(int sig, int quiet)
 {
     char name[32];
-    sigset_t none;
+    sigset_t all;
 
-    sigemptyset(&none);
+    handler_mask(&all);
     signal_name(sig, name, sizeof(name));
     snprintf(trigger_note, sizeof(trigger_note),
              "the program installed its own handler for SIG%s; the signal trigger is off (use "
              "GMR_TRIGGER_FILE)",
              name);
-    if (sigchain_take(sig, ROLE_TRIGGER, handler_trigger, &none, quiet ? NULL : trigger_note,
+    if (sigchain_take(sig, ROLE_TRIGGER, handler_trigger, &all, quiet ? NULL : trigger_note,
                       handler_leaving) == 0)
         return 0;
     if (!quiet)

@@ -12,13 +12,13 @@
  */
 #include "tasks.h"
 
+#include "buf.h"
 #include "procfs.h"
 #include "safecopy.h"
 
 #include <dirent.h>
 #include <fcntl.h>
 #include <sched.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -87,6 +87,14 @@ void tasks_close(struct task_list *l)
     l->fd = -1;
 }
 
+/* "TID/file", for openat on /proc/self/task (no snprintf in a handler). */
+static void task_path(char out[40], pid_t tid, const char *file)
+{
+    size_t n = fmt_udec(out, (unsigned long long)tid);
+
+    memcpy(out + n, file, strlen(file) + 1);
+}
+
 /* The bit of sig in a hex mask from a status file ("0000000000010000"). */
 static int mask_has(const char *hex, size_t len, int sig)
 {
@@ -120,7 +128,7 @@ int task_syscall(int taskdir, pid_t tid, long *nr, unsigned long long *arg0)
     long n = 0;
     int neg = 0;
 
-    snprintf(path, sizeof(path), "%d/syscall", (int)tid);
+    task_path(path, tid, "/syscall");
     if (procfs_readat(taskdir, path, text, sizeof(text)) < 0)
         return -1;
     p = text;
@@ -148,11 +156,23 @@ static int sigwaits_for(int taskdir, pid_t tid, int sig)
     unsigned long long arg0, set = 0;
     long nr;
 
-    if (task_syscall(taskdir, tid, &nr, &arg0) < 0 || nr != SYS_rt_sigtimedwait)
+    if (task_syscall(taskdir, tid, &nr, &arg0) < 0)
+        return -1;
+    if (nr != SYS_rt_sigtimedwait)
         return 0;
     if (safe_copy(&set, (uintptr_t)arg0, sizeof(set), 1) != (ssize_t)sizeof(set))
         return 1;
     return (set >> (sig - 1)) & 1;
+}
+
+/* The blocked and pending sets of a status text. */
+static enum task_reach masks(const char *status, int sig)
+{
+    if (field_has(status, "SigBlk:", sig))
+        return REACH_BLOCKED;
+    if (field_has(status, "SigPnd:", sig))
+        return REACH_PENDING;
+    return REACH_YES;
 }
 
 enum task_reach task_reach(int taskdir, pid_t tid, int sig, int *filtered)
@@ -161,18 +181,25 @@ enum task_reach task_reach(int taskdir, pid_t tid, int sig, int *filtered)
     const char *v;
     size_t len;
 
-    snprintf(path, sizeof(path), "%d/status", (int)tid);
+    enum task_reach reach;
+    int waits;
+
+    task_path(path, tid, "/status");
     if (procfs_readat(taskdir, path, status, sizeof(status)) < 0)
         return REACH_GONE;
     v = procfs_field(status, "Seccomp:", &len);
     *filtered = !v || v[0] != '0';
-    if (field_has(status, "SigBlk:", sig))
-        return REACH_BLOCKED;
-    if (field_has(status, "SigPnd:", sig))
-        return REACH_PENDING;
-    if (sigwaits_for(taskdir, tid, sig))
-        return REACH_SIGWAIT;
-    return REACH_YES;
+    reach = masks(status, sig);
+    if (reach != REACH_YES)
+        return reach;
+    waits = sigwaits_for(taskdir, tid, sig);
+    if (waits >= 0)
+        return waits ? REACH_SIGWAIT : REACH_YES;
+    /* Running, between system calls: perhaps just out of a sigwaitinfo,
+       and on its way into the next, its mask full again meanwhile. */
+    if (procfs_readat(taskdir, path, status, sizeof(status)) < 0)
+        return REACH_GONE;
+    return masks(status, sig);
 }
 
 int task_in_vfork(int taskdir, pid_t tid)

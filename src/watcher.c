@@ -106,6 +106,14 @@ static void watcher_mask(sigset_t *mask)
     sigdelset(mask, SIGABRT);
 }
 
+static void restore_mask(void)
+{
+    sigset_t mask;
+
+    watcher_mask(&mask);
+    pthread_sigmask(SIG_SETMASK, &mask, NULL);
+}
+
 /*
  * While waiting, the signal that wakes us too (see handler_wake_watcher):
  * the capture signal while it is ours, which nobody sends to a process.
@@ -118,7 +126,8 @@ static void wait_mask(sigset_t *mask)
 {
     int sig = handler_wake_signal();
 
-    watcher_mask(mask);
+    sigfillset(mask); /* faults too: none can happen in ppoll, and one sent by
+                         kill() is then left to the program's threads */
     if (sig)
         sigdelset(mask, sig);
 }
@@ -215,6 +224,7 @@ static void *watcher_main(void *arg)
             w->ctx.sym = symbolizer_new(w->ctx.cfg->debuginfod);
         w->ctx.trigger_fd = w->tf.fd;
         report_write(&w->ctx, &req, written, sizeof(written));
+        restore_mask(); /* a fatal signal passed on meanwhile stayed blocked */
         if (req.bits & TRIGGER_API)
             api_requests_served(ticket);
         if (req.bits & TRIGGER_CRASH)
