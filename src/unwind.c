@@ -205,7 +205,10 @@ static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int
     (void)as;
     if (write)
         return -UNW_EREADONLYREG;
-    if (addr >= slot->stack_lo && addr + sizeof(*val) <= slot->stack_lo + slot->copy_len) {
+    /* Overflow-safe: addr comes from the host's stack and may be anything
+       (0xffffffffffffffff in a JVM's frames wrapped addr + 8 past the check). */
+    if (addr >= slot->stack_lo && slot->copy_len >= sizeof(*val) &&
+        addr - slot->stack_lo <= slot->copy_len - sizeof(*val)) {
         memcpy(val, slot->copy + (addr - slot->stack_lo), sizeof(*val));
         return 0;
     }
