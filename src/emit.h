@@ -43,7 +43,9 @@ struct emit_thread {
 struct emit_frame {
     int index;
     uintptr_t pc;
+    const char *kind; /* "native", "jit", "vdso", "signal"; NULL: not known */
     const char *function;
+    const char *raw; /* the mangled name, if function is demangled */
     uintptr_t offset;
     int has_offset;
     int inlined;

@@ -178,8 +178,12 @@ static void j_frame(struct emitter *e, const struct emit_frame *f)
     open_value(e, NULL, '{', 0);
     key(e, "pc");
     hex_string(b, f->pc);
+    if (f->kind)
+        j_str(e, "kind", f->kind, 0);
     if (f->function)
         j_str(e, "symbol", f->function, 0);
+    if (f->raw)
+        j_str(e, "symbol_raw", f->raw, 0);
     if (f->has_offset)
         j_num(e, "offset", (long long)f->offset, 0);
     if (f->inlined) {

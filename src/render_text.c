@@ -216,6 +216,10 @@ static void t_frame(struct emitter *e, const struct emit_frame *f)
     }
     if (f->inlined)
         buf_str(b, " [inlined]");
+    if (f->kind && !strcmp(f->kind, "signal"))
+        buf_str(b, " [signal handler called]");
+    else if (f->kind && !strcmp(f->kind, "jit"))
+        buf_str(b, " [jit]");
     buf_str(b, " (");
     if (f->module) {
         emit_escaped_text(b, f->module);

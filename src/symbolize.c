@@ -194,6 +194,21 @@ void symbolizer_refresh(struct symbolizer *s, const struct maps *maps)
     symbolizer_shed(s); /* a report loads what it misses afresh */
 }
 
+const char *frame_kind_name(enum frame_kind kind)
+{
+    switch (kind) {
+    case FRAME_JIT:
+        return "jit";
+    case FRAME_VDSO:
+        return "vdso";
+    case FRAME_SIGNAL:
+        return "signal";
+    case FRAME_NATIVE:
+        break;
+    }
+    return "native";
+}
+
 /* ---- one address ---- */
 
 static const char *die_name(const struct dw_api *dw, Dwarf_Die *die)

@@ -168,6 +168,7 @@ static struct sym_result *copy_result(struct symcache *c, const struct sym_resul
         /* A string that cannot be copied is dropped, never left pointing
            into elfutils' memory. */
         f->function = intern(c, f->function);
+        f->raw = intern(c, f->raw);
         f->module = intern(c, f->module);
         f->file = intern(c, f->file);
     }

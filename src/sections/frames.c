@@ -60,7 +60,9 @@ void frames_emit_pc(struct emitter *e, const struct report *r, uintptr_t pc, int
     for (i = 0; i < res->n; i++) {
         const struct sym_frame *s = &res->frames[i];
         f.index = (*index)++;
+        f.kind = frame_kind_name(s->kind);
         f.function = s->function;
+        f.raw = s->raw;
         f.offset = s->offset;
         f.has_offset = s->has_offset;
         f.inlined = s->inlined;

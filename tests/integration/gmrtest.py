@@ -32,9 +32,12 @@ REPORT_GLOB = "*_gurumeditation_*"
 SECTIONS = ["Package", "Threads", "Green Threads", "Processes", "Configuration", "Environment",
             "Shared Objects", "File Descriptors", "Signals", "Memory", "Resource Usage"]
 SANITIZER_MARKERS = ["ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer"]
+# A function may hold spaces and parentheses once demangled ("app::f(int,
+# std::string const&)"); the module, in the last parentheses, holds none.
 FRAME_RE = re.compile(
-    r"^#(?P<index>\d+)\s+0x(?P<pc>[0-9a-f]+) in (?P<function>\S+?)(?:\+0x(?P<offset>[0-9a-f]+))?"
-    r"(?P<inlined> \[inlined\])? \((?P<module>.*?)\)(?: at (?P<file>.+):(?P<line>\d+))?$")
+    r"^#(?P<index>\d+)\s+0x(?P<pc>[0-9a-f]+) in (?P<function>.+?)(?:\+0x(?P<offset>[0-9a-f]+))?"
+    r"(?P<inlined> \[inlined\])?(?P<marks>(?: \[(?:signal handler called|jit)\])*)"
+    r" \((?P<module>[^()]*)\)(?: at (?P<file>.+):(?P<line>\d+))?$")
 THREAD_RE = re.compile(r"^------\s+Thread #(?P<tid>\d+) \((?P<name>.*?)\)(?: \[(?P<marks>.*)\])?\s+------$")
 BANNER_RE = re.compile(r"^====\s+(?P<title>.*?)\s+====$")
 
