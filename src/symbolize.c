@@ -18,11 +18,19 @@
  * at all. The cache is emptied when the code mapped into the process
  * changes (a module loaded or unloaded), found by a signature of the
  * executable mappings at each report.
+ *
+ * Two kinds of code elfutils does not know are named here: the vDSO,
+ * from its own symbol table in memory (vdso.c), and code a runtime
+ * compiled into anonymous executable memory, from its perf map if it
+ * publishes one (perfmap.c), or else shown as [jit] with its offset in
+ * the mapping. The perf map's state is part of the cache's signature.
  */
 #include "symbolize.h"
 
 #include "deps.h"
+#include "perfmap.h"
 #include "symcache.h"
+#include "vdso.h"
 
 #include <dwarf.h>
 #include <fcntl.h>
@@ -39,7 +47,11 @@ struct symbolizer {
     int load_failed; /* this report: elfutils could not be loaded, do not retry */
     Dwfl_Callbacks callbacks;
     struct symcache cache;
-    uint64_t modules; /* signature of the loaded modules the cache is for */
+    uint64_t modules;        /* signature of the loaded modules the cache is for */
+    const struct maps *maps; /* this report's, from symbolizer_refresh */
+    struct vdso *vdso;       /* loaded on its first frame, kept with the cache */
+    struct perfmap *perfmap; /* this report's, loaded on its first JIT frame */
+    int perfmap_tried;
 };
 
 /* dwfl callbacks cannot carry our pointer; the table is process-wide. */
@@ -118,6 +130,10 @@ void symbolizer_shed(struct symbolizer *s)
     if (!s)
         return;
     s->load_failed = 0;
+    s->maps = NULL; /* the report's: gone with it */
+    perfmap_free(s->perfmap);
+    s->perfmap = NULL;
+    s->perfmap_tried = 0;
     if (!s->dwfl)
         return;
     s->dw->dwfl_end(s->dwfl); /* closes every descriptor it had */
@@ -131,6 +147,7 @@ void symbolizer_free(struct symbolizer *s)
         return;
     symbolizer_shed(s);
     symcache_clear(&s->cache);
+    vdso_free(s->vdso);
     free(s);
 }
 
@@ -187,11 +204,16 @@ void symbolizer_refresh(struct symbolizer *s, const struct maps *maps)
         sig = mix(sig, &m->inode, sizeof(m->inode)); /* a file rebuilt in place */
         sig = mix(sig, m->path, strlen(m->path));
     }
+    sig ^= perfmap_signature(getpid()); /* names of JIT code come from it */
     /* No map (it could not be read): nothing says the cache is still good. */
-    if (!maps->n || sig != s->modules || s->cache.n >= CACHE_MAX)
+    if (!maps->n || sig != s->modules || s->cache.n >= CACHE_MAX) {
         symcache_clear(&s->cache);
+        vdso_free(s->vdso);
+        s->vdso = NULL;
+    }
     s->modules = sig;
     symbolizer_shed(s); /* a report loads what it misses afresh */
+    s->maps = maps;
 }
 
 const char *frame_kind_name(enum frame_kind kind)
@@ -315,21 +337,75 @@ static void symbolize_into(struct symbolizer *s, uintptr_t pc, int exact, struct
     push(r, &f);
 }
 
+/* ---- code elfutils does not know ---- */
+
+static int anonymous(const struct mapping *m)
+{
+    return !m->path[0] || !strncmp(m->path, "[anon", 5);
+}
+
+/* Code in the vDSO, named from its own symbols. */
+static void symbolize_vdso(struct symbolizer *s, const struct mapping *m, uintptr_t pc, int exact,
+                           struct sym_result *r)
+{
+    uintptr_t addr = exact ? pc : pc - 1, off;
+    struct sym_frame f;
+
+    memset(&f, 0, sizeof(f));
+    f.kind = FRAME_VDSO;
+    f.module = "[vdso]";
+    f.module_offset = pc - m->start;
+    if (!s->vdso)
+        s->vdso = vdso_load(m->start, m->end);
+    if (s->vdso && (f.function = vdso_symbol(s->vdso, addr, &off))) {
+        f.offset = off + (pc - addr);
+        f.has_offset = 1;
+    }
+    push(r, &f);
+}
+
+/* Code a runtime compiled: named from its perf map, if it has one. */
+static void symbolize_jit(struct symbolizer *s, const struct mapping *m, uintptr_t pc, int exact,
+                          struct sym_result *r)
+{
+    uintptr_t addr = exact ? pc : pc - 1, off;
+    struct sym_frame f;
+
+    memset(&f, 0, sizeof(f));
+    f.kind = FRAME_JIT;
+    f.module = "[jit]";
+    f.module_offset = pc - m->start;
+    if (!s->perfmap_tried) {
+        s->perfmap = perfmap_load(getpid());
+        s->perfmap_tried = 1;
+    }
+    if (s->perfmap && (f.function = perfmap_find(s->perfmap, addr, &off))) {
+        f.offset = off + (pc - addr);
+        f.has_offset = 1;
+    }
+    push(r, &f);
+}
+
 /* ---- the cache in front ---- */
 
 const struct sym_result *symbolize(struct symbolizer *s, uintptr_t pc, int exact)
 {
     uintptr_t key = (pc << 1) | (exact ? 1 : 0) | ((uintptr_t)1 << 63);
     const struct sym_result *hit = symcache_find(&s->cache, key);
+    const struct mapping *m = s->maps ? maps_find(s->maps, exact ? pc : pc - 1) : NULL;
     struct sym_result fresh = {0, NULL};
 
     if (hit)
         return hit;
-    if (!s->dwfl && (s->load_failed || load_modules(s) < 0)) {
+    if (m && !strcmp(m->path, "[vdso]"))
+        symbolize_vdso(s, m, pc, exact, &fresh);
+    else if (m && (m->perms & MAP_X) && anonymous(m))
+        symbolize_jit(s, m, pc, exact, &fresh);
+    else if (!s->dwfl && (s->load_failed || load_modules(s) < 0)) {
         s->load_failed = 1;
         return NULL;
-    }
-    symbolize_into(s, pc, exact, &fresh);
+    } else
+        symbolize_into(s, pc, exact, &fresh);
     hit = symcache_put(&s->cache, key, &fresh);
     free(fresh.frames);
     return hit;

@@ -37,6 +37,8 @@ struct unwind_session {
     const struct slot *slot;
     size_t frame;
     int live_from;
+    int no_info_at;
+    uintptr_t bad_addr;
 };
 
 static unw_addr_space_t address_space;
@@ -160,8 +162,12 @@ static int find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *p
     const struct image *img = image_for(s, ip);
     unw_dyn_info_t di;
 
-    if (!img || !img->eh_hdr)
+    if (!img || !img->eh_hdr) {
+        /* libunwind goes on by frame pointer, if the code keeps one */
+        if (s->no_info_at < 0) /* asked while stepping out of the frame before s->frame */
+            s->no_info_at = s->frame ? (int)s->frame - 1 : 0;
         return -UNW_ENOINFO;
+    }
     memset(&di, 0, sizeof(di));
     di.format = UNW_INFO_FORMAT_REMOTE_TABLE;
     di.start_ip = img->text_lo;
@@ -188,13 +194,13 @@ static int get_dyn_info_list_addr(unw_addr_space_t as, unw_word_t *addr, void *a
     return -UNW_ENOINFO;
 }
 
-/* Is addr inside a file-backed mapping (code, tables), as opposed to a
+/* Is addr inside code or a file-backed mapping (tables), as opposed to a
    stack or the heap that may have changed since the capture? */
 static int is_image_memory(const struct unwind_session *s, uintptr_t addr)
 {
     const struct mapping *m = maps_find(s->maps, addr);
 
-    return m && (m->path[0] == '/' || !strcmp(m->path, "[vdso]"));
+    return m && (m->path[0] == '/' || !strcmp(m->path, "[vdso]") || (m->perms & MAP_X));
 }
 
 static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int write, void *arg)
@@ -212,8 +218,10 @@ static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int
         memcpy(val, slot->copy + (addr - slot->stack_lo), sizeof(*val));
         return 0;
     }
-    if (read_mem(s, addr, val, sizeof(*val)) < 0)
+    if (read_mem(s, addr, val, sizeof(*val)) < 0) {
+        s->bad_addr = addr;
         return -UNW_EINVAL;
+    }
     if (s->live_from < 0 && !is_image_memory(s, addr))
         s->live_from = (int)s->frame;
     return 0;
@@ -343,13 +351,16 @@ void unwind_slot(struct unwind_session *s, const struct slot *slot, struct unwin
     const struct unwind_api *u = s->u;
     unw_word_t ip, sp, prev_ip = 0, prev_sp = 0;
     unw_cursor_t cur;
-    int exact = 1, ret;
+    int exact = 1, signal, ret;
 
     memset(res, 0, sizeof(*res));
     res->live_from = -1;
+    res->no_info_at = -1;
     s->slot = slot;
     s->frame = 0;
     s->live_from = -1;
+    s->no_info_at = -1;
+    s->bad_addr = 0;
     ret = u->init_remote(&cur, address_space, s);
     if (ret < 0) {
         res->end = UNWIND_END_ERROR;
@@ -363,15 +374,23 @@ void unwind_slot(struct unwind_session *s, const struct slot *slot, struct unwin
             res->end = UNWIND_END_LOOP;
             break;
         }
+        /* libunwind says so of the frame a signal interrupted: the one
+           before it is the trampoline the handler returned to (its pc is
+           no return address either). */
+        signal = u->is_signal_frame(&cur) > 0;
+        if (signal && res->n > 0 && res->n <= max) {
+            frames[res->n - 1].signal = 1;
+            frames[res->n - 1].exact = 1;
+        }
         if (res->n < max) {
             frames[res->n].pc = ip;
-            frames[res->n].exact = exact;
+            frames[res->n].exact = exact || signal;
+            frames[res->n].signal = 0;
             res->n++;
         } else {
             res->omitted++;
         }
-        /* The caller of a signal frame was interrupted, not calling. */
-        exact = u->is_signal_frame(&cur) > 0;
+        exact = 0;
         prev_ip = ip;
         prev_sp = sp;
         s->frame++;
@@ -391,4 +410,7 @@ void unwind_slot(struct unwind_session *s, const struct slot *slot, struct unwin
     if (res->end == UNWIND_END_OK && res->omitted)
         res->end = UNWIND_END_LIMIT;
     res->live_from = s->live_from;
+    res->no_info_at = s->no_info_at;
+    if (res->end == UNWIND_END_ERROR)
+        res->bad_addr = s->bad_addr;
 }

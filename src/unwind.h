@@ -19,7 +19,8 @@
 
 struct unwind_frame {
     uintptr_t pc;
-    int exact; /* pc is the interrupted instruction, not a return address */
+    int exact;  /* pc is the interrupted instruction, not a return address */
+    int signal; /* the signal trampoline: a handler below, the interrupted code above */
 };
 
 enum unwind_end {
@@ -33,8 +34,10 @@ struct unwind_result {
     size_t n;       /* frames stored */
     size_t omitted; /* frames past the limit, counted not stored */
     enum unwind_end end;
-    int error;     /* libunwind's code for UNWIND_END_ERROR */
-    int live_from; /* first frame found through live (not copied) stack memory, or -1 */
+    int error;          /* libunwind's code for UNWIND_END_ERROR */
+    int live_from;      /* first frame found through live (not copied) stack memory, or -1 */
+    int no_info_at;     /* first frame whose code has no unwind information, or -1 */
+    uintptr_t bad_addr; /* UNWIND_END_ERROR: the last address that could not be read, or 0 */
 };
 
 /* Frames counted past the limit stop here, in case the stack loops. */

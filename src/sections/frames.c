@@ -44,7 +44,8 @@ void frames_emit_notes(struct emitter *e, const struct notes *ns)
         e->ops->str(e, "note", joined, EMIT_JSON_ONLY);
 }
 
-void frames_emit_pc(struct emitter *e, const struct report *r, uintptr_t pc, int exact, int *index)
+void frames_emit_pc(struct emitter *e, const struct report *r, uintptr_t pc, int exact, int signal,
+                    int *index)
 {
     const struct sym_result *res = r->sym ? symbolize(r->sym, pc, exact) : NULL;
     struct emit_frame f;
@@ -52,6 +53,10 @@ void frames_emit_pc(struct emitter *e, const struct report *r, uintptr_t pc, int
 
     memset(&f, 0, sizeof(f));
     f.pc = pc;
+    if (signal) {
+        f.kind = frame_kind_name(FRAME_SIGNAL);
+        f.function = "<signal handler called>"; /* gdb's words, if it has no name */
+    }
     if (!res || res->n == 0) {
         f.index = (*index)++;
         e->ops->frame(e, &f);
@@ -60,8 +65,8 @@ void frames_emit_pc(struct emitter *e, const struct report *r, uintptr_t pc, int
     for (i = 0; i < res->n; i++) {
         const struct sym_frame *s = &res->frames[i];
         f.index = (*index)++;
-        f.kind = frame_kind_name(s->kind);
-        f.function = s->function;
+        f.kind = frame_kind_name(signal ? FRAME_SIGNAL : s->kind);
+        f.function = s->function || !signal ? s->function : "<signal handler called>";
         f.raw = s->raw;
         f.offset = s->offset;
         f.has_offset = s->has_offset;
@@ -89,6 +94,11 @@ static void unwind_notes(struct notes *ns, const struct report *r, const struct 
                     (unsigned long long)slot->stack_lo + slot->copy_len, slot->copy_len);
     else if (slot->copy_clipped)
         frames_note(ns, "the stack is deeper than the %zu KiB copied", slot->copy_cap / 1024);
+    if (u->no_info_at >= 0 && (size_t)u->no_info_at + 1 < u->n)
+        frames_note(ns,
+                    "frames after #%d were found by frame pointer: the code at #%d has no unwind "
+                    "information (JIT code, say)",
+                    u->no_info_at, u->no_info_at);
     if (u->live_from >= 0 && !slot->copy_errno && !slot->frozen)
         frames_note(ns,
                     "frames from #%d on were found through live memory, read after the "
@@ -100,8 +110,12 @@ static void unwind_notes(struct notes *ns, const struct report *r, const struct 
                     u->n + u->omitted >= UNWIND_HARD_LIMIT ? " or" : "", r->cfg->max_frames);
         break;
     case UNWIND_END_ERROR:
-        frames_note(ns, "unwinding stopped after frame #%zu (libunwind error %d)",
-                    u->n ? u->n - 1 : 0, u->error);
+        if (u->bad_addr)
+            frames_note(ns, "unwinding stopped: unreadable address 0x%llx after frame #%zu",
+                        (unsigned long long)u->bad_addr, u->n ? u->n - 1 : 0);
+        else
+            frames_note(ns, "unwinding stopped after frame #%zu (libunwind error %d)",
+                        u->n ? u->n - 1 : 0, u->error);
         break;
     case UNWIND_END_LOOP:
         frames_note(ns, "unwinding stopped: the stack loops back on itself");
@@ -121,7 +135,7 @@ void frames_emit_slot(struct emitter *e, struct report *r, const struct slot *sl
     e->ops->begin_frames(e);
     if (!r->unwind) {
         /* Without libunwind, the interrupted instruction is all we have. */
-        frames_emit_pc(e, r, (uintptr_t)slot->regs[REG_RIP], 1, &index);
+        frames_emit_pc(e, r, (uintptr_t)slot->regs[REG_RIP], 1, 0, &index);
         e->ops->end_frames(e);
         frames_note(ns, "libunwind is not available; only the current frame is shown");
         return;
@@ -129,7 +143,8 @@ void frames_emit_slot(struct emitter *e, struct report *r, const struct slot *sl
     unwind_slot(r->unwind, slot, scratch, (size_t)r->cfg->max_frames, &u);
     /* A coroutine's saved pc is where it resumes: a return address. */
     for (i = 0; i < u.n; i++)
-        frames_emit_pc(e, r, scratch[i].pc, scratch[i].exact && !(green && i == 0), &index);
+        frames_emit_pc(e, r, scratch[i].pc, scratch[i].exact && !(green && i == 0),
+                       scratch[i].signal, &index);
     e->ops->end_frames(e);
     unwind_notes(ns, r, slot, &u);
 }

@@ -24,8 +24,11 @@ struct notes {
 
 void frames_note(struct notes *ns, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void frames_emit_notes(struct emitter *e, const struct notes *ns);
-/* One address as one frame line, or several where calls were inlined. */
-void frames_emit_pc(struct emitter *e, const struct report *r, uintptr_t pc, int exact, int *index);
+/* One address as one frame line, or several where calls were inlined.
+   signal: the trampoline between a signal handler and the code it
+   interrupted. */
+void frames_emit_pc(struct emitter *e, const struct report *r, uintptr_t pc, int exact, int signal,
+                    int *index);
 /* Unwinds a slot into a "frames" list; adds notes on what was cut short.
    green: a suspended coroutine, whose saved pc is a resume address. */
 void frames_emit_slot(struct emitter *e, struct report *r, const struct slot *slot,

@@ -1,0 +1,133 @@
+"""Frames in code elfutils does not know (issue 12): the vDSO, the signal
+trampoline, JIT code with and without a perf map; each frame's kind in
+JSON; and every frame eu-stack names, named the same way."""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+import unittest
+
+from gmrtest import TARGETS, GmrTestCase, Target, base_env, parse_text, read, wait_reports
+
+FRAMES = os.path.join(TARGETS, "frames")
+
+
+def thread(doc, name):
+    return next(t for t in doc["threads"] if t["name"] == name)
+
+
+def symbols(t):
+    return [f.get("symbol") for f in t["frames"]]
+
+
+def vdso_range(pid):
+    with open("/proc/%d/maps" % pid) as f:
+        for line in f:
+            if line.rstrip().endswith("[vdso]"):
+                lo, hi = line.split()[0].split("-")
+                return int(lo, 16), int(hi, 16)
+    return None
+
+
+def eu_stack(pid):
+    """eu-stack -p on the stopped process: {tid: [names, in order]}."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        out = subprocess.run(["eu-stack", "-p", str(pid)], capture_output=True, text=True,
+                             timeout=60).stdout
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    stacks, tid = {}, None
+    for line in out.splitlines():
+        m = re.match(r"^TID (\d+):", line)
+        if m:
+            tid = int(m.group(1))
+            stacks[tid] = []
+            continue
+        m = re.match(r"^#\d+\s+0x[0-9a-f]+(?:\s+(\S.*))?$", line)
+        if m and tid is not None:
+            stacks[tid].append(m.group(1))
+    return stacks
+
+
+class FrameKinds(GmrTestCase):
+    def report(self, t):
+        return self.json_report(t)
+
+    def test_vdso_frames_are_named_and_never_given_to_another_module(self):
+        env = base_env(GMR_LOG_DIR=self.log_dir, GMR_FORMAT="json")
+        with Target([FRAMES], env=env) as t:
+            lo, hi = vdso_range(t.pid)
+            named = False
+            for _ in range(20):
+                spin = thread(self.report(t), "vdso-spin")
+                for f in spin["frames"]:
+                    if lo <= int(f["pc"], 16) < hi:
+                        self.assertEqual((f.get("kind"), f.get("module")), ("vdso", "[vdso]"), f)
+                        named |= f.get("symbol") in ("__vdso_clock_gettime", "clock_gettime")
+                    else:
+                        self.assertNotEqual(f.get("kind"), "vdso", f)
+                if named:
+                    break
+            self.assertTrue(named, "no report caught the thread in the vDSO, named")
+
+    def test_signal_trampoline_is_named_and_marked(self):
+        env = base_env(GMR_LOG_DIR=self.log_dir)
+        with Target([FRAMES], env=env) as t:
+            t.signal()
+            (path,) = wait_reports(self.log_dir, 1)
+        report = parse_text(read(path))
+        handler = next(th for th in report["threads"] if th["name"] == "in-handler")
+        names = [f["function"] for f in handler["frames"]]
+        marked = [f for f in handler["frames"] if "signal handler called" in f["marks"]]
+        self.assertEqual(len(marked), 1, names)
+        self.assertEqual(marked[0]["function"], "__restore_rt")
+        at = names.index("__restore_rt")
+        self.assertIn("sig_parked", names[:at])
+        self.assertIn("sig_interrupted", names[at:])
+
+    def test_jit_frames_named_from_the_perf_map_and_unwound_through(self):
+        env = base_env(GMR_LOG_DIR=self.log_dir, GMR_FORMAT="json")
+        with Target([FRAMES, "--perf-map"], env=env) as t:
+            doc = self.report(t)
+        jit = thread(doc, "jit-spin")
+        first = jit["frames"][0]
+        self.assertEqual((first.get("kind"), first.get("symbol"), first.get("module")),
+                         ("jit", "jit_spin_loop", "[jit]"))
+        self.assertEqual(symbols(jit)[1:3], ["jit_caller", "jit_spin"])
+        self.assertIn("found by frame pointer", jit.get("note", ""))
+        kinds = {f.get("kind") for th in doc["threads"] for f in th["frames"]}
+        self.assertLessEqual(kinds, {"native", "jit", "vdso", "signal"})
+        self.assertIn("native", kinds)
+
+    def test_jit_frames_without_a_perf_map_say_where_they_are(self):
+        env = base_env(GMR_LOG_DIR=self.log_dir)
+        with Target([FRAMES], env=env) as t:
+            t.signal()
+            (path,) = wait_reports(self.log_dir, 1)
+        report = parse_text(read(path))
+        jit = next(th for th in report["threads"] if th["name"] == "jit-spin")
+        first = jit["frames"][0]
+        self.assertEqual((first["function"], first["marks"]), ("??", " [jit]"))
+        self.assertTrue(first["module"].startswith("[jit]+0x"), first)
+        self.assertEqual(jit["frames"][1]["function"], "jit_caller")
+
+    @unittest.skipUnless(shutil.which("eu-stack"), "eu-stack (Debian elfutils) is not installed")
+    def test_every_frame_eu_stack_names_is_named_alike(self):
+        env = base_env(GMR_LOG_DIR=self.log_dir, GMR_FORMAT="json")
+        with Target([FRAMES], env=env) as t:
+            doc = self.report(t)
+            time.sleep(0.2)
+            theirs = eu_stack(t.pid)
+        parked = [th for th in doc["threads"] if th["name"] in ("frames", "in-handler", "jit-spin")]
+        self.assertEqual(len(parked), 3)
+        for th in parked:
+            ours = [f.get("symbol") for f in th["frames"] if not f.get("inlined")]
+            names = theirs.get(th["tid"], [])
+            self.assertEqual(len(ours), len(names), (th["name"], ours, names))
+            for mine, eu in zip(ours, names):
+                if eu:
+                    self.assertEqual(mine, eu, (th["name"], ours, names))
