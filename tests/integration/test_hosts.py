@@ -742,6 +742,8 @@ class JVM(OwnsSigusr2, HostChecks, GmrTestCase):
             time.sleep(0.2)
         run.collect([host.pid], lambda: touch(run.trigger))
         run.facts["c2"] = c2_code(host.pid)
+        for _ in range(9):  # issue 12: ten reports of a JVM at work, the watcher alive throughout
+            run.collect([host.pid], lambda: touch(run.trigger))
         run.answers.append(host.ask("second line"))
         if JSTACK:
             js = subprocess.run([JSTACK, str(host.pid)], capture_output=True, text=True,
@@ -751,8 +753,19 @@ class JVM(OwnsSigusr2, HostChecks, GmrTestCase):
         run.answers.append(host.ask("third"))
         run.status, rest = host.finish()
         run.answers += rest
+        run.gmr_lines = gmr_lines(host.stderr())
         run.output = run.normalise(host.stderr())
         return run
+
+    def test_ten_reports_with_the_jit_at_work(self):
+        # Issue 12: the JVM's compiled frames once crashed the watcher.
+        (reports,) = self.gmr.reports.values()
+        self.assertEqual(len(reports), 10)
+        self.assertEqual([l for l in self.gmr.gmr_lines if "crashed" in l], [])
+        jit = [f for r in reports for t in r["threads"] for f in t["frames"]
+               if "[jit]" in f["marks"]]
+        self.assertTrue(jit, "no frame in the JIT's code in ten reports")
+        self.assertTrue(all(f["module"].startswith("[jit]+0x") for f in jit), jit[:3])
 
     def test_frames_from_the_host(self):
         (reports,) = self.gmr.reports.values()
