@@ -32,6 +32,21 @@ def vdso_range(pid):
     return None
 
 
+def remove_perf_map(pid):
+    try:
+        os.unlink("/tmp/perf-%d.map" % pid)
+    except FileNotFoundError:
+        pass
+
+
+NODE = shutil.which("node") or shutil.which("nodejs")
+SPIN_JS = """
+function spinForGmr() { let a = 0; for (;;) { a = (a * 31 + 1) % 1000003; } }
+console.log('ready ' + process.pid);
+spinForGmr();
+"""
+
+
 def eu_stack(pid):
     """eu-stack -p on the stopped process: {tid: [names, in order]}."""
     os.kill(pid, signal.SIGSTOP)
@@ -92,6 +107,7 @@ class FrameKinds(GmrTestCase):
     def test_jit_frames_named_from_the_perf_map_and_unwound_through(self):
         env = base_env(GMR_LOG_DIR=self.log_dir, GMR_FORMAT="json")
         with Target([FRAMES, "--perf-map"], env=env) as t:
+            self.addCleanup(remove_perf_map, t.pid)
             doc = self.report(t)
         jit = thread(doc, "jit-spin")
         first = jit["frames"][0]
@@ -131,3 +147,25 @@ class FrameKinds(GmrTestCase):
             for mine, eu in zip(ours, names):
                 if eu:
                     self.assertEqual(mine, eu, (th["name"], ours, names))
+
+    @unittest.skipUnless(NODE, "node is not installed (Debian nodejs)")
+    def test_node_jit_frames_named_from_its_perf_map(self):
+        # node --perf-basic-prof publishes /tmp/perf-<pid>.map: the busy
+        # function, compiled by V8, is named from it, and unwinding goes on
+        # through V8's builtins by frame pointer.
+        script = os.path.join(self.tmp, "spin.js")
+        with open(script, "w") as f:
+            f.write(SPIN_JS)
+        env = base_env(GMR_LOG_DIR=self.log_dir, GMR_FORMAT="json")
+        with Target([NODE, "--perf-basic-prof", script], env=env) as t:
+            self.addCleanup(remove_perf_map, t.pid)
+            for _ in range(10):  # until V8 has compiled the loop
+                time.sleep(0.3)
+                doc = self.report(t)
+                main = next(th for th in doc["threads"] if th["tid"] == t.pid)
+                first = main["frames"][0]
+                if first.get("kind") == "jit":
+                    break
+        self.assertEqual((first.get("kind"), first.get("module")), ("jit", "[jit]"), main["frames"][:3])
+        self.assertIn("spinForGmr", first.get("symbol", ""))
+        self.assertGreater(len(main["frames"]), 1)
