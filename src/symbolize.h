@@ -54,7 +54,8 @@ struct symbolizer;
 struct symbolizer *symbolizer_new(int allow_debuginfod);
 void symbolizer_free(struct symbolizer *s);
 /* At the start of each report, with the process's map: forgets the cached
-   results if the code mapped has changed since the last report. */
+   results if the code mapped has changed since the last report. The
+   symbolizer reads maps until the next refresh or shed: keep it alive. */
 void symbolizer_refresh(struct symbolizer *s, const struct maps *maps);
 /* Symbolizes pc (a return address unless exact); NULL if elfutils could
    not be loaded. Valid until the next refresh. */

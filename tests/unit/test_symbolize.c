@@ -34,13 +34,11 @@ static __attribute__((noinline)) void *known_static_function(void)
     return ra;
 }
 
-static void refresh(struct symbolizer *s)
+/* The symbolizer keeps the map until the next refresh: the caller owns it. */
+static void refresh(struct symbolizer *s, struct maps *maps)
 {
-    struct maps maps;
-
-    ck_assert_int_eq(maps_read(&maps), 0);
-    symbolizer_refresh(s, &maps);
-    maps_free(&maps);
+    ck_assert_int_eq(maps_read(maps), 0);
+    symbolizer_refresh(s, maps);
 }
 
 static const struct sym_frame *outermost(const struct sym_result *r)
@@ -54,12 +52,13 @@ START_TEST(static_function_and_line)
 {
     struct symbolizer *s;
     const struct sym_frame *f;
+    struct maps maps;
     void *ra = known_static_function();
 
     deps_load();
     s = symbolizer_new(0);
     ck_assert_ptr_nonnull(s);
-    refresh(s);
+    refresh(s, &maps);
     f = outermost(symbolize(s, (uintptr_t)ra, 0));
     ck_assert_str_eq(f->function, "known_static_function");
     ck_assert(f->has_offset);
@@ -69,6 +68,7 @@ START_TEST(static_function_and_line)
     ck_assert_int_eq(f->line, call_line);
     ck_assert_ptr_nonnull(strstr(f->module, "test_symbolize"));
     symbolizer_free(s);
+    maps_free(&maps);
 }
 END_TEST
 
@@ -76,10 +76,11 @@ START_TEST(libc_function_and_unknown_address)
 {
     struct symbolizer *s;
     const struct sym_result *r;
+    struct maps maps;
 
     deps_load();
     s = symbolizer_new(0);
-    refresh(s);
+    refresh(s, &maps);
     /* getpid: a libc function no sanitizer runtime intercepts. */
     r = symbolize(s, (uintptr_t)getpid, 1);
     ck_assert_ptr_nonnull(strstr(outermost(r)->module, "libc.so"));
@@ -90,6 +91,7 @@ START_TEST(libc_function_and_unknown_address)
     ck_assert_ptr_null(outermost(r)->module);
     ck_assert_ptr_null(outermost(r)->function);
     symbolizer_free(s);
+    maps_free(&maps);
 }
 END_TEST
 
@@ -102,23 +104,25 @@ START_TEST(results_outlive_elfutils_until_the_code_changes)
 
     deps_load();
     s = symbolizer_new(0);
-    refresh(s);
+    refresh(s, &maps);
     r = symbolize(s, (uintptr_t)known_static_function, 1);
     snprintf(name, sizeof(name), "%s", outermost(r)->function);
     symbolizer_shed(s);
+    maps_free(&maps);
     /* Same map: the result, strings and all, is still there. */
-    refresh(s);
+    refresh(s, &maps);
     ck_assert_ptr_eq(symbolize(s, (uintptr_t)known_static_function, 1), r);
     ck_assert_str_eq(outermost(r)->function, name);
     symbolizer_shed(s);
+    maps_free(&maps);
     /* A map with code elsewhere: looked up afresh, and still right. */
     ck_assert_int_eq(maps_read(&maps), 0);
     maps.n = maps.n > 1 ? maps.n - 1 : 0;
     symbolizer_refresh(s, &maps);
-    maps_free(&maps);
     r = symbolize(s, (uintptr_t)known_static_function, 1);
     ck_assert_str_eq(outermost(r)->function, "known_static_function");
     symbolizer_free(s);
+    maps_free(&maps);
 }
 END_TEST
 
