@@ -157,7 +157,8 @@ class FrameKinds(GmrTestCase):
         with open(script, "w") as f:
             f.write(SPIN_JS)
         env = base_env(GMR_LOG_DIR=self.log_dir, GMR_FORMAT="json")
-        with Target([NODE, "--perf-basic-prof", script], env=env) as t:
+        # cwd: V8 writes an isolate-*.log where it runs.
+        with Target([NODE, "--perf-basic-prof", script], env=env, cwd=self.tmp) as t:
             self.addCleanup(remove_perf_map, t.pid)
             for _ in range(10):  # until V8 has compiled the loop
                 time.sleep(0.3)
