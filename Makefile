@@ -42,10 +42,12 @@ TARGET_SRCS := $(wildcard tests/targets/*.c)
 TARGET_BINS := $(TARGET_SRCS:tests/targets/%.c=$(BUILD)/targets/%)
 EXAMPLE_SRCS := $(wildcard examples/*.c)
 EXAMPLE_BINS := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
+TOOL_SRCS := $(wildcard tools/*.c)
+TOOL_BINS := $(TOOL_SRCS:tools/%.c=$(BUILD)/%)
 
 .PHONY: all check unit integration fuzz-smoke fuzz stress bench demo install format lint clean
 
-all: $(BUILD)/libgmr.so
+all: $(BUILD)/libgmr.so $(TOOL_BINS)
 
 # Dependencies: install what pkg-config cannot find, then record flags.
 # make re-reads this file once it is built, so a fresh machine needs no
@@ -100,12 +102,17 @@ $(BUILD)/examples/%: examples/%.c $(BUILD)/config.mk
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -pthread -D_GNU_SOURCE $(WARN) -Iinclude $(SAN_FLAGS) -o $@ $< -ldl
 
+# The command-line tools (gmr-report): plain programs, no libgmr inside.
+$(BUILD)/%: tools/%.c $(BUILD)/config.mk
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -D_GNU_SOURCE $(WARN) $(SAN_FLAGS) -o $@ $<
+
 check: unit fuzz-smoke integration
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; CK_VERBOSITY=normal $$t; done
 
-integration: $(BUILD)/libgmr.so $(TARGET_BINS) $(EXAMPLE_BINS)
+integration: $(BUILD)/libgmr.so $(TARGET_BINS) $(EXAMPLE_BINS) $(TOOL_BINS)
 	GMR_TEST_BUILD=$(BUILD) GMR_TEST_SANITIZE=$(SANITIZE) \
 	    $(PYTHON) -m unittest discover -s tests/integration -t tests/integration -v
 
@@ -159,14 +166,14 @@ stress: $(BUILD)/libgmr.so $(TARGET_BINS)
 demo: $(BUILD)/libgmr.so $(BUILD)/examples/demo
 	@BUILD=$(BUILD) sh scripts/demo.sh
 
-install: $(BUILD)/libgmr.so
+install: $(BUILD)/libgmr.so $(TOOL_BINS)
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7 \
 	    $(DESTDIR)$(LIBDIR)/pkgconfig
 	install -m 0755 $(BUILD)/libgmr.so $(DESTDIR)$(LIBDIR)/libgmr.so
 	sed 's|@LIBDIR@|$(LIBDIR)|' scripts/gmr-run > $(DESTDIR)$(BINDIR)/gmr-run
 	chmod 0755 $(DESTDIR)$(BINDIR)/gmr-run
-	install -m 0755 scripts/gmr-report $(DESTDIR)$(BINDIR)/gmr-report
+	install -m 0755 $(BUILD)/gmr-report $(DESTDIR)$(BINDIR)/gmr-report
 	install -m 0644 man/gmr-run.1 man/gmr-report.1 $(DESTDIR)$(MANDIR)/man1/
 	sed 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 	    scripts/gmr.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/gmr.pc
@@ -175,7 +182,7 @@ install: $(BUILD)/libgmr.so
 	install -m 0644 man/gmr.7 $(DESTDIR)$(MANDIR)/man7/gmr.7
 
 FORMAT_FILES = $(wildcard src/*.[ch] src/sections/*.[ch] preload/*.c include/*.h tests/unit/*.[ch] \
-               tests/targets/*.c examples/*.c bench/*.c)
+               tests/targets/*.c examples/*.c bench/*.c tools/*.c)
 
 format:
 	clang-format -i $(FORMAT_FILES)
@@ -183,8 +190,8 @@ format:
 lint: $(BUILD)/config.mk
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	    --inline-suppr --suppress=missingIncludeSystem -Iinclude -D__x86_64__ \
-	    src preload
-	clang-tidy --quiet $(LIB_SRCS) $(PRELOAD_SRCS) -- $(ALL_CFLAGS)
+	    src preload tools
+	clang-tidy --quiet $(LIB_SRCS) $(PRELOAD_SRCS) $(TOOL_SRCS) -- $(ALL_CFLAGS)
 
 clean:
 	rm -rf build

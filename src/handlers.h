@@ -68,6 +68,7 @@ enum trigger_bits {
     TRIGGER_TIMEOUT = 4,
     TRIGGER_API = 8,
     TRIGGER_CRASH = 16,
+    TRIGGER_REQUEST = 32, /* gmr-report, over the control channel (the watcher's own) */
 };
 
 /* A crash being reported: phase is a futex word the crashing thread waits

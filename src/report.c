@@ -34,15 +34,17 @@ const char *report_trigger_name(unsigned bits)
         return "timeout";
     if (bits & TRIGGER_API)
         return "api";
+    if (bits & TRIGGER_REQUEST)
+        return "request";
     return "unknown";
 }
 
-static void render(struct report *r, struct buf *out)
+static void render(struct report *r, struct buf *out, int json)
 {
     struct emitter e;
     size_t i;
 
-    if (r->cfg->format == FORMAT_JSON)
+    if (json)
         emit_init_json(&e, out);
     else
         emit_init_text(&e, out);
@@ -142,7 +144,12 @@ void report_write(const struct report_ctx *ctx, const struct report_request *req
         symbolizer_refresh(ctx->sym, &r.cap.maps);
         r.sym = ctx->sym;
     }
-    render(&r, &out);
+    render(&r, &out, req->reply ? req->reply->json : ctx->cfg->format == FORMAT_JSON);
+    if (req->reply) {
+        control_answer(req->reply, &out, out.failed ? "out of memory while writing the report" : NULL);
+        written[0] = '\0';
+        goto out;
+    }
 
     target.log_dir = ctx->cfg->log_dir;
     target.service = ctx->service;
@@ -150,7 +157,7 @@ void report_write(const struct report_ctx *ctx, const struct report_request *req
     target.when = r.when;
     target.json = ctx->cfg->format == FORMAT_JSON;
     sink_write(&target, &out, written, len);
-
+out:
     buf_free(&out);
     symbolizer_shed(ctx->sym);
     unwind_end(r.unwind);

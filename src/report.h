@@ -11,6 +11,7 @@
 
 #include "capture.h"
 #include "config.h"
+#include "control.h"
 #include "memread.h"
 #include "symbolize.h"
 #include "unwind.h"
@@ -42,6 +43,7 @@ struct report_request {
     char reason[256];   /* gmr_report's, for TRIGGER_API */
     unsigned api_calls; /* gmr_report calls this report answers */
     pid_t api_caller;   /* the thread of the newest of them */
+    struct control_request *reply; /* TRIGGER_REQUEST: the report goes back to this client */
 };
 
 struct report {

@@ -1,7 +1,8 @@
 /*
  * watcher.c - the watcher thread's loop.
  *
- * Waiting: ppoll on the trigger file's inotify descriptor (if any), with
+ * Waiting: ppoll on the trigger file's inotify descriptor (if any) and the
+ * control channel's socket (control.h: gmr-report asks there), with
  * every signal blocked but the wake-up signal (wait_mask says which). A trigger handler
  * sets a bit in hs.pending and tgkill()s us; if we are busy, the signal
  * stays pending and ends the next ppoll at once. Taking all bits with one exchange
@@ -22,6 +23,7 @@
 
 #include "api.h"
 #include "capture.h"
+#include "control.h"
 #include "deps.h"
 #include "fdtable.h"
 #include "handlers.h"
@@ -51,6 +53,8 @@ struct watcher {
     struct report_ctx ctx;
     struct package_cache package;
     struct trigger_file tf;
+    struct control control;
+    struct control_request asked; /* a client waiting for its report (fd -1: none) */
     long long timeout_at_ms; /* GMR_TIMEOUT deadline on CLOCK_MONOTONIC, 0 = none */
     long long release_at_ms; /* when to drop the symbol caches, 0 = nothing held */
     int running;
@@ -134,18 +138,23 @@ static void wait_mask(sigset_t *mask)
 
 static void sleep_until_something(struct watcher *w, long long now)
 {
-    struct pollfd pfd = {trigger_file_fd(&w->tf), POLLIN, 0};
+    struct pollfd pfd[2];
     long long wait_ms = wait_limit(w, now);
     struct timespec ts, *tsp = NULL;
+    nfds_t n = 0;
     sigset_t mask;
 
+    if (trigger_file_fd(&w->tf) >= 0)
+        pfd[n++] = (struct pollfd){trigger_file_fd(&w->tf), POLLIN, 0};
+    if (control_fd(&w->control) >= 0)
+        pfd[n++] = (struct pollfd){control_fd(&w->control), POLLIN, 0};
     wait_mask(&mask);
     if (wait_ms >= 0) {
         ts.tv_sec = wait_ms / 1000;
         ts.tv_nsec = wait_ms % 1000 * 1000000;
         tsp = &ts;
     }
-    ppoll(pfd.fd >= 0 ? &pfd : NULL, pfd.fd >= 0 ? 1 : 0, tsp, &mask);
+    ppoll(n ? pfd : NULL, n, tsp, &mask);
 }
 
 /* Sleeps until at least one trigger bit is set; returns them all. */
@@ -161,6 +170,9 @@ static unsigned wait_trigger(struct watcher *w)
             w->timeout_at_ms = 0;
             bits |= TRIGGER_TIMEOUT;
         }
+        control_listen(&w->control); /* again if the host closed it */
+        if (w->asked.fd < 0 && control_take(&w->control, &w->asked))
+            bits |= TRIGGER_REQUEST;
         bits |= atomic_exchange(&hs.pending, 0);
         if (bits)
             return bits;
@@ -197,6 +209,31 @@ static void reserve_trigger_copy(void)
     hs.trigger.slot.copy = p;
 }
 
+static void write_report(struct watcher *w, struct report_request *req, char *written, size_t len)
+{
+    deps_load(); /* the first report loads libunwind and elfutils */
+    if (!w->ctx.sym)
+        w->ctx.sym = symbolizer_new(w->ctx.cfg->debuginfod);
+    w->ctx.trigger_fd = w->tf.fd;
+    report_write(&w->ctx, req, written, len);
+    restore_mask(); /* a fatal signal passed on meanwhile stayed blocked */
+    w->release_at_ms = ll_now_ms() + CACHE_TTL_MS;
+}
+
+/* A report for the client of the control channel, on its connection
+   only: it goes to whoever asked, not to the log dir. */
+static void answer_request(struct watcher *w)
+{
+    struct report_request req;
+    char unused[8];
+
+    memset(&req, 0, sizeof(req));
+    req.bits = TRIGGER_REQUEST;
+    req.reply = &w->asked;
+    write_report(w, &req, unused, sizeof(unused));
+    control_answer(&w->asked, NULL, "the report could not be delivered"); /* if not yet answered */
+}
+
 static void *watcher_main(void *arg)
 {
     struct watcher *w = arg;
@@ -207,6 +244,7 @@ static void *watcher_main(void *arg)
     fdtable_unshare();
     if (!w->tf.path[0]) /* a forked child keeps its parent's settings */
         trigger_file_open(&w->tf, w->ctx.cfg->trigger_file, w->ctx.cfg->trigger_interval_ms);
+    control_listen(&w->control);
     reserve_trigger_copy();
     atomic_store(&hs.watcher_tid, w->ctx.self_tid);
     atomic_store(&hs.watcher_state, WATCHER_READY);
@@ -216,22 +254,21 @@ static void *watcher_main(void *arg)
 
         memset(&req, 0, sizeof(req));
         req.bits = wait_trigger(w);
+        if (req.bits & TRIGGER_REQUEST)
+            answer_request(w);
+        req.bits &= ~(unsigned)TRIGGER_REQUEST;
+        if (!req.bits)
+            continue;
         if (req.bits & TRIGGER_API)
             ticket =
                 api_take_requests(req.reason, sizeof(req.reason), &req.api_calls, &req.api_caller);
-        deps_load(); /* the first report loads libunwind and elfutils */
-        if (!w->ctx.sym)
-            w->ctx.sym = symbolizer_new(w->ctx.cfg->debuginfod);
-        w->ctx.trigger_fd = w->tf.fd;
-        report_write(&w->ctx, &req, written, sizeof(written));
-        restore_mask(); /* a fatal signal passed on meanwhile stayed blocked */
+        write_report(w, &req, written, sizeof(written));
         if (req.bits & TRIGGER_API)
             api_requests_served(ticket);
         if (req.bits & TRIGGER_CRASH)
             handler_crash_reported(CRASH_DONE); /* the crashing thread ends the process */
         if ((req.bits & TRIGGER_TIMEOUT) && w->ctx.cfg->timeout_abort)
             abort_after_timeout();
-        w->release_at_ms = ll_now_ms() + CACHE_TTL_MS;
     }
     return NULL;
 }
@@ -274,6 +311,8 @@ int watcher_start(const struct gmr_config *cfg, const char *service, int capture
     w->ctx.capture_signal = capture_signal;
     w->ctx.package = &w->package;
     w->tf.fd = -1;
+    w->control.fd = -1;
+    w->asked.fd = -1;
     if (cfg->timeout_ms)
         w->timeout_at_ms = ll_now_ms() + cfg->timeout_ms;
     return spawn(w);
@@ -302,6 +341,8 @@ void watcher_after_fork(void)
     w->release_at_ms = 0;
     unwind_after_fork();
     trigger_file_after_fork(&w->tf);
+    control_after_fork(&w->control);
+    w->asked.fd = -1; /* the parent's client */
     if (w->ctx.cfg->timeout_ms)
         w->timeout_at_ms = ll_now_ms() + w->ctx.cfg->timeout_ms;
     spawn(w);

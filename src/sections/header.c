@@ -116,6 +116,10 @@ void section_header(struct emitter *e, struct report *r)
         if (r->trigger_tid)
             emit_num(e, "received_by", r->trigger_tid);
     }
+    if ((r->trigger & TRIGGER_REQUEST) && r->req->reply) {
+        emit_num(e, "requested_by_pid", r->req->reply->pid);
+        emit_num(e, "requested_by_uid", r->req->reply->uid);
+    }
     if ((r->trigger & TRIGGER_API) && r->req->reason[0])
         emit_str(e, "reason", r->req->reason);
     if ((r->trigger & TRIGGER_API) && r->req->api_calls > 1)

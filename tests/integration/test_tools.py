@@ -2,15 +2,17 @@
 
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import time
 
-from gmrtest import (LIB, ROOT, TARGETS, GmrTestCase, Target, base_env, parse_text,
+from gmrtest import (BUILD, LIB, ROOT, TARGETS, GmrTestCase, Target, base_env, parse_text,
                      runtime_preload, testd, wait_reports)
 
 GMR_RUN = os.path.join(ROOT, "scripts", "gmr-run")
-GMR_REPORT = os.path.join(ROOT, "scripts", "gmr-report")
+GMR_REPORT = os.path.join(BUILD, "gmr-report")
 
 
 def plain_env(**extra):
@@ -75,77 +77,144 @@ class GmrRun(GmrTestCase):
             wait_reports(self.log_dir, 2)
 
 
-class GmrReport(GmrTestCase):
-    def report(self, *args, timeout=60):
-        return subprocess.run([GMR_REPORT] + [str(a) for a in args], capture_output=True,
-                              text=True, timeout=timeout)
+def fake_channel(pid):
+    """A socket that takes @gmr-<pid> and never answers: an impostor when
+    pid is not ours, a hung watcher when it is."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind("\0gmr-%d" % pid)
+    sock.listen(4)
+    return sock
 
-    def test_prints_the_new_report_from_the_log_dir(self):
-        with Target(testd("--threads", 2), env=base_env(GMR_LOG_DIR=self.log_dir)) as t:
-            t.signal()
-            wait_reports(self.log_dir, 1)  # an older report, not to be printed again
+
+def setpriv_nobody():
+    """A command prefix that runs as nobody, or None."""
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        return None
+    return ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
+
+
+class GmrReport(GmrTestCase):
+    """gmr-report asks over the control channel (issue 13): no signal, no
+    file, no /proc/PID/environ; the report on its own stdout."""
+
+    def report(self, *args, timeout=60, prefix=()):
+        return subprocess.run(list(prefix) + [GMR_REPORT] + [str(a) for a in args],
+                              capture_output=True, text=True, timeout=timeout)
+
+    def test_report_on_stdout_whatever_the_destination(self):
+        # A log dir and a stderr file: the asked-for report goes to the
+        # asker only, in the format asked for; nothing is written there.
+        env = base_env(GMR_LOG_DIR=self.log_dir, GMR_FORMAT="json")
+        with Target(testd("--threads", 2), env=env) as t:
             r = self.report(t.pid)
             self.assertEqual(r.returncode, 0, r.stderr)
             report = parse_text(r.stdout)
             self.assertEqual(report["header"]["pid"], str(t.pid))
+            self.assertEqual(report["header"]["trigger"], "request")
+            self.assertEqual(report["header"]["requested_by_uid"], str(os.geteuid()))
             self.assertEqual(len(report["threads"]), 4)
-            self.assertEqual(len(os.listdir(self.log_dir)), 2)
-
-    def test_reads_the_config_file_and_prefers_the_trigger_file(self):
-        # The host owns USR2: asking by signal would get the host's handler.
-        trigger = os.path.join(self.tmp, "t", "trigger")
-        ini = os.path.join(self.tmp, "gmr.ini")
-        with open(ini, "w") as f:
-            f.write("[oslo_reports]\nlog_dir = %s\nfile_event_handler = %s\n"
-                    % (self.log_dir, trigger))
-        with Target(testd("--threads", 1, "--own-usr2"), env=base_env(GMR_CONFIG=ini)) as t:
-            time.sleep(0.2)
-            r = self.report(t.pid)
+            r = self.report("--json", t.pid)
             self.assertEqual(r.returncode, 0, r.stderr)
-            self.assertIn("trigger = file", r.stdout)
-            self.assertEqual(t.lines("usr2"), [])
+            doc = json.loads(r.stdout)
+            self.assertEqual(doc["header"]["pid"], t.pid)
+            self.assertEqual(doc["header"]["trigger"], "request")
+            self.assertTrue(t.alive())
+            self.assertNotIn("Guru Meditation", t.stderr())
+            self.assertNotIn("{", t.stderr())
+        self.assertFalse(os.path.exists(self.log_dir) and os.listdir(self.log_dir))
 
-    def test_stderr_file(self):
-        for fmt in ("text", "json"):
-            err = os.path.join(self.tmp, "daemon-%s.err" % fmt)
-            with open(err, "w") as f:
-                p = subprocess.Popen(testd("--threads", 1), env=base_env(GMR_FORMAT=fmt),
-                                     stdout=subprocess.PIPE, stderr=f)
-            try:
-                p.stdout.readline()
-                r = self.report(p.pid)
+    def test_a_host_that_rewrites_its_title_and_owns_usr2_is_never_signalled(self):
+        # PostgreSQL's and nginx's case: the environ that named the trigger
+        # file is gone, and SIGUSR2 means something else to the host.
+        trigger = os.path.join(self.tmp, "trigger")
+        env = base_env(GMR_TRIGGER_FILE=trigger, GMR_LOG_DIR=self.log_dir)
+        argv = testd("--threads", 1, "--own-usr2", "--title", "postgres: checkpointer")
+        with Target(argv, env=env) as t:
+            with open("/proc/%d/environ" % t.pid, "rb") as f:
+                self.assertNotIn(b"GMR_", f.read())
+            for _ in range(3):
+                r = self.report(t.pid)
                 self.assertEqual(r.returncode, 0, r.stderr)
-                if fmt == "json":
-                    pid = json.loads(r.stdout)["header"]["pid"]
-                else:
-                    pid = int(parse_text(r.stdout)["header"]["pid"])
-                self.assertEqual(pid, p.pid)
-            finally:
-                p.kill()
-                p.wait()
-                p.stdout.close()
+                self.assertIn("trigger = request", r.stdout)
+            t.read_stdout(0.3)
+            self.assertEqual(t.lines("usr2"), [])
+            self.assertTrue(t.alive())
+        self.assertFalse(os.path.exists(trigger))
+        self.assertFalse(os.path.exists(self.log_dir) and os.listdir(self.log_dir))
 
     def test_refusals(self):
         r = self.report("--help")
         self.assertEqual(r.returncode, 0)
-        self.assertEqual(self.report().returncode, 2)
-        self.assertEqual(self.report("12x").returncode, 2)
+        self.assertIn("usage: gmr-report", r.stdout)
+        for args in [(), ("12x",), ("--bogus", "1"), ("--timeout", "x", "1"), ("1", "2")]:
+            self.assertEqual(self.report(*args).returncode, 2, args)
         r = self.report(os.getpid())
         self.assertEqual(r.returncode, 1)
-        self.assertIn("does not run with libgmr", r.stderr)
+        self.assertIn("process %d does not run libgmr" % os.getpid(), r.stderr)
+        r = self.report(4000000)
+        self.assertEqual((r.returncode, r.stderr.strip()), (1, "gmr-report: no process 4000000"))
+        # No trigger at all is no obstacle: the channel is not a trigger.
         with Target(testd("--threads", 1), env=base_env(GMR_SIGNAL="none")) as t:
             r = self.report(t.pid)
-            self.assertEqual(r.returncode, 1)
-            self.assertIn("has no trigger file and its signal trigger is off", r.stderr)
+            self.assertEqual(r.returncode, 0, r.stderr)
             self.assertTrue(t.alive())
 
+    def test_an_impostor_is_not_believed(self):
+        # Someone else holds the name of a process without libgmr.
+        with Target(testd("--threads", 1), env=plain_env()) as t:
+            with fake_channel(t.pid):
+                r = self.report("--timeout", "2", t.pid)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("is not served by process %d (but by %d)" % (t.pid, os.getpid()), r.stderr)
+
     def test_timeout(self):
-        env = base_env(GMR_LOG_DIR=self.log_dir)
-        with Target(testd("--threads", 1, "--own-usr2"), env=env) as t:
-            r = self.report("--timeout", "0.5", t.pid)
-            self.assertEqual(r.returncode, 3)
-            self.assertIn("no report from process %d within 0.5 s" % t.pid, r.stderr)
+        with fake_channel(os.getpid()):
+            r = self.report("--timeout", "0.5", os.getpid())
+        self.assertEqual(r.returncode, 3)
+        self.assertIn("no report from process %d within" % os.getpid(), r.stderr)
+
+    def test_only_root_and_the_same_user(self):
+        nobody = setpriv_nobody()
+        if not nobody:
+            self.skipTest("needs root and setpriv (util-linux) to ask as another user")
+        with Target(testd("--threads", 1)) as t:
+            r = self.report(t.pid, prefix=nobody)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("not allowed: only root and the process's own user may ask", r.stderr)
             self.assertTrue(t.alive())
+        # A worker that dropped to nobody: nobody and root may ask it.
+        with Target(testd("--threads", 1, "--drop-to", "65534:65534")) as t:
+            for prefix in (nobody, ()):
+                r = self.report(t.pid, prefix=prefix)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertIn("requested_by_uid = %d" % (65534 if prefix else 0), r.stdout)
+
+    def test_survives_a_host_that_closes_every_descriptor(self):
+        with Target(testd("--threads", 1, "--daemonize-fds")) as t:
+            time.sleep(0.3)
+            r = self.report(t.pid)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertTrue(t.alive())
+
+    def test_tree_asks_every_libgmr_process_of_the_tree(self):
+        # A forked child (its own watcher, its own channel), and a child
+        # without libgmr, which is named and skipped.
+        env = base_env(GMR_INHERIT="0")
+        with Target(testd("--threads", 1, "--fork", "--spawn", "sleep 30"), env=env) as t:
+            child = int(t.wait_line("child").split()[1])
+            time.sleep(0.3)
+            r = self.report("--tree", t.pid)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            heads = [line for line in r.stdout.splitlines() if line.startswith("==> pid ")]
+            self.assertEqual(heads, ["==> pid %d (testd) <==" % t.pid,
+                                     "==> pid %d (testd) <==" % child], r.stdout[:300])
+            self.assertIn("(sleep) does not run libgmr: skipped", r.stderr)
+            r = self.report("--tree", "--json", t.pid)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual([d["header"]["pid"] for d in json.loads(r.stdout)], [t.pid, child])
+            r = self.report(child)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("pid = %d" % child, r.stdout)
 
 
 class Install(GmrTestCase):

@@ -9,7 +9,7 @@
  *
  *   testd [--threads N] [--block-all] [--progress FILE] [--lifetime SECONDS]
  *         [--own-usr2] [--own-rt N] [--fork] [--daemonize-fds] [--own-inotify DIR]
- *         [--spawn COMMAND]
+ *         [--spawn COMMAND] [--title TITLE]
  *
  * Prints "ready <pid>" on stdout once every thread is parked. With
  * --block-all, one more thread ("kilo") blocks every signal first.
@@ -36,7 +36,10 @@
  *   --listen         listens on a TCP port of 127.0.0.1 and connects to it
  *                    (prints "port <n>");
  *   --weird-name     names a thread with a newline and bytes that are not
- *                    UTF-8.
+ *                    UTF-8;
+ *   --title TITLE    writes TITLE over its argv and environ strings, as
+ *                    PostgreSQL and nginx set their process titles (its
+ *                    /proc/PID/environ then shows no GMR_* setting).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -360,12 +363,35 @@ static void write_progress(int fd, unsigned long count)
         _exit(3);
 }
 
+/* The strings of argv and environ lie end to end: overwrite them all,
+   after moving environ aside so that getenv still works. */
+static void set_title(int argc, char **argv, const char *title)
+{
+    extern char **environ;
+    char *start = argv[0], *end = argv[argc - 1] + strlen(argv[argc - 1]) + 1;
+    size_t n = 0, i;
+    char **copy;
+
+    while (environ[n])
+        n++;
+    copy = calloc(n + 1, sizeof(*copy));
+    for (i = 0; copy && i < n; i++) {
+        if (environ[i] == end)
+            end += strlen(environ[i]) + 1;
+        copy[i] = strdup(environ[i]);
+    }
+    if (copy)
+        environ = copy;
+    memset(start, 0, (size_t)(end - start));
+    snprintf(start, (size_t)(end - start), "%s", title);
+}
+
 int main(int argc, char **argv)
 {
     int i, nthreads = 10, block_all = 0, progress = -1, lifetime = 300, expected;
     int usr2 = 0, do_fork = 0, daemonize = 0, host_fd = -1, drop_uid = -1, drop_gid = -1;
     int listen_tcp = 0, weird = 0;
-    const char *command = NULL, *inotify_dir = NULL;
+    const char *command = NULL, *inotify_dir = NULL, *title = NULL;
     int rt = -1;
     int host_inotify = -1;
     struct timespec tick = {0, 10 * 1000 * 1000};
@@ -398,6 +424,8 @@ int main(int argc, char **argv)
             listen_tcp = 1;
         else if (!strcmp(argv[i], "--weird-name"))
             weird = 1;
+        else if (!strcmp(argv[i], "--title") && i + 1 < argc)
+            title = argv[++i];
     }
     if (nthreads < 1 || nthreads > 10) {
         fprintf(stderr, "testd: --threads takes 1 to 10\n");
@@ -417,6 +445,11 @@ int main(int argc, char **argv)
         nanosleep(&tick, NULL);
     if (usr2)
         own_usr2();
+    if (title) {
+        char keep[256];
+        snprintf(keep, sizeof(keep), "%s", title);
+        set_title(argc, argv, keep);
+    }
     if (rt >= 0)
         own_rt(SIGRTMAX - rt);
     if (listen_tcp)

@@ -1,0 +1,49 @@
+/*
+ * control.h - the control channel: gmr-report asks this process for a
+ * report over a local socket, and gets it back on the same connection.
+ *
+ * The endpoint is the abstract unix socket "@gmr-<pid>" (nothing on disk;
+ * it goes with the process), listened on by the watcher in its own
+ * descriptor table. A client connects, sends one line, "report text" or
+ * "report json", and reads to end of file: "ok\n" and the report, or one
+ * line "error: <why>\n". Only root and the process's own effective uid are
+ * served (SO_PEERCRED). See gmr-report(1).
+ */
+#ifndef GMR_CONTROL_H
+#define GMR_CONTROL_H
+
+#include "buf.h"
+
+#include <sys/types.h>
+
+#define CONTROL_NAME_PREFIX "gmr-"
+
+struct control {
+    int fd;          /* the listening socket, or -1 */
+    ino_t ino;       /* its inode, to know it is still ours */
+    int said;        /* a failure to listen was reported once */
+};
+
+/* One client asking for a report. */
+struct control_request {
+    int fd;     /* the connection, or -1 */
+    int json;   /* the format asked for */
+    pid_t pid;  /* the client, as SO_PEERCRED gives it */
+    uid_t uid;
+};
+
+/* Listens on @gmr-<getpid()>; on failure one gmr: line, and fd is -1.
+   Done again if the socket was closed under us. */
+void control_listen(struct control *c);
+/* The descriptor to poll for POLLIN, or -1. */
+int control_fd(const struct control *c);
+/* Takes one waiting connection. Returns 1 with a request to answer; 0 if
+   there was none, or it was refused (the client is told why). */
+int control_take(struct control *c, struct control_request *req);
+/* Answers a request with a report (or, report NULL, an error) and closes
+   the connection. Never blocks for long on a client that does not read. */
+void control_answer(struct control_request *req, const struct buf *report, const char *error);
+/* In a forked child: the parent's socket is not ours. */
+void control_after_fork(struct control *c);
+
+#endif
