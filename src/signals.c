@@ -75,14 +75,14 @@ int signals_install_trigger(int sig, int quiet)
     signal_name(sig, name, sizeof(name));
     snprintf(trigger_note, sizeof(trigger_note),
              "the program installed its own handler for SIG%s; the signal trigger is off (use "
-             "GMR_TRIGGER_FILE)",
+             "gmr-report or GMR_TRIGGER_FILE)",
              name);
     if (sigchain_take(sig, ROLE_TRIGGER, handler_trigger, &all, quiet ? NULL : trigger_note,
                       handler_leaving) == 0)
         return 0;
     if (!quiet)
         log_msg("SIG%s already has a handler or is ignored; the signal trigger is off "
-                "(set GMR_SIGNAL or use GMR_TRIGGER_FILE)",
+                "(set GMR_SIGNAL, or use gmr-report or GMR_TRIGGER_FILE)",
                 name);
     return -1;
 }

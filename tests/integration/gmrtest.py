@@ -104,8 +104,11 @@ class Target:
         return sorted(int(t) for t in os.listdir("/proc/%d/task" % self.pid))
 
     def watcher_syscall(self):
-        tid = next(t for t in self.tids() if read("/proc/%d/task/%d/comm" % (self.pid, t)).strip()
-                   == "gmr-watcher")
+        """The system call libgmr's watcher is in; None before it has its name."""
+        tid = next((t for t in self.tids() if read("/proc/%d/task/%d/comm" % (self.pid, t)).strip()
+                    == "gmr-watcher"), None)
+        if tid is None:
+            return None
         with open("/proc/%d/task/%d/syscall" % (self.pid, tid)) as f:
             return f.read().split()[0]
 

@@ -19,6 +19,7 @@ class's temporary directory.
 """
 
 import glob
+import json
 import os
 import re
 import resource
@@ -33,13 +34,14 @@ import time
 import unittest
 import urllib.request
 
-from gmrtest import (LIB, ROOT, SANITIZE, SANITIZER_MARKERS, SECTIONS, GmrTestCase, base_env,
+from gmrtest import (BUILD, LIB, ROOT, SANITIZE, SANITIZER_MARKERS, SECTIONS, GmrTestCase, base_env,
                      parse_text, read, wait_reports)
 
 HOSTS = os.path.join(ROOT, "tests", "hosts")
 AS_ROOT = os.geteuid() == 0
 REPORT_NAME_RE = re.compile(r"_gurumeditation_\d{14}_(?P<pid>\d+)(?:\.\d+)?(?:\.json)?$")
 INSTALL = "scripts/install-deps --daemons"
+GMR_REPORT = os.path.join(BUILD, "gmr-report")
 
 
 def first_of(*paths):
@@ -410,6 +412,16 @@ def sanitizer_reports(directory):
             if marker in text:
                 found.append("%s: %s" % (path, text[text.index(marker):][:2000]))
     return found
+
+
+def gmr_report_tree(pid):
+    """gmr-report --tree PID: (exit status, the pids it printed reports of,
+    their triggers, its stderr)."""
+    p = subprocess.run([GMR_REPORT, "--tree", "--json", str(pid)], capture_output=True, text=True,
+                       timeout=120, env=tool_env())
+    docs = json.loads(p.stdout) if p.returncode == 0 else []
+    return (p.returncode, sorted(d["header"]["pid"] for d in docs),
+            sorted(set(d["header"]["trigger"] for d in docs)), p.stderr)
 
 
 def usr2(run, pid):
@@ -1250,6 +1262,10 @@ class Nginx(OwnsSigusr2, HostChecks, GmrTestCase):
         time.sleep(0.2)
         run.collect([host.pid] + workers, lambda: touch(run.trigger))
         time.sleep(0.5)
+        # gmr-report must not take the environ nginx rewrote for a way to
+        # ask, nor send the SIGUSR2 that starts a binary upgrade.
+        run.facts["gmr_report"] = gmr_report_tree(host.pid)
+        time.sleep(0.5)
         run.answers += [http_get(port) for _ in range(3)]
         run.facts["same_processes"] = (children(host.pid), workers)
         run.facts["oldbin"] = os.path.exists(os.path.join(d, "nginx.pid.oldbin"))
@@ -1269,6 +1285,16 @@ class Nginx(OwnsSigusr2, HostChecks, GmrTestCase):
                              % run.gmr)
             pid_file, master = run.facts["pid_file"]
             self.assertEqual(pid_file, master)
+
+    def test_gmr_report_asks_master_and_workers_over_the_channel(self):
+        status, pids, triggers, err = self.gmr.facts["gmr_report"]
+        master = self.gmr.facts["pid_file"][1]
+        self.assertEqual((status, pids, triggers),
+                         (0, sorted([master] + self.gmr.facts["same_processes"][1]), ["request"]),
+                         err)
+        status, pids, _, err = self.plain.facts["gmr_report"]
+        self.assertEqual((status, pids), (1, []))
+        self.assertIn("does not run libgmr", err)
 
     def test_reports_from_master_and_workers(self):
         run = self.gmr
@@ -1467,6 +1493,10 @@ class PostgreSQL(OwnsSigusr2, HostChecks, GmrTestCase):
         before = [pid for pid in children(host.pid) if PG_LONG_LIVED.search(cmdline(pid))]
         run.collect([host.pid] + before, lambda: touch(run.trigger))
         time.sleep(0.5)
+        # gmr-report must never send the checkpointer its SIGUSR2 (it
+        # would exit and the postmaster restart every backend).
+        run.facts["gmr_report"] = gmr_report_tree(host.pid)
+        time.sleep(0.5)
         run.answers += [cls.psql(port, q) for q in PG_QUERIES]
         after = children(host.pid)
         run.facts["children"] = (before, after)
@@ -1491,6 +1521,15 @@ class PostgreSQL(OwnsSigusr2, HostChecks, GmrTestCase):
         for line in self.gmr.output:
             self.assertNotIn("terminated by signal", line)
             self.assertNotIn("reinitializing", line)
+
+    def test_gmr_report_asks_every_process_over_the_channel(self):
+        # The backends of psql come and go: the long-lived ones must be there.
+        status, pids, triggers, err = self.gmr.facts["gmr_report"]
+        before, _ = self.gmr.facts["children"]
+        self.assertEqual((status, triggers), (0, ["request"]), err)
+        self.assertEqual(sorted(set([self.gmr.facts["postmaster"]] + before) - set(pids)), [], err)
+        status, pids, _, err = self.plain.facts["gmr_report"]
+        self.assertEqual((status, pids), (1, []))
 
     def test_reports_from_postmaster_and_children(self):
         before, _ = self.gmr.facts["children"]
