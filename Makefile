@@ -116,37 +116,37 @@ integration: $(BUILD)/libgmr.so $(TARGET_BINS) $(EXAMPLE_BINS) $(TOOL_BINS)
 	GMR_TEST_BUILD=$(BUILD) GMR_TEST_SANITIZE=$(SANITIZE) \
 	    $(PYTHON) -m unittest discover -s tests/integration -t tests/integration -v
 
-# Fuzzing the configuration parser (tests/fuzz/README.md). Without clang's
-# libFuzzer, fuzz-smoke says so and make check goes on.
+# Fuzzing (tests/fuzz/README.md): the configuration parser, and the
+# unwinder with the symbolizer. Without clang's libFuzzer, fuzz-smoke says
+# so and make check goes on.
 FUZZ_SECONDS ?= 300
-FUZZ_SMOKE_SECONDS ?= 20
-FUZZ_SRCS := tests/fuzz/fuzz_config.c src/config.c src/ini.c src/signames.c
-FUZZER := $(BUILD)/fuzz/fuzz_config
+FUZZ_SMOKE_SECONDS ?= 10
 FUZZ_CC ?= clang
+FUZZ_FLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Isrc -Iinclude $(DEPS_CFLAGS) \
+    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_config_SRCS := src/config.c src/ini.c src/signames.c
+FUZZ_unwind_SRCS := src/unwind.c src/memread.c src/symbolize.c src/symcache.c src/maps.c \
+    src/deps.c src/vdso.c src/perfmap.c src/elf_image.c src/safecopy.c src/procfs.c \
+    src/fdtable.c src/tasks.c src/log.c src/buf.c
+FUZZERS := config unwind
 
-$(FUZZER): $(FUZZ_SRCS) $(wildcard src/*.h)
+$(BUILD)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(FUZZ_config_SRCS) $(wildcard src/*.h)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -std=gnu11 -g -O1 -D_GNU_SOURCE -Isrc -Iinclude \
-	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $(FUZZ_SRCS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_config_SRCS)
+
+$(BUILD)/fuzz/fuzz_unwind: tests/fuzz/fuzz_unwind.c $(FUZZ_unwind_SRCS) $(wildcard src/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_unwind_SRCS) -ldl -pthread
 
 fuzz-smoke:
 	@if ! command -v $(FUZZ_CC) >/dev/null 2>&1; then \
 	    echo "fuzz-smoke: skipped, $(FUZZ_CC) is not installed (scripts/install-deps)"; exit 0; fi; \
-	set -e; $(MAKE) -s $(FUZZER); mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/artifacts; \
-	if ! $(FUZZER) -runs=0 -artifact_prefix=$(BUILD)/fuzz/artifacts/ tests/fuzz/corpus \
-	        tests/fuzz/regressions > $(BUILD)/fuzz/replay.log 2>&1; then \
-	    tail -n 30 $(BUILD)/fuzz/replay.log; echo "fuzz-smoke: the corpus or a regression fails"; exit 1; fi; \
-	tail -n 1 $(BUILD)/fuzz/replay.log; \
-	if ! $(FUZZER) -max_total_time=$(FUZZ_SMOKE_SECONDS) -artifact_prefix=$(BUILD)/fuzz/artifacts/ \
-	        -print_final_stats=1 $(BUILD)/fuzz/corpus tests/fuzz/corpus > $(BUILD)/fuzz/smoke.log 2>&1; then \
-	    tail -n 30 $(BUILD)/fuzz/smoke.log; echo "fuzz-smoke: the fuzzer found a crash"; exit 1; fi; \
-	grep -E "stat::number_of_executed_units|Done" $(BUILD)/fuzz/smoke.log; \
-	test -z "$$(ls $(BUILD)/fuzz/artifacts)"
+	set -e; for f in $(FUZZERS); do $(MAKE) -s $(BUILD)/fuzz/fuzz_$$f; \
+	    tests/fuzz/run $(BUILD)/fuzz/fuzz_$$f $$f $(FUZZ_SMOKE_SECONDS) $(BUILD); done
 
-fuzz: $(FUZZER)
-	mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/artifacts
-	$(FUZZER) -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(BUILD)/fuzz/artifacts/ \
-	    -print_final_stats=1 $(BUILD)/fuzz/corpus tests/fuzz/corpus
+fuzz: $(FUZZERS:%=$(BUILD)/fuzz/fuzz_%)
+	@set -e; for f in $(FUZZERS); do \
+	    tests/fuzz/run $(BUILD)/fuzz/fuzz_$$f $$f $(FUZZ_SECONDS) $(BUILD); done
 
 # Benchmarks against eu-stack and gdb (bench/run.py; bench/RESULTS.md).
 $(BUILD)/bench/%: bench/%.c $(BUILD)/config.mk
