@@ -190,6 +190,19 @@ static void drop_from_preload(void)
         unsetenv("LD_PRELOAD");
 }
 
+/*
+ * GMR_TIMEOUT's clock is this process's: a child that exec()s would start
+ * one of its own and, hung under a hung parent, report and abort on its
+ * own long after the run it belonged to (gmr-run --timeout owns the
+ * deadline of a whole tree). A child that should have a clock of its own
+ * is given GMR_TIMEOUT in its own environment.
+ */
+static void keep_timeout_to_ourselves(void)
+{
+    unsetenv("GMR_TIMEOUT");
+    unsetenv("GMR_TIMEOUT_ABORT");
+}
+
 /* fork() waits for a load of libunwind or elfutils under way, and for a
    change to a signal's view, to end. */
 static void before_fork(void)
@@ -223,6 +236,7 @@ __attribute__((constructor)) static void gmr_init(int argc, char **argv, char **
     pick_service(argc, argv);
     if (!config.inherit)
         drop_from_preload();
+    keep_timeout_to_ourselves();
     hs.pid = getpid();
     hs.service = service;
     /* A crashing thread waits this long for the watcher's full report. */

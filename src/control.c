@@ -132,6 +132,8 @@ static int parse(const char *line, struct control_request *req)
         req->json = 0;
     else if (!strcmp(line, "report json"))
         req->json = 1;
+    else if (!strcmp(line, "report timeout"))
+        req->to_sink = 1;
     else
         return -1;
     return 0;
@@ -163,7 +165,8 @@ int control_take(struct control *c, struct control_request *req)
         return 0;
     }
     if (read_line(req->fd, line, sizeof(line)) < 0 || parse(line, req) < 0) {
-        control_answer(req, NULL, "no request understood (expected \"report text\" or \"report json\")");
+        control_answer(req, NULL, "no request understood (expected \"report text\", \"report "
+                                  "json\" or \"report timeout\")");
         return 0;
     }
     return 1;
@@ -201,6 +204,21 @@ void control_answer(struct control_request *req, const struct buf *report, const
         snprintf(line, sizeof(line), "error: %s\n", error ? error : "no report");
         send_all(req->fd, line, strlen(line), deadline);
     }
+    close(req->fd);
+    req->fd = -1;
+}
+
+void control_answer_written(struct control_request *req, const char *written, const char *error)
+{
+    char line[4200];
+
+    if (req->fd < 0)
+        return;
+    if (error)
+        snprintf(line, sizeof(line), "error: %s\n", error);
+    else
+        snprintf(line, sizeof(line), "ok%s%s\n", written[0] ? " " : "", written);
+    send_all(req->fd, line, strlen(line), ll_now_ms() + ANSWER_MS);
     close(req->fd);
     req->fd = -1;
 }

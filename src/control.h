@@ -4,10 +4,15 @@
  *
  * The endpoint is the abstract unix socket "@gmr-<pid>" (nothing on disk;
  * it goes with the process), listened on by the watcher in its own
- * descriptor table. A client connects, sends one line, "report text" or
- * "report json", and reads to end of file: "ok\n" and the report, or one
- * line "error: <why>\n". Only root and the process's own effective uid are
- * served (SO_PEERCRED). See gmr-report(1).
+ * descriptor table. A client connects, sends one line, and reads to end of
+ * file:
+ *   "report text", "report json"  "ok\n" and the report (gmr-report);
+ *   "report timeout"              the report of a run's deadline, written
+ *                                 where the process writes its reports,
+ *                                 then "ok <path>\n" ("ok\n" for stderr)
+ *                                 (gmr-run --timeout);
+ * or, to anything else, one line "error: <why>\n". Only root and the
+ * process's own effective uid are served (SO_PEERCRED). See gmr-report(1).
  */
 #ifndef GMR_CONTROL_H
 #define GMR_CONTROL_H
@@ -28,6 +33,7 @@ struct control {
 struct control_request {
     int fd;     /* the connection, or -1 */
     int json;   /* the format asked for */
+    int to_sink; /* "report timeout": to the configured sink, not back */
     pid_t pid;  /* the client, as SO_PEERCRED gives it */
     uid_t uid;
 };
@@ -43,6 +49,9 @@ int control_take(struct control *c, struct control_request *req);
 /* Answers a request with a report (or, report NULL, an error) and closes
    the connection. Never blocks for long on a client that does not read. */
 void control_answer(struct control_request *req, const struct buf *report, const char *error);
+/* Answers a to_sink request: the report was written to `written` ("" for
+   stderr), or could not be (error). Closes the connection. */
+void control_answer_written(struct control_request *req, const char *written, const char *error);
 /* In a forked child: the parent's socket is not ours. */
 void control_after_fork(struct control *c);
 

@@ -124,6 +124,7 @@ void report_write(const struct report_ctx *ctx, const struct report_request *req
     struct report r;
     struct buf out = {0};
     struct sink_target target;
+    int delivered;
 
     memset(&r, 0, sizeof(r));
     r.ctx = ctx;
@@ -145,7 +146,7 @@ void report_write(const struct report_ctx *ctx, const struct report_request *req
         r.sym = ctx->sym;
     }
     render(&r, &out, req->reply ? req->reply->json : ctx->cfg->format == FORMAT_JSON);
-    if (req->reply) {
+    if (req->reply && !req->reply->to_sink) {
         control_answer(req->reply, &out, out.failed ? "out of memory while writing the report" : NULL);
         written[0] = '\0';
         goto out;
@@ -156,7 +157,9 @@ void report_write(const struct report_ctx *ctx, const struct report_request *req
     target.pid = r.pid;
     target.when = r.when;
     target.json = ctx->cfg->format == FORMAT_JSON;
-    sink_write(&target, &out, written, len);
+    delivered = sink_write(&target, &out, written, len) == 0;
+    if (req->reply)
+        control_answer_written(req->reply, written, delivered ? NULL : "the report could not be written");
 out:
     buf_free(&out);
     symbolizer_shed(ctx->sym);

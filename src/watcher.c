@@ -220,17 +220,18 @@ static void write_report(struct watcher *w, struct report_request *req, char *wr
     w->release_at_ms = ll_now_ms() + CACHE_TTL_MS;
 }
 
-/* A report for the client of the control channel, on its connection
-   only: it goes to whoever asked, not to the log dir. */
+/* A report for the client of the control channel: on its connection only
+   (gmr-report), or, for the deadline of gmr-run --timeout, a timeout
+   report where this process writes its reports. */
 static void answer_request(struct watcher *w)
 {
     struct report_request req;
-    char unused[8];
+    char written[4096];
 
     memset(&req, 0, sizeof(req));
-    req.bits = TRIGGER_REQUEST;
+    req.bits = TRIGGER_REQUEST | (w->asked.to_sink ? TRIGGER_TIMEOUT : 0);
     req.reply = &w->asked;
-    write_report(w, &req, unused, sizeof(unused));
+    write_report(w, &req, written, sizeof(written));
     control_answer(&w->asked, NULL, "the report could not be delivered"); /* if not yet answered */
 }
 
