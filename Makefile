@@ -15,6 +15,7 @@ INCLUDEDIR ?= $(PREFIX)/include
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 CC ?= cc
+CXX ?= g++
 PYTHON ?= python3
 
 comma := ,
@@ -26,6 +27,8 @@ SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recove
 endif
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
+# The same for C++: -Wmissing-declarations is its -Wmissing-prototypes.
+CXX_WARN := $(filter-out -Wstrict-prototypes -Wmissing-prototypes,$(WARN)) -Wmissing-declarations
 CFLAGS ?= -O2 -g
 ALL_CFLAGS = -std=gnu11 -fPIC -fvisibility=hidden -pthread -D_GNU_SOURCE $(WARN) -Iinclude $(DEPS_CFLAGS) \
              $(SAN_FLAGS) $(CFLAGS)
@@ -39,7 +42,9 @@ PRELOAD_OBJS := $(PRELOAD_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 TARGET_SRCS := $(wildcard tests/targets/*.c)
-TARGET_BINS := $(TARGET_SRCS:tests/targets/%.c=$(BUILD)/targets/%)
+TARGET_CXX_SRCS := $(wildcard tests/targets/*.cc)
+TARGET_BINS := $(TARGET_SRCS:tests/targets/%.c=$(BUILD)/targets/%) \
+               $(TARGET_CXX_SRCS:tests/targets/%.cc=$(BUILD)/targets/%) $(BUILD)/targets/cxxapp-static
 EXAMPLE_SRCS := $(wildcard examples/*.c)
 EXAMPLE_BINS := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
 TOOL_SRCS := $(wildcard tools/*.c)
@@ -86,11 +91,22 @@ $(BUILD)/targets/%: tests/targets/%.c $(BUILD)/config.mk
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -pthread -D_GNU_SOURCE $(WARN) -Iinclude $(SAN_FLAGS) -o $@ $<
 
+$(BUILD)/targets/%: tests/targets/%.cc $(BUILD)/config.mk
+	@mkdir -p $(dir $@)
+	$(CXX) -std=gnu++17 -O2 -g -pthread -D_GNU_SOURCE $(CXX_WARN) -Iinclude $(SAN_FLAGS) -o $@ $<
+
 # The crash and hostile targets die of the faults they are asked for, as
 # plain programs would: a sanitizer in them would catch those first and exit
 # its own way. (libgmr in them is still the sanitized one.)
 $(BUILD)/targets/crash: SAN_FLAGS :=
 $(BUILD)/targets/hostile: SAN_FLAGS :=
+
+# cxxapp with libstdc++ linked in, for a process where libstdc++.so.6
+# cannot be loaded. No sanitizer: UBSan's runtime needs libstdc++.so.6.
+$(BUILD)/targets/cxxapp-static: tests/targets/cxxapp.cc $(BUILD)/config.mk
+	@mkdir -p $(dir $@)
+	$(CXX) -std=gnu++17 -O2 -g -pthread -D_GNU_SOURCE $(CXX_WARN) -Iinclude -static-libstdc++ \
+	    -static-libgcc -o $@ $<
 
 # Linked against libgmr on purpose, found through an absolute run path.
 $(BUILD)/targets/linked: tests/targets/linked.c $(BUILD)/libgmr.so
@@ -182,7 +198,7 @@ install: $(BUILD)/libgmr.so $(TOOL_BINS)
 	install -m 0644 man/gmr.7 $(DESTDIR)$(MANDIR)/man7/gmr.7
 
 FORMAT_FILES = $(wildcard src/*.[ch] src/sections/*.[ch] preload/*.c include/*.h tests/unit/*.[ch] \
-               tests/targets/*.c examples/*.c bench/*.c tools/*.c)
+               tests/targets/*.c tests/targets/*.cc examples/*.c bench/*.c tools/*.c)
 
 format:
 	clang-format -i $(FORMAT_FILES)

@@ -1,5 +1,6 @@
 /*
- * deps.c - dlopen libunwind (generic/remote flavour) and libdw.
+ * deps.c - dlopen libunwind (generic/remote flavour), libdw, and
+ * libstdc++ for its demangler.
  *
  * Only the watcher calls deps_load, before each report (it loads once);
  * the tables are read-only afterwards, so other threads may read them
@@ -30,6 +31,7 @@
 #error "libgmr supports x86_64 only for now"
 #endif
 #define DW_SONAME   "libdw.so.1"
+#define CXX_SONAME  "libstdc++.so.6"
 #define FORK_WAIT_S 1
 
 #define STR_(x) #x
@@ -37,6 +39,7 @@
 
 static struct unwind_api unwind_api;
 static struct dw_api dw_api;
+static cxa_demangle_fn demangler;
 static int unwind_ok, dw_ok, loaded;
 static pthread_mutex_t loading = PTHREAD_MUTEX_INITIALIZER;
 static int held_for_fork; /* deps_fork_prepare took `loading` */
@@ -87,12 +90,31 @@ static int load_dw(void)
     return !bad;
 }
 
+/*
+ * A C++ host has libstdc++ already, and this only takes a reference to it.
+ * A C host gets it mapped privately (RTLD_LOCAL: its symbols and its
+ * libgcc_s stay out of the host's scope). Without it, names are shown as
+ * they are in the binary.
+ */
+static cxa_demangle_fn load_demangler(void)
+{
+    void *h = open_lib(CXX_SONAME, "C++ demangling; C++ names are shown mangled");
+    void *fn = NULL;
+
+    if (h && resolve(h, CXX_SONAME, "__cxa_demangle", &fn) < 0)
+        fn = NULL;
+    return (cxa_demangle_fn)fn;
+}
+
 void deps_load(void)
 {
     pthread_mutex_lock(&loading);
     if (!loaded) {
         unwind_ok = load_unwind();
         dw_ok = load_dw();
+        /* Only for names from elfutils: useless without it. */
+        if (dw_ok)
+            demangler = load_demangler();
         loaded = 1;
     }
     pthread_mutex_unlock(&loading);
@@ -133,4 +155,9 @@ const struct unwind_api *deps_unwind(void)
 const struct dw_api *deps_dw(void)
 {
     return dw_ok ? &dw_api : NULL;
+}
+
+cxa_demangle_fn deps_demangler(void)
+{
+    return demangler;
 }

@@ -10,6 +10,10 @@
  *
  * Each library's functions sit in a table typed from its real header, so
  * calls are checked by the compiler as if linked.
+ *
+ * C++ names are demangled with libstdc++'s __cxa_demangle, loaded the same
+ * way: libgmr is a C library preloaded into C programs too, and must not
+ * bring libstdc++ (and its exception runtime) into the host's global scope.
  */
 #ifndef GMR_DEPS_H
 #define GMR_DEPS_H
@@ -52,6 +56,7 @@ extern int UNW_OBJ(dwarf_search_unwind_table)(unw_addr_space_t as, unw_word_t ip
     X(dwfl_module_addrdie)                                                                         \
     X(dwfl_errmsg)                                                                                 \
     X(dwarf_getscopes)                                                                             \
+    X(dwarf_getscopes_die)                                                                         \
     X(dwarf_tag)                                                                                   \
     X(dwarf_formstring)                                                                            \
     X(dwarf_attr_integrate)                                                                        \
@@ -72,7 +77,12 @@ struct dw_api {
     DW_FUNCS(DEPS_FIELD)
 };
 
-/* Loads both libraries once; says on stderr what could not be loaded. */
+/* The C++ ABI's demangler (__cxa_demangle): a malloc'd name, or NULL with
+ *status non-zero. */
+typedef char *(*cxa_demangle_fn)(const char *mangled, char *out, size_t *len, int *status);
+
+/* Loads the libraries once; says on stderr what could not be loaded (one
+   line each). */
 void deps_load(void);
 /* fork() handlers: the prepare step waits (bounded) for a load under way
    to end; in the child, deps_fork_child says whether it could, that is
@@ -83,5 +93,7 @@ int deps_fork_child(void);
 /* The loaded tables, or NULL if the library is missing. */
 const struct unwind_api *deps_unwind(void);
 const struct dw_api *deps_dw(void);
+/* __cxa_demangle from libstdc++, or NULL if it could not be loaded. */
+cxa_demangle_fn deps_demangler(void);
 
 #endif

@@ -83,6 +83,12 @@ int redact_cmdline(const char *patterns, const char *args, size_t len, struct bu
     size_t pos = 0;
     int masked = 0, mask_next = 0, count = 0;
 
+    /* Empty arguments at the end are left out: a process that sets its
+       title (nginx, PostgreSQL) clears the rest of its argument area, and
+       /proc shows each NUL there as one; an empty last argument given on
+       purpose looks the same. */
+    while (len > 1 && !args[len - 1] && !args[len - 2])
+        len--;
     while (pos < len) {
         const char *arg = args + pos, *name, *eq;
         size_t alen = strnlen(arg, len - pos), nlen;

@@ -22,7 +22,8 @@ int redact_name(const char *patterns, const char *name, size_t nlen);
 /*
  * Appends a command line (NUL-separated, as in /proc/PID/cmdline) to out
  * as one line, arguments joined by spaces, quoted if they contain one,
- * with secret option values replaced by ***. Returns how many were masked.
+ * with secret option values replaced by ***, empty arguments at the end
+ * left out (the padding of a process title). Returns how many were masked.
  */
 int redact_cmdline(const char *patterns, const char *args, size_t len, struct buf *out);
 

@@ -4,11 +4,22 @@
  * For an address A (A-1 for a return address, so that a call at the end
  * of a function is not attributed to the next one):
  *   module   dwfl_addrmodule; offset = A - load bias, as addr2line wants;
- *   symbol   dwfl_module_addrinfo (symtab or dynsym);
+ *   symbol   dwfl_module_addrinfo (symtab or dynsym), demangled;
  *   line     dwfl_module_getsrc + dwfl_lineinfo;
- *   inlines  dwarf_getscopes on the CU: each DW_TAG_inlined_subroutine
- *            scope is a frame of its own, located at its caller's
- *            DW_AT_call_file:DW_AT_call_line, as eu-stack -i prints them.
+ *   inlines  the innermost scope at A (dwarf_getscopes), then its parents
+ *            (dwarf_getscopes_die) up to the enclosing DW_TAG_subprogram:
+ *            each DW_TAG_inlined_subroutine on the way is a frame of its
+ *            own, located at its caller's DW_AT_call_file:DW_AT_call_line
+ *            and named from its linkage name, as eu-stack -i prints them.
+ *            (dwarf_getscopes alone stops at the innermost inlined call
+ *            and goes on with the scopes around its abstract definition.)
+ *
+ * Names are demangled as eu-stack and gdb show them: C++ through the C++
+ * ABI's __cxa_demangle, loaded from libstdc++ (deps.h); Rust's legacy
+ * mangling here, as rustc-demangle does, its hash left out
+ * ("threads::main"); Rust's v0 mangling (_R) is left as it is. A version
+ * suffix from a symbol table ("@@GLIBCXX_3.4") is kept. The mangled name
+ * stays beside the demangled one (sym_frame.raw, JSON symbol_raw).
  *
  * elfutils is loaded on a report's first address that is not in the cache
  * and let go when the report is done (symbolizer_shed): its tables and the
@@ -52,6 +63,10 @@ struct symbolizer {
     struct vdso *vdso;       /* loaded on its first frame, kept with the cache */
     struct perfmap *perfmap; /* this report's, loaded on its first JIT frame */
     int perfmap_tried;
+    /* Demangled names (malloc'd) of the address being symbolized: kept
+       until the cache has copied them (symcache_put), then given back. */
+    char **names;
+    size_t n_names, names_cap;
 };
 
 /* dwfl callbacks cannot carry our pointer; the table is process-wide. */
@@ -125,10 +140,19 @@ struct symbolizer *symbolizer_new(int allow_debuginfod)
     return s;
 }
 
+static void release_names(struct symbolizer *s)
+{
+    while (s->n_names)
+        free(s->names[--s->n_names]);
+}
+
 void symbolizer_shed(struct symbolizer *s)
 {
     if (!s)
         return;
+    free(s->names); /* empty: each address gives its names back */
+    s->names = NULL;
+    s->names_cap = 0;
     s->load_failed = 0;
     s->maps = NULL; /* the report's: gone with it */
     perfmap_free(s->perfmap);
@@ -231,12 +255,293 @@ const char *frame_kind_name(enum frame_kind kind)
     return "native";
 }
 
+/* ---- names ---- */
+
+/* Keeps a malloc'd name until the cache has copied it; NULL if it cannot. */
+static char *keep_name(struct symbolizer *s, char *name)
+{
+    if (!name)
+        return NULL;
+    if (s->n_names == s->names_cap) {
+        size_t cap = s->names_cap ? s->names_cap * 2 : 8;
+        char **grown = realloc(s->names, cap * sizeof(*grown));
+        if (!grown) {
+            free(name);
+            return NULL;
+        }
+        s->names = grown;
+        s->names_cap = cap;
+    }
+    s->names[s->n_names++] = name;
+    return name;
+}
+
+static int is_hex_lower(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+/* Appends code point cp as UTF-8. */
+static size_t put_utf8(char *out, unsigned long cp)
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xc0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3f));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xe0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        out[2] = (char)(0x80 | (cp & 0x3f));
+        return 3;
+    }
+    out[0] = (char)(0xf0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+    out[3] = (char)(0x80 | (cp & 0x3f));
+    return 4;
+}
+
+/* One "$...$" escape of Rust's legacy mangling at p (p[0] == '$', the
+   closing '$' at p + len - 1): its text in out; 0 if it is none. */
+static size_t rust_escape(const char *p, size_t len, char *out)
+{
+    static const struct {
+        const char *code;
+        char c;
+    } simple[] = {{"SP", '@'}, {"BP", '*'}, {"RF", '&'}, {"LT", '<'},
+                  {"GT", '>'}, {"LP", '('}, {"RP", ')'}, {"C", ','}};
+    unsigned long cp = 0;
+    size_t i;
+
+    for (i = 0; i < sizeof(simple) / sizeof(simple[0]); i++)
+        if (len == strlen(simple[i].code) + 2 && !memcmp(p + 1, simple[i].code, len - 2)) {
+            out[0] = simple[i].c;
+            return 1;
+        }
+    /* $u7e$: a code point, in lower-case hex. */
+    if (len < 4 || len > 9 || p[1] != 'u')
+        return 0;
+    for (i = 2; i < len - 1; i++) {
+        if (!is_hex_lower(p[i]))
+            return 0;
+        cp = cp * 16 + (unsigned long)(p[i] <= '9' ? p[i] - '0' : p[i] - 'a' + 10);
+    }
+    if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || (cp >= 0xd800 && cp < 0xe000) || cp > 0x10ffff)
+        return 0;
+    return put_utf8(out, cp);
+}
+
+/* One path element of Rust's legacy mangling, unescaped into out. */
+static size_t rust_element(const char *p, size_t len, char *out)
+{
+    size_t o = 0, i = 0;
+
+    if (len >= 2 && p[0] == '_' && p[1] == '$')
+        i = 1;
+    while (i < len) {
+        if (p[i] == '.') {
+            int two = i + 1 < len && p[i + 1] == '.';
+            if (two) {
+                out[o++] = ':';
+                out[o++] = ':';
+            } else {
+                out[o++] = '.';
+            }
+            i += two ? 2 : 1;
+        } else if (p[i] == '$') {
+            const char *end = memchr(p + i + 1, '$', len - i - 1);
+            size_t n = end ? rust_escape(p + i, (size_t)(end - (p + i)) + 1, out + o) : 0;
+            if (!n)
+                break; /* not an escape: the rest as it is */
+            o += n;
+            i = (size_t)(end - p) + 1;
+        } else {
+            out[o++] = p[i++];
+        }
+    }
+    memcpy(out + o, p + i, len - i);
+    return o + len - i;
+}
+
+/* The length-prefixed element at *p (before end), in *elem and *elen;
+ *p moves past it. -1 if there is none. */
+static int rust_next(const char **p, const char *end, const char **elem, size_t *elen)
+{
+    size_t n = 0;
+
+    if (*p >= end || **p < '0' || **p > '9')
+        return -1;
+    while (*p < end && **p >= '0' && **p <= '9') {
+        n = n * 10 + (size_t)(*(*p)++ - '0');
+        if (n > (size_t)(end - *p)) /* also keeps n from overflowing */
+            return -1;
+    }
+    if (!n)
+        return -1;
+    *elem = *p;
+    *elen = n;
+    *p += n;
+    return 0;
+}
+
+/* rustc's hash element: "h" and 16 lower-case hex digits. */
+static int rust_hash(const char *elem, size_t elen)
+{
+    size_t i;
+
+    if (elen != 17 || elem[0] != 'h')
+        return 0;
+    for (i = 1; i < elen; i++)
+        if (!is_hex_lower(elem[i]))
+            return 0;
+    return 1;
+}
+
+/* The 'E' that ends Rust's legacy path in name (len bytes), and the number
+   of elements, the hash included; NULL if name is not one. The hash tells
+   it from a C++ name of the same shape (a variable's). */
+static const char *rust_path_end(const char *name, size_t len, size_t *n_elems)
+{
+    const char *p = name + 3, *end = name + len, *elem = NULL;
+    size_t elen = 0;
+
+    if (len < 4 || memcmp(name, "_ZN", 3))
+        return NULL;
+    for (*n_elems = 0; p < end && *p != 'E'; ++*n_elems)
+        if (rust_next(&p, end, &elem, &elen) < 0)
+            return NULL;
+    if (p == end || *n_elems < 2 || !rust_hash(elem, elen))
+        return NULL;
+    return p;
+}
+
+/* What follows the 'E': what of it to show (LLVM's ".llvm.<hash>" is left
+   out, as rustc-demangle does; another ".suffix" is kept), or NULL if the
+   name is not Rust's. */
+static const char *rust_suffix(const char *tail, const char *end)
+{
+    size_t n = (size_t)(end - tail);
+
+    if (tail < end && *tail != '.')
+        return NULL;
+    if (n > 6 && !memcmp(tail, ".llvm.", 6) && strspn(tail + 6, "0123456789ABCDEF@") == n - 6)
+        return end;
+    return tail;
+}
+
+/*
+ * Rust's legacy mangling: _ZN, length-prefixed path elements, the last
+ * the hash, E. Returns the path without the hash, unescaped, malloc'd, or
+ * NULL if name (len bytes) is not one.
+ */
+static char *rust_legacy(const char *name, size_t len)
+{
+    const char *p = name + 3, *end = name + len, *stop, *tail, *elem;
+    size_t n_elems, elen, o = 0;
+    char *out;
+
+    stop = rust_path_end(name, len, &n_elems);
+    if (!stop || !(tail = rust_suffix(stop + 1, end)))
+        return NULL;
+    /* Unescaping never lengthens an element (a code point of k hex digits
+       takes at most (k + 3) / 2 bytes); a "::" takes the place of a
+       length's digits and at most one byte more. */
+    out = malloc(2 * len + 1);
+    if (!out)
+        return NULL;
+    while (--n_elems && rust_next(&p, end, &elem, &elen) == 0) { /* all but the hash */
+        if (o) {
+            out[o++] = ':';
+            out[o++] = ':';
+        }
+        o += rust_element(elem, elen, out + o);
+    }
+    memcpy(out + o, tail, (size_t)(end - tail));
+    out[o + (size_t)(end - tail)] = '\0';
+    return out;
+}
+
+/* A C++ name (the first len bytes of name) through __cxa_demangle:
+   malloc'd, or NULL if libstdc++ is missing or the name is not C++. */
+static char *cxx_demangle(const char *name, size_t len)
+{
+    cxa_demangle_fn cxa = deps_demangler();
+    char *base, *plain;
+    int status = -1;
+
+    if (!cxa || !(base = strndup(name, len)))
+        return NULL;
+    plain = cxa(base, NULL, NULL, &status);
+    free(base);
+    return status == 0 ? plain : NULL; /* on failure it allocated nothing */
+}
+
+/* plain (malloc'd) with version appended; plain is given back either way. */
+static char *with_version(char *plain, const char *version)
+{
+    size_t plen = strlen(plain), vlen = strlen(version);
+    char *grown = realloc(plain, plen + vlen + 1);
+
+    if (!grown) {
+        free(plain);
+        return NULL;
+    }
+    memcpy(grown + plen, version, vlen + 1);
+    return grown;
+}
+
+/*
+ * The name to show for `name` as found in the binary, and in *raw the
+ * name as found when it differs (else NULL). Only names that look mangled
+ * (_Z) are touched; a symbol version after one ("@@GLIBCXX_3.4") is kept,
+ * where __cxa_demangle alone would refuse the whole name.
+ */
+static const char *demangle(struct symbolizer *s, const char *name, const char **raw)
+{
+    const char *at;
+    size_t len;
+    char *plain, *shown;
+
+    *raw = NULL;
+    if (!name || name[0] != '_' || name[1] != 'Z')
+        return name;
+    at = strchr(name, '@');
+    len = at ? (size_t)(at - name) : strlen(name);
+    plain = rust_legacy(name, len);
+    if (!plain)
+        plain = cxx_demangle(name, len);
+    if (plain && at)
+        plain = with_version(plain, at);
+    shown = keep_name(s, plain);
+    if (!shown)
+        return name;
+    *raw = name;
+    return shown;
+}
+
 /* ---- one address ---- */
 
-static const char *die_name(const struct dw_api *dw, Dwarf_Die *die)
+/* An inlined call's function: by its linkage name (demangled) where the
+   DWARF has one, as eu-stack does, else by its plain name (a C function,
+   or one the compiler gave no linkage name: internal linkage). Both are
+   looked for through DW_AT_abstract_origin and DW_AT_specification. */
+static const char *die_name(struct symbolizer *s, Dwarf_Die *die, const char **raw)
 {
+    const struct dw_api *dw = s->dw;
     Dwarf_Attribute attr;
+    const char *name = NULL;
 
+    *raw = NULL;
+    if (dw->dwarf_attr_integrate(die, DW_AT_linkage_name, &attr) ||
+        dw->dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr))
+        name = dw->dwarf_formstring(&attr);
+    if (name)
+        return demangle(s, name, raw);
     if (!dw->dwarf_attr_integrate(die, DW_AT_name, &attr))
         return NULL;
     return dw->dwarf_formstring(&attr);
@@ -275,35 +580,48 @@ static int push(struct sym_result *r, const struct sym_frame *f)
 }
 
 /*
- * Adds the inlined frames at `addr`. On return *outer holds the location
- * the outermost (real) function is at: the innermost call site.
+ * Adds the inlined frames at `addr`, innermost first. On return *outer
+ * holds the location the outermost (real) function is at: the outermost
+ * inlined call's call site.
+ *
+ * The walk goes from the innermost scope at addr out through its parents
+ * in the DWARF tree and stops at the subprogram that holds them (eu-stack's
+ * rule): every inlined call between is one frame, in order, and nothing
+ * beyond the function the address is in (an enclosing function's own
+ * scopes, for a nested function) is taken for one.
  */
 static void add_inlines(struct symbolizer *s, Dwfl_Module *mod, Dwarf_Addr addr,
                         struct sym_frame *outer, struct sym_result *r)
 {
     const struct dw_api *dw = s->dw;
     Dwarf_Addr bias;
-    Dwarf_Die *cu = dw->dwfl_module_addrdie(mod, addr, &bias), *scopes = NULL;
+    Dwarf_Die *cu = dw->dwfl_module_addrdie(mod, addr, &bias), *scopes = NULL, *chain = NULL;
     int i, n;
 
     if (!cu)
         return;
     n = dw->dwarf_getscopes(cu, addr - bias, &scopes);
+    if (n > 0)
+        n = dw->dwarf_getscopes_die(&scopes[0], &chain);
     for (i = 0; i < n; i++) {
+        int tag = dw->dwarf_tag(&chain[i]);
         struct sym_frame f = *outer;
         Dwarf_Word line;
 
-        if (dw->dwarf_tag(&scopes[i]) != DW_TAG_inlined_subroutine)
+        if (tag == DW_TAG_subprogram || tag == DW_TAG_entry_point)
+            break;
+        if (tag != DW_TAG_inlined_subroutine)
             continue;
-        f.function = die_name(dw, &scopes[i]);
+        f.function = die_name(s, &chain[i], &f.raw);
         f.has_offset = 0;
         f.inlined = 1;
         if (push(r, &f) < 0)
             break;
         /* The caller sits at this inlined call's call site. */
-        outer->file = call_file(dw, cu, &scopes[i]);
-        outer->line = die_udata(dw, &scopes[i], DW_AT_call_line, &line) == 0 ? (int)line : 0;
+        outer->file = call_file(dw, cu, &chain[i]);
+        outer->line = die_udata(dw, &chain[i], DW_AT_call_line, &line) == 0 ? (int)line : 0;
     }
+    free(chain);
     free(scopes);
 }
 
@@ -327,6 +645,7 @@ static void symbolize_into(struct symbolizer *s, uintptr_t pc, int exact, struct
         f.module_offset = pc - bias;
     f.function = dw->dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL);
     if (f.function) {
+        f.function = demangle(s, f.function, &f.raw);
         f.offset = off + (pc - addr);
         f.has_offset = 1;
     }
@@ -408,5 +727,6 @@ const struct sym_result *symbolize(struct symbolizer *s, uintptr_t pc, int exact
         symbolize_into(s, pc, exact, &fresh);
     hit = symcache_put(&s->cache, key, &fresh);
     free(fresh.frames);
+    release_names(s); /* copied by symcache_put, or dropped with the result */
     return hit;
 }

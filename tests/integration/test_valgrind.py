@@ -7,7 +7,8 @@ import shutil
 import signal
 import unittest
 
-from gmrtest import EXAMPLES, SANITIZE, GmrTestCase, Target, base_env, testd, wait_reports
+from gmrtest import (EXAMPLES, SANITIZE, TARGETS, GmrTestCase, Target, base_env, testd,
+                     wait_reports)
 
 VALGRIND = ["valgrind", "--error-exitcode=99", "--leak-check=full",
             "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite"]
@@ -40,6 +41,22 @@ class Memcheck(GmrTestCase):
             wait_reports(self.log_dir, 4, timeout=120)
             t.proc.send_signal(signal.SIGTERM)
             t.proc.wait(timeout=120)
+        self.summary(log)
+
+    def test_cxx_names_demangled(self):
+        # Every name __cxa_demangle and the Rust demangler return is
+        # malloc'd, and given back once the cache has its copy.
+        log = os.path.join(self.tmp, "valgrind.log")
+        env = base_env(GMR_LOG_DIR=self.log_dir, GMR_CAPTURE_TIMEOUT=10)
+        argv = VALGRIND + ["--log-file=" + log, os.path.join(TARGETS, "cxxapp")]
+        with Target(argv, env=env, timeout=120) as t:
+            for i in range(2):
+                t.signal()
+                wait_reports(self.log_dir, i + 1, timeout=120)
+            t.proc.send_signal(signal.SIGTERM)
+            t.proc.wait(timeout=120)
+        with open(wait_reports(self.log_dir, 2)[1]) as f:
+            self.assertIn("app::Worker::depth(int)", f.read())
         self.summary(log)
 
     def test_api_example(self):

@@ -56,12 +56,18 @@ START_TEST(command_lines)
     static const char b[] = "prog\0--token\0abc\0-v\0--api-key\0--other\0";
     static const char c[] = "--password=self\0--password\0";
     static const char d[] = "prog\0with space\0\0";
+    static const char title[] = "nginx: worker\0\0\0\0\0";
+    static const char inner[] = "prog\0\0x\0";
 
     check_cmdline(a, sizeof(a) - 1, "prog --db-password=*** --verbose", 1);
     check_cmdline(b, sizeof(b) - 1, "prog --token *** -v --api-key --other", 1);
     /* argv[0] is never taken for an option; a flag at the end masks nothing. */
     check_cmdline(c, sizeof(c) - 1, "--password=self --password", 0);
-    check_cmdline(d, sizeof(d) - 1, "prog 'with space' ''", 0);
+    /* Empty arguments: left out at the end (a title's padding), kept
+       inside. */
+    check_cmdline(d, sizeof(d) - 1, "prog 'with space'", 0);
+    check_cmdline(title, sizeof(title) - 1, "'nginx: worker'", 0);
+    check_cmdline(inner, sizeof(inner) - 1, "prog '' x", 0);
 }
 END_TEST
 

@@ -3,6 +3,9 @@
  * binary by name, with the source line of a call in it; results outlive
  * elfutils (symbolizer_shed) and are forgotten when the code mapped
  * changes; the symcache underneath copies, interns and gives back.
+ * Mangled names are shown demangled, C++ and Rust's legacy mangling alike,
+ * with the symbol as found beside (run under valgrind, this also shows
+ * that every demangled string is given back).
  */
 #include "deps.h"
 #include "maps.h"
@@ -33,6 +36,24 @@ static __attribute__((noinline)) void *known_static_function(void)
     __asm__ volatile("" ::: "memory");
     return ra;
 }
+
+/* Functions named as a C++ compiler and rustc name theirs. */
+#define MANGLED(fn, symbol)                                                                        \
+    static __attribute__((noinline, used)) int fn(void) __asm__(symbol);                           \
+    static __attribute__((noinline, used)) int fn(void)                                            \
+    {                                                                                              \
+        __asm__ volatile("" ::: "memory");                                                         \
+        return __LINE__;                                                                           \
+    }
+MANGLED(cxx_method, "_ZN3app6Worker5depthEi")
+MANGLED(cxx_anonymous, "_ZN12_GLOBAL__N_16hiddenEi")
+MANGLED(rust_plain, "_ZN7threads4main17h0123456789abcdefE")
+MANGLED(rust_escapes,
+        "_ZN4core3ptr85drop_in_place$LT$std..rt..lang_start$LT$$LP$$RP$$GT$..$u7b$$u7b$"
+        "closure$u7d$$u7d$$GT$17h0123456789abcdefE")
+MANGLED(rust_llvm_suffix, "_ZN3std2rt10lang_start17hfedcba9876543210E.llvm.4F2A1B")
+/* The shape of a Rust name, but no Rust hash (upper-case hex): C++'s. */
+MANGLED(cxx_not_rust, "_ZN7threads4main17h0123456789ABCDEFE")
 
 /* The symbolizer keeps the map until the next refresh: the caller owns it. */
 static void refresh(struct symbolizer *s, struct maps *maps)
@@ -163,6 +184,41 @@ START_TEST(symcache_copies_interns_and_gives_back)
 }
 END_TEST
 
+static void check_name(struct symbolizer *s, int (*fn)(void), const char *shown, const char *raw)
+{
+    const struct sym_frame *f = outermost(symbolize(s, (uintptr_t)fn, 1));
+
+    ck_assert_str_eq(f->function, shown);
+    ck_assert_str_eq(f->raw, raw);
+}
+
+START_TEST(mangled_names_shown_demangled)
+{
+    struct symbolizer *s;
+    struct maps maps;
+
+    deps_load();
+    ck_assert_ptr_nonnull(deps_demangler());
+    s = symbolizer_new(0);
+    refresh(s, &maps);
+    check_name(s, cxx_method, "app::Worker::depth(int)", "_ZN3app6Worker5depthEi");
+    check_name(s, cxx_anonymous, "(anonymous namespace)::hidden(int)",
+               "_ZN12_GLOBAL__N_16hiddenEi");
+    check_name(s, rust_plain, "threads::main", "_ZN7threads4main17h0123456789abcdefE");
+    check_name(s, rust_escapes, "core::ptr::drop_in_place<std::rt::lang_start<()>::{{closure}}>",
+               "_ZN4core3ptr85drop_in_place$LT$std..rt..lang_start$LT$$LP$$RP$$GT$..$u7b$$u7b$"
+               "closure$u7d$$u7d$$GT$17h0123456789abcdefE");
+    check_name(s, rust_llvm_suffix, "std::rt::lang_start",
+               "_ZN3std2rt10lang_start17hfedcba9876543210E.llvm.4F2A1B");
+    check_name(s, cxx_not_rust, "threads::main::h0123456789ABCDEF",
+               "_ZN7threads4main17h0123456789ABCDEFE");
+    /* A name that is not mangled has no raw form. */
+    ck_assert_ptr_null(outermost(symbolize(s, (uintptr_t)known_static_function, 1))->raw);
+    symbolizer_free(s);
+    maps_free(&maps);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("symbolize");
@@ -172,6 +228,7 @@ static Suite *suite(void)
     tcase_add_test(tc, libc_function_and_unknown_address);
     tcase_add_test(tc, results_outlive_elfutils_until_the_code_changes);
     tcase_add_test(tc, symcache_copies_interns_and_gives_back);
+    tcase_add_test(tc, mangled_names_shown_demangled);
     suite_add_tcase(s, tc);
     return s;
 }
