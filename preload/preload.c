@@ -245,6 +245,7 @@ __attribute__((constructor)) static void gmr_init(int argc, char **argv, char **
         preload_altstacks = 1;
         altstack_install();
         signals_install_crash();
+        preload_watch_sanitizer();
     }
     capture = signals_install_capture(config.capture_signal, config.signal);
     hs.wake_signal = capture;

@@ -11,5 +11,7 @@ extern int preload_altstacks;
 /* Looks up the sigaction() and signal() calls ours stand in front of
    (sigaction.c). First thing in the constructor. */
 void preload_resolve_signal_calls(void);
+/* With a sanitizer runtime in the process: a report when it ends it. */
+void preload_watch_sanitizer(void);
 
 #endif
