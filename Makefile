@@ -47,7 +47,8 @@ TARGET_BINS := $(TARGET_SRCS:tests/targets/%.c=$(BUILD)/targets/%) \
                $(TARGET_CXX_SRCS:tests/targets/%.cc=$(BUILD)/targets/%) $(BUILD)/targets/cxxapp-static
 EXAMPLE_SRCS := $(wildcard examples/*.c)
 EXAMPLE_BINS := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
-TOOL_SRCS := $(wildcard tools/*.c)
+TOOL_LIB_SRCS := tools/channel.c tools/proctree.c
+TOOL_SRCS := $(filter-out $(TOOL_LIB_SRCS),$(wildcard tools/*.c))
 TOOL_BINS := $(TOOL_SRCS:tools/%.c=$(BUILD)/%)
 
 .PHONY: all check unit integration fuzz-smoke fuzz stress bench demo install format lint clean
@@ -119,9 +120,10 @@ $(BUILD)/examples/%: examples/%.c $(BUILD)/config.mk
 	$(CC) -std=gnu11 -O2 -g -pthread -D_GNU_SOURCE $(WARN) -Iinclude $(SAN_FLAGS) -o $@ $< -ldl
 
 # The command-line tools (gmr-report): plain programs, no libgmr inside.
-$(BUILD)/%: tools/%.c $(BUILD)/config.mk
+$(BUILD)/%: tools/%.c $(TOOL_LIB_SRCS) $(wildcard tools/*.h) $(BUILD)/config.mk
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -O2 -g -D_GNU_SOURCE $(WARN) $(SAN_FLAGS) -o $@ $<
+	$(CC) -std=gnu11 -O2 -g -D_GNU_SOURCE $(WARN) $(SAN_FLAGS) \
+	    -DGMR_LIBDIR='"$(LIBDIR)"' -o $@ $< $(TOOL_LIB_SRCS)
 
 check: unit fuzz-smoke integration
 
@@ -187,9 +189,7 @@ install: $(BUILD)/libgmr.so $(TOOL_BINS)
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7 \
 	    $(DESTDIR)$(LIBDIR)/pkgconfig
 	install -m 0755 $(BUILD)/libgmr.so $(DESTDIR)$(LIBDIR)/libgmr.so
-	sed 's|@LIBDIR@|$(LIBDIR)|' scripts/gmr-run > $(DESTDIR)$(BINDIR)/gmr-run
-	chmod 0755 $(DESTDIR)$(BINDIR)/gmr-run
-	install -m 0755 $(BUILD)/gmr-report $(DESTDIR)$(BINDIR)/gmr-report
+	install -m 0755 $(BUILD)/gmr-run $(BUILD)/gmr-report $(DESTDIR)$(BINDIR)/
 	install -m 0644 man/gmr-run.1 man/gmr-report.1 $(DESTDIR)$(MANDIR)/man1/
 	sed 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 	    scripts/gmr.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/gmr.pc
@@ -207,7 +207,7 @@ lint: $(BUILD)/config.mk
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	    --inline-suppr --suppress=missingIncludeSystem -Iinclude -D__x86_64__ \
 	    src preload tools
-	clang-tidy --quiet $(LIB_SRCS) $(PRELOAD_SRCS) $(TOOL_SRCS) -- $(ALL_CFLAGS)
+	clang-tidy --quiet $(LIB_SRCS) $(PRELOAD_SRCS) $(TOOL_SRCS) $(TOOL_LIB_SRCS) -- $(ALL_CFLAGS)
 
 clean:
 	rm -rf build

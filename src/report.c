@@ -145,7 +145,9 @@ void report_write(const struct report_ctx *ctx, const struct report_request *req
         symbolizer_refresh(ctx->sym, &r.cap.maps);
         r.sym = ctx->sym;
     }
-    render(&r, &out, req->reply ? req->reply->json : ctx->cfg->format == FORMAT_JSON);
+    /* gmr-report's own format; a report to the sink, the process's */
+    render(&r, &out,
+           req->reply && !req->reply->to_sink ? req->reply->json : ctx->cfg->format == FORMAT_JSON);
     if (req->reply && !req->reply->to_sink) {
         control_answer(req->reply, &out, out.failed ? "out of memory while writing the report" : NULL);
         written[0] = '\0';

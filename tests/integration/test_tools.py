@@ -1,5 +1,6 @@
 """gmr-run and gmr-report (issue 5)."""
 
+import glob
 import json
 import os
 import shutil
@@ -9,9 +10,9 @@ import subprocess
 import time
 
 from gmrtest import (BUILD, LIB, ROOT, TARGETS, GmrTestCase, Target, base_env, parse_text,
-                     runtime_preload, testd, wait_reports)
+                     read, runtime_preload, testd, wait_reports)
 
-GMR_RUN = os.path.join(ROOT, "scripts", "gmr-run")
+GMR_RUN = os.path.join(BUILD, "gmr-run")
 GMR_REPORT = os.path.join(BUILD, "gmr-report")
 
 
@@ -91,6 +92,121 @@ def setpriv_nobody():
     if os.geteuid() != 0 or not shutil.which("setpriv"):
         return None
     return ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
+
+
+def reports_of(log_dir):
+    """{pid: [trigger, ...]} of the report files in log_dir."""
+    found = {}
+    for path in sorted(glob.glob(os.path.join(log_dir, "*_gurumeditation_*"))):
+        pid = int(os.path.basename(path).split("_")[-1].split(".")[0])
+        found.setdefault(pid, []).append(parse_text(read(path))["header"]["trigger"])
+    return found
+
+
+class GmrRunTimeout(GmrTestCase):
+    """--timeout is the run's deadline, for the whole process tree (issue 13)."""
+
+    def test_a_report_from_each_process_then_the_whole_tree_ends(self):
+        # A shell whose child hangs: both report at the deadline, then the
+        # tree ends with status 134 and nothing of it reports afterwards.
+        pids = os.path.join(self.tmp, "pids")
+        script = "echo $$ > %s; %s --threads 1 --lifetime 60; echo after" % (
+            pids, " ".join(testd()))
+        start = time.monotonic()
+        r = gmr_run("--log-dir", self.log_dir, "--timeout", "2", "--timeout-abort", "--",
+                    "sh", "-c", script)
+        took = time.monotonic() - start
+        self.assertEqual(r.returncode, -signal.SIGABRT, r.stderr)
+        self.assertLess(took, 30)
+        self.assertNotIn("after", r.stdout)
+        shell = int(read(pids))
+        hung = int(r.stdout.split("ready ")[1].split()[0])
+        self.assertEqual(reports_of(self.log_dir), {shell: ["timeout"], hung: ["timeout"]},
+                         r.stderr)
+        self.assertIn("gmr-run: ended the command and every process it started", r.stderr)
+        time.sleep(2)  # the old GMR_TIMEOUT of each process would have fired by now
+        self.assertFalse(os.path.exists("/proc/%d" % hung))
+        self.assertEqual(reports_of(self.log_dir), {shell: ["timeout"], hung: ["timeout"]})
+
+    def test_without_abort_the_run_goes_on(self):
+        # One report from each process (the shell and its sleep), and the
+        # command's own status.
+        r = gmr_run("--log-dir", self.log_dir, "--timeout", "0.5", "--", "sh", "-c",
+                    "echo $$; sleep 1.5; exit 7")
+        self.assertEqual(r.returncode, 7, r.stderr)
+        reports = reports_of(self.log_dir)
+        self.assertEqual(reports.get(int(r.stdout.split()[0])), ["timeout"], r.stderr)
+        self.assertEqual(set(t for ts in reports.values() for t in ts), {"timeout"})
+        self.assertEqual(max(len(ts) for ts in reports.values()), 1)
+
+    def test_signals_are_passed_on_and_the_status_is_the_commands(self):
+        argv = [GMR_RUN, "--library", LIB, "--timeout", "60", "--"] + testd("--threads", 1)
+        with Target(argv, env=plain_env()) as t:
+            child = int(t.lines("ready")[0].split()[1])
+            self.assertNotEqual(child, t.pid)
+            t.signal(signal.SIGTERM)
+            self.assertEqual(t.proc.wait(timeout=20), -signal.SIGTERM)
+        self.assertFalse(os.path.exists("/proc/%d" % child))
+
+    def test_gmr_timeout_is_not_inherited(self):
+        # GMR_TIMEOUT set by hand: the shell that reads it reports; its
+        # child, exec'd with libgmr, has no clock of its own.
+        env = base_env(GMR_LOG_DIR=self.log_dir, GMR_TIMEOUT="0.5")
+        p = subprocess.run(["sh", "-c", "echo $$; sleep 1.5; echo done"], env=env,
+                           capture_output=True, text=True, timeout=60)
+        shell = int(p.stdout.split()[0])
+        self.assertEqual(reports_of(self.log_dir), {shell: ["timeout"]}, p.stderr)
+
+
+def sanitized_program(directory, flag):
+    """A C program built with -fsanitize=<flag> that overflows a heap block;
+    None if it cannot be built here."""
+    src = os.path.join(directory, "overflow.c")
+    exe = os.path.join(directory, "overflow-" + flag)
+    with open(src, "w") as f:
+        f.write("#include <stdio.h>\n#include <stdlib.h>\n"
+                "int main(int argc, char **argv) {\n"
+                "    char *p = malloc(8);\n"
+                "    (void)argv;\n"
+                "    printf(\"start\\n\");\n"
+                "    fflush(stdout);\n"
+                "    p[7 + argc] = 1;\n"
+                "    free(p);\n"
+                "    return 0;\n"
+                "}\n")
+    r = subprocess.run(["cc", "-g", "-fsanitize=" + flag, "-o", exe, src], capture_output=True)
+    return exe if r.returncode == 0 else None
+
+
+class GmrRunSanitizers(GmrTestCase):
+    """gmr-run with programs built with a sanitizer (issue 13)."""
+
+    def test_asan_report_then_ours_then_its_status(self):
+        exe = sanitized_program(self.tmp, "address")
+        if not exe:
+            self.skipTest("cc -fsanitize=address does not build here")
+        bare = subprocess.run([exe], capture_output=True, text=True, env=plain_env())
+        r = gmr_run(exe)
+        self.assertEqual((r.returncode, r.stdout), (bare.returncode, bare.stdout), r.stderr)
+        self.assertEqual(bare.returncode, 1)
+        self.assertNotIn("runtime does not come first", r.stderr)
+        asan = r.stderr.find("ERROR: AddressSanitizer: heap-buffer-overflow")
+        ours = r.stderr.find("Guru Meditation")
+        self.assertGreaterEqual(asan, 0, r.stderr)
+        self.assertGreater(ours, asan, r.stderr)
+        report = parse_text(r.stderr[r.stderr.rfind("=" * 72, 0, ours):])
+        main = next(t for t in report["threads"] if int(t["tid"]) == int(report["header"]["pid"]))
+        self.assertIn("main", [f["function"] for f in main["frames"]])
+
+    def test_ubsan_and_tsan_programs_run_as_without(self):
+        for flag in ("undefined", "thread"):
+            exe = sanitized_program(self.tmp, flag)
+            if not exe:
+                continue
+            bare = subprocess.run([exe], capture_output=True, text=True, env=plain_env())
+            r = gmr_run(exe)
+            self.assertEqual((r.returncode, r.stdout), (bare.returncode, bare.stdout),
+                             (flag, r.stderr))
 
 
 class GmrReport(GmrTestCase):

@@ -1,0 +1,173 @@
+/*
+ * channel.c - the tools' end of the control channel (channel.h).
+ *
+ * The process asked must be the one that answers: the peer's pid, from
+ * SO_PEERCRED, is checked against the pid asked for, so no other process
+ * that took the name @gmr-<pid> is believed. A process that has libgmr
+ * mapped but no channel yet is waited for a moment: its watcher starts
+ * with it.
+ */
+#include "channel.h"
+
+#include "proctree.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NAME_PREFIX "gmr-" /* src/control.h */
+#define START_MS    2000
+
+long long channel_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static socklen_t address(struct sockaddr_un *sa, pid_t pid)
+{
+    int n;
+
+    memset(sa, 0, sizeof(*sa));
+    sa->sun_family = AF_UNIX;
+    n = snprintf(sa->sun_path + 1, sizeof(sa->sun_path) - 1, NAME_PREFIX "%d", (int)pid);
+    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+}
+
+/* connect(), again for up to START_MS while a process with libgmr has no
+   channel yet (it was just started). */
+static int connect_soon(int fd, pid_t pid)
+{
+    long long deadline = channel_now_ms() + START_MS;
+    struct timespec pause = {0, 10 * 1000000};
+    struct sockaddr_un sa;
+    socklen_t len = address(&sa, pid);
+
+    while (connect(fd, (const struct sockaddr *)&sa, len) < 0) {
+        int err = errno;
+
+        if (err != ECONNREFUSED || channel_now_ms() > deadline || !proc_maps_libgmr(pid)) {
+            errno = err;
+            return -1;
+        }
+        nanosleep(&pause, NULL);
+    }
+    return 0;
+}
+
+static enum channel_result connect_to(pid_t pid, int *fd, char *why, size_t len)
+{
+    struct ucred cred;
+    socklen_t clen = sizeof(cred);
+
+    *fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (*fd < 0) {
+        snprintf(why, len, "cannot make a socket: %s", strerror(errno));
+        return CHANNEL_REFUSED;
+    }
+    if (connect_soon(*fd, pid) < 0) {
+        int err = errno;
+
+        close(*fd);
+        if (!proc_exists(pid)) {
+            snprintf(why, len, "no process %d", (int)pid);
+            return CHANNEL_REFUSED;
+        }
+        if (err == ECONNREFUSED && proc_maps_libgmr(pid)) {
+            snprintf(why, len,
+                     "process %d runs libgmr, but its control channel does not answer (its stderr "
+                     "may say why, on a line that starts with gmr:)",
+                     (int)pid);
+            return CHANNEL_REFUSED;
+        }
+        if (err == ECONNREFUSED || err == ENOENT) {
+            snprintf(why, len,
+                     "process %d does not run libgmr (no control channel @" NAME_PREFIX "%d; or it "
+                     "runs in another network namespace: ask from there)",
+                     (int)pid, (int)pid);
+            return CHANNEL_NONE;
+        }
+        snprintf(why, len, "cannot reach process %d: %s", (int)pid, strerror(err));
+        return CHANNEL_REFUSED;
+    }
+    if (getsockopt(*fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 || cred.pid != pid) {
+        snprintf(why, len, "@" NAME_PREFIX "%d is not served by process %d (but by %d): not asking it",
+                 (int)pid, (int)pid, (int)cred.pid);
+        close(*fd);
+        return CHANNEL_REFUSED;
+    }
+    return CHANNEL_OK;
+}
+
+/* Reads to EOF (or a reset after what was sent: a refusal closes before
+   our request was read) within the deadline. */
+static int read_all(int fd, char **buf, size_t *len, long long deadline)
+{
+    size_t cap = 65536;
+
+    *len = 0;
+    *buf = malloc(cap + 1);
+    if (!*buf)
+        return -1;
+    for (;;) {
+        struct pollfd pfd = {fd, POLLIN, 0};
+        long long left = deadline - channel_now_ms();
+        ssize_t n;
+
+        if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+            return -1;
+        if (*len == cap) {
+            char *grown = realloc(*buf, cap * 2 + 1);
+            if (!grown)
+                return -1;
+            *buf = grown;
+            cap *= 2;
+        }
+        n = read(fd, *buf + *len, cap - *len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0 || (n < 0 && errno == ECONNRESET)) {
+            (*buf)[*len] = '\0';
+            return 0;
+        }
+        if (n < 0)
+            return -1;
+        *len += (size_t)n;
+    }
+}
+
+enum channel_result channel_ask(pid_t pid, const char *request, int timeout_ms, char **answer,
+                                size_t *len, char *why, size_t why_len)
+{
+    enum channel_result r;
+    char line[64];
+    int fd;
+
+    *answer = NULL;
+    *len = 0;
+    r = connect_to(pid, &fd, why, why_len);
+    if (r != CHANNEL_OK)
+        return r;
+    snprintf(line, sizeof(line), "%s\n", request);
+    if (send(fd, line, strlen(line), MSG_NOSIGNAL) < 0 && errno != EPIPE && errno != ECONNRESET) {
+        snprintf(why, why_len, "cannot ask process %d: %s", (int)pid, strerror(errno));
+        r = CHANNEL_REFUSED;
+    } else if (read_all(fd, answer, len, channel_now_ms() + timeout_ms) < 0) {
+        free(*answer);
+        *answer = NULL;
+        snprintf(why, why_len, "no report from process %d within %g s", (int)pid,
+                 timeout_ms / 1000.0);
+        r = CHANNEL_TIMED_OUT;
+    }
+    close(fd);
+    return r;
+}

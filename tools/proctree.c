@@ -1,0 +1,115 @@
+/*
+ * proctree.c - /proc for the tools (proctree.h).
+ */
+#include "proctree.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_SCAN 32768
+
+int proc_parse_pid(const char *s, pid_t *pid)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v <= 0 || v > 0x3fffffff)
+        return -1;
+    *pid = (pid_t)v;
+    return 0;
+}
+
+int proc_exists(pid_t pid)
+{
+    char path[64];
+
+    snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+    return access(path, F_OK) == 0;
+}
+
+void proc_name(pid_t pid, char *out, size_t len)
+{
+    char path[64];
+    FILE *f;
+
+    snprintf(out, len, "?");
+    snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+    f = fopen(path, "re");
+    if (!f)
+        return;
+    if (fgets(out, (int)len, f))
+        out[strcspn(out, "\n")] = '\0';
+    fclose(f);
+}
+
+int proc_maps_libgmr(pid_t pid)
+{
+    char path[64], line[4096];
+    int found = 0;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+    f = fopen(path, "re");
+    if (!f)
+        return 0;
+    while (!found && fgets(line, sizeof(line), f)) {
+        const char *name = strrchr(line, '/');
+        found = name && !strncmp(name, "/libgmr", 7) && strstr(name, ".so");
+    }
+    fclose(f);
+    return found;
+}
+
+/* The parent pid from /proc/PID/stat (after the name, which may hold
+   anything, parentheses included); -1 if unreadable. */
+static pid_t parent_of(const char *pid)
+{
+    char path[300], stat[1024], *close_paren;
+    int ppid = -1;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+    f = fopen(path, "re");
+    if (!f)
+        return -1;
+    close_paren = fgets(stat, sizeof(stat), f) ? strrchr(stat, ')') : NULL;
+    fclose(f);
+    if (!close_paren || sscanf(close_paren + 1, " %*c %d", &ppid) != 1)
+        return -1;
+    return (pid_t)ppid;
+}
+
+size_t proc_tree(pid_t root, pid_t *out, size_t max)
+{
+    pid_t *pids = malloc(MAX_SCAN * sizeof(*pids)), *parents = malloc(MAX_SCAN * sizeof(*parents));
+    size_t all = 0, n = 0, i, j;
+    DIR *proc = opendir("/proc");
+    struct dirent *d;
+
+    while (pids && parents && proc && (d = readdir(proc)) && all < MAX_SCAN) {
+        pid_t pid;
+
+        if (proc_parse_pid(d->d_name, &pid) < 0)
+            continue;
+        pids[all] = pid;
+        parents[all] = parent_of(d->d_name);
+        all++;
+    }
+    if (proc)
+        closedir(proc);
+    if (max)
+        out[n++] = root;
+    for (i = 0; i < n && n < max; i++)
+        for (j = 0; j < all && n < max; j++)
+            if (parents[j] == out[i] && pids[j] != root)
+                out[n++] = pids[j];
+    free(pids);
+    free(parents);
+    return n;
+}
