@@ -112,7 +112,7 @@ static void load_config(char **envp)
 {
     const char *file = getenv("GMR_CONFIG");
     char cwd[PATH_MAX];
-    int env_warnings = 0;
+    int env_warnings = 0, check_warnings = 0;
 
     config_defaults(&config);
     if (getauxval(AT_SECURE))
@@ -121,6 +121,7 @@ static void load_config(char **envp)
         read_config_file(file);
     config_apply_env(&config, envp, warn_line, &env_warnings);
     warn_rest("environment", env_warnings);
+    config_check(&config, warn_line, &check_warnings);
     if (getcwd(cwd, sizeof(cwd)))
         config_absolutize(&config, cwd);
 }

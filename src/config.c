@@ -236,6 +236,34 @@ static int parse_debuginfod(struct gmr_config *cfg, const char *value, const cha
     return parse_bool(value, &cfg->debuginfod, why);
 }
 
+static int parse_output(struct gmr_config *cfg, const char *value, const char **why)
+{
+    if (!strcasecmp(value, "stderr"))
+        cfg->output = OUTPUT_STDERR;
+    else if (!strcasecmp(value, "files"))
+        cfg->output = OUTPUT_FILES;
+    else if (!strcasecmp(value, "journal"))
+        cfg->output = OUTPUT_JOURNAL;
+    else {
+        *why = "expected stderr, files or journal";
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_max_reports(struct gmr_config *cfg, const char *value, const char **why)
+{
+    char *end;
+    long v = strtol(value, &end, 10);
+
+    if (*value < '0' || *value > '9' || *end || v < 0 || v > 1000000) {
+        *why = "expected a whole number from 0 (keep all) to 1000000";
+        return -1;
+    }
+    cfg->max_reports = (int)v;
+    return 0;
+}
+
 static int parse_capture_timeout(struct gmr_config *cfg, const char *value, const char **why)
 {
     return parse_seconds(value, 10, 60 * 1000L, &cfg->capture_timeout_ms, why);
@@ -276,6 +304,9 @@ static const struct cfg_def defs[CFG_COUNT] = {
     [CFG_REDACT] = {"GMR_REDACT", "redact", NULL, DEFAULT_REDACT, parse_redact},
     [CFG_INHERIT] = {"GMR_INHERIT", "inherit", NULL, "1", parse_inherit},
     [CFG_DEBUGINFOD] = {"GMR_DEBUGINFOD", "debuginfod", NULL, "0", parse_debuginfod},
+    /* No default text: unset means "follow the log dir" (config_output). */
+    [CFG_OUTPUT] = {"GMR_OUTPUT", "output", NULL, NULL, parse_output},
+    [CFG_MAX_REPORTS] = {"GMR_MAX_REPORTS", "max_reports", NULL, "100", parse_max_reports},
     [CFG_CAPTURE_SIGNAL] = {"GMR_CAPTURE_SIGNAL", "capture_signal", NULL, "auto",
                             parse_capture_signal},
     [CFG_CAPTURE_TIMEOUT] = {"GMR_CAPTURE_TIMEOUT", "capture_timeout", NULL, "1",
@@ -335,8 +366,13 @@ static void warn_value(cfg_warn_fn warn, void *ctx, const char *where, const str
 {
     char msg[400], q[80], now[96];
 
-    snprintf(msg, sizeof(msg), "%s=%s: %s; using %s", where, quoted(value, q, sizeof(q)), why,
-             config_value_text(cfg, key, now, sizeof(now)));
+    /* Where reports go by default depends on a log dir that may be set
+       later in the environment or the file: say the rule, not a guess. */
+    if (key == CFG_OUTPUT && cfg->output == OUTPUT_AUTO)
+        snprintf(now, sizeof(now), "files with a log directory, else stderr");
+    else
+        config_value_text(cfg, key, now, sizeof(now));
+    snprintf(msg, sizeof(msg), "%s=%s: %s; using %s", where, quoted(value, q, sizeof(q)), why, now);
     warn(ctx, msg);
 }
 
@@ -435,6 +471,35 @@ void config_apply_env(struct gmr_config *cfg, char *const *envp, cfg_warn_fn war
     }
 }
 
+void config_check(struct gmr_config *cfg, cfg_warn_fn warn, void *ctx)
+{
+    if (cfg->output == OUTPUT_FILES && !cfg->log_dir[0]) {
+        warn(ctx, "GMR_OUTPUT=files: no log directory is set (GMR_LOG_DIR); using stderr");
+        cfg->output = OUTPUT_STDERR;
+    }
+}
+
+enum cfg_output config_output(const struct gmr_config *cfg)
+{
+    if (cfg->output != OUTPUT_AUTO)
+        return cfg->output;
+    return cfg->log_dir[0] ? OUTPUT_FILES : OUTPUT_STDERR;
+}
+
+static const char *output_text(enum cfg_output output)
+{
+    switch (output) {
+    case OUTPUT_FILES:
+        return "files";
+    case OUTPUT_JOURNAL:
+        return "journal";
+    case OUTPUT_STDERR:
+    case OUTPUT_AUTO:
+        break;
+    }
+    return "stderr";
+}
+
 static void absolutize(char *path, size_t cap, const char *cwd)
 {
     char tmp[PATH_MAX];
@@ -509,6 +574,11 @@ const char *config_value_text(const struct gmr_config *cfg, enum cfg_key key, ch
         return text_or_unset(cfg->debuginfod ? "1" : "0", out, len);
     case CFG_MAX_FRAMES:
         snprintf(out, len, "%d", cfg->max_frames);
+        return out;
+    case CFG_OUTPUT:
+        return text_or_unset(output_text(config_output(cfg)), out, len);
+    case CFG_MAX_REPORTS:
+        snprintf(out, len, "%d", cfg->max_reports);
         return out;
     case CFG_COUNT:
         break;

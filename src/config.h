@@ -26,6 +26,8 @@ enum cfg_key {
     CFG_REDACT,
     CFG_INHERIT,
     CFG_DEBUGINFOD,
+    CFG_OUTPUT,
+    CFG_MAX_REPORTS,
     CFG_CAPTURE_SIGNAL,
     CFG_CAPTURE_TIMEOUT,
     CFG_MAX_FRAMES,
@@ -36,6 +38,9 @@ enum cfg_key {
 enum cfg_source { CFG_FROM_DEFAULT, CFG_FROM_FILE, CFG_FROM_ENV };
 
 enum cfg_format { FORMAT_TEXT, FORMAT_JSON };
+
+/* Where reports go. AUTO (not set) means files with a log dir, else stderr. */
+enum cfg_output { OUTPUT_AUTO, OUTPUT_STDERR, OUTPUT_FILES, OUTPUT_JOURNAL };
 
 struct gmr_config {
     int signal; /* trigger signal; 0 = none */
@@ -50,6 +55,8 @@ struct gmr_config {
     char redact[1024]; /* comma-separated globs; "" = mask nothing */
     int inherit;
     int debuginfod;
+    enum cfg_output output;
+    int max_reports;    /* report files a service keeps in its log dir; 0 = all */
     int capture_signal; /* 0 = choose a free real-time signal */
     long capture_timeout_ms;
     int max_frames;
@@ -79,6 +86,16 @@ void config_apply_ini(struct gmr_config *cfg, const char *path, const char *text
 
 /* Applies GMR_* variables from a NULL-terminated environment. */
 void config_apply_env(struct gmr_config *cfg, char *const *envp, cfg_warn_fn warn, void *ctx);
+
+/*
+ * Checks what only the settings together can tell (GMR_OUTPUT=files with
+ * no log dir), after the file and the environment are applied: one
+ * message through `warn` and a setting that works.
+ */
+void config_check(struct gmr_config *cfg, cfg_warn_fn warn, void *ctx);
+
+/* Where reports go, AUTO resolved: never OUTPUT_AUTO. */
+enum cfg_output config_output(const struct gmr_config *cfg);
 
 /* Makes relative paths absolute against `cwd`, as the host may chdir. */
 void config_absolutize(struct gmr_config *cfg, const char *cwd);

@@ -159,6 +159,10 @@ void report_write(const struct report_ctx *ctx, const struct report_request *req
     target.pid = r.pid;
     target.when = r.when;
     target.json = ctx->cfg->format == FORMAT_JSON;
+    target.output = config_output(ctx->cfg);
+    target.max_reports = ctx->cfg->max_reports;
+    target.trigger = report_trigger_name(req->bits);
+    target.threads = r.cap.n;
     delivered = sink_write(&target, &out, written, len) == 0;
     if (req->reply)
         control_answer_written(req->reply, written, delivered ? NULL : "the report could not be written");

@@ -1,5 +1,5 @@
 /*
- * sink.c - write a report whole, to a file or to stderr.
+ * sink.c - write a report whole, to a file, the journal or stderr.
  *
  * Files: the directory is opened once per report and everything else is
  * relative to that descriptor, so a path component swapped for a symlink
@@ -22,6 +22,9 @@
  * for ten minutes whatever the pid (a writer in another pid namespace
  * sharing the directory has a pid that means nothing here).
  *
+ * Each report file written, the service's oldest beyond GMR_MAX_REPORTS
+ * go (retention.c). The journal has a file of its own (sink_journal.c).
+ *
  * A broken pipe on stderr raises SIGPIPE in the writing thread; the
  * watcher blocks every signal, so write fails with EPIPE instead and we
  * discard the pending signal.
@@ -30,7 +33,10 @@
 
 #include "fdtable.h"
 #include "log.h"
+#include "retention.h"
+#include "sink_journal.h"
 #include "timefmt.h"
+#include "users.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -55,18 +61,24 @@ static int safe_char(char c)
            c == '_' || c == '-' || c == '+' || c == '@';
 }
 
+/* The service name as it shows in file names (see sink.h). */
+static void safe_service(char *safe, size_t len, const char *service)
+{
+    size_t i;
+
+    for (i = 0; i < len - 1 && service[i]; i++)
+        safe[i] = safe_char(service[i]) && !(i == 0 && service[i] == '.') ? service[i] : '_';
+    safe[i] = '\0';
+    if (!i)
+        snprintf(safe, len, "process");
+}
+
 size_t sink_file_name(char *out, size_t len, const struct sink_target *t, unsigned n)
 {
     char stamp[15], safe[80];
-    size_t i;
     int w;
 
-    for (i = 0; i < sizeof(safe) - 1 && t->service[i]; i++)
-        safe[i] =
-            safe_char(t->service[i]) && !(i == 0 && t->service[i] == '.') ? t->service[i] : '_';
-    safe[i] = '\0';
-    if (!i)
-        snprintf(safe, sizeof(safe), "process");
+    safe_service(safe, sizeof(safe), t->service);
     time_stamp(t->when, stamp);
     if (n)
         w = snprintf(out, len, "%s_gurumeditation_%s_%d.%u%s", safe, stamp, (int)t->pid, n,
@@ -345,6 +357,12 @@ static int to_file(const struct sink_target *t, const struct buf *report, char *
     if (rc > 0)
         rc = named_file(dir, t, report, name, sizeof(name), step);
     err = errno;
+    if (rc == 0) {
+        char safe[80];
+
+        safe_service(safe, sizeof(safe), t->service);
+        retention_prune(dir, safe, t->max_reports, name);
+    }
     close(dir);
     errno = err;
     if (rc < 0)
@@ -353,8 +371,27 @@ static int to_file(const struct sink_target *t, const struct buf *report, char *
     return 0;
 }
 
+/* The log dir is not ours to write: say who needs to be let in (a
+   worker that dropped root, say), not just "Permission denied". */
+static void file_failed(const struct sink_target *t, const char *step)
+{
+    char user[64] = "";
+    int err = errno;
+    uid_t uid = geteuid();
+
+    if (err != EACCES && err != EPERM) {
+        log_msg("%s in %s (%s); writing the report to stderr", step, t->log_dir, strerror(err));
+        return;
+    }
+    user_name(uid, user, sizeof(user));
+    log_msg("%s in %s (%s): make %s writable by uid %u%s%s%s; writing the report to stderr", step,
+            t->log_dir, strerror(err), t->log_dir, (unsigned)uid, user[0] ? " (" : "", user,
+            user[0] ? ")" : "");
+}
+
 int sink_write(const struct sink_target *t, const struct buf *report, char *written, size_t len)
 {
+    enum cfg_output output = t->output;
     const char *step;
 
     written[0] = '\0';
@@ -362,10 +399,16 @@ int sink_write(const struct sink_target *t, const struct buf *report, char *writ
         log_msg("out of memory while writing the report");
         return -1;
     }
-    if (t->log_dir && t->log_dir[0]) {
+    if (output == OUTPUT_AUTO)
+        output = t->log_dir && t->log_dir[0] ? OUTPUT_FILES : OUTPUT_STDERR;
+    if (output == OUTPUT_JOURNAL) {
+        if (journal_send(t, report, &step) == 0)
+            return 0;
+        log_msg("%s (%s); writing the report to stderr", step, strerror(errno));
+    } else if (output == OUTPUT_FILES && t->log_dir && t->log_dir[0]) {
         if (to_file(t, report, written, len, &step) == 0)
             return 0;
-        log_msg("%s in %s (%s); writing the report to stderr", step, t->log_dir, strerror(errno));
+        file_failed(t, step);
     }
     to_stderr(report);
     return 0;

@@ -1,22 +1,28 @@
 /*
- * sink.h - deliver a finished report: to stderr, or to a file in the log
- * directory named <service>_gurumeditation_<YYYYMMDDHHMMSS>_<pid>[.<n>][.json].
+ * sink.h - deliver a finished report: to stderr, to the systemd journal,
+ * or to a file in the log directory named
+ * <service>_gurumeditation_<YYYYMMDDHHMMSS>_<pid>[.<n>][.json].
  */
 #ifndef GMR_SINK_H
 #define GMR_SINK_H
 
 #include "buf.h"
+#include "config.h"
 
 #include <stddef.h>
 #include <sys/types.h>
 #include <time.h>
 
 struct sink_target {
-    const char *log_dir; /* NULL or "": stderr */
+    const char *log_dir; /* NULL or "": no files, stderr */
     const char *service;
     pid_t pid;
     time_t when;
     int json;
+    enum cfg_output output; /* OUTPUT_AUTO: files with a log dir, else stderr */
+    int max_reports;        /* files: the most of the service's reports kept; 0 = all */
+    const char *trigger;    /* journal: "signal", "crash", ... */
+    size_t threads;         /* journal: threads in the report */
 };
 
 /*
@@ -27,13 +33,16 @@ struct sink_target {
 size_t sink_file_name(char *out, size_t len, const struct sink_target *t, unsigned n);
 
 /*
- * Writes the report. With a log dir: creates it (0700) if missing, writes
- * an unnamed file (O_TMPFILE, 0600) and links it in place, or where that
- * cannot be done a hidden temporary file (0600, O_EXCL|O_NOFOLLOW) renamed
- * into place; never replaces anything, and removes the temporary files
- * dead writers left behind. On any failure: one gmr: line and the report
- * goes to stderr. `written` receives the final path, or "" for stderr.
- * Returns 0 if the report was delivered somewhere.
+ * Writes the report where t->output says. To the journal: one entry
+ * (sink_journal.h). To files, in the log dir: creates it (0700) if
+ * missing, writes an unnamed file (O_TMPFILE, 0600) and links it in place,
+ * or where that cannot be done a hidden temporary file (0600,
+ * O_EXCL|O_NOFOLLOW) renamed into place; never replaces anything, removes
+ * the temporary files dead writers left behind, and then the service's
+ * oldest reports beyond max_reports (retention.h). On any failure: one
+ * gmr: line and the report goes to stderr. `written` receives the final
+ * path, or "" for stderr and the journal. Returns 0 if the report was
+ * delivered somewhere.
  */
 int sink_write(const struct sink_target *t, const struct buf *report, char *written, size_t len);
 

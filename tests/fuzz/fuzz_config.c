@@ -4,7 +4,8 @@
  *
  * The input is read three ways: as an ini file, as an environment (one
  * NAME=VALUE per line), and as a signal name; every setting is then
- * printed back, which must not overrun anything either.
+ * checked together and printed back, which must not overrun anything
+ * either.
  */
 #include "config.h"
 #include "signames.h"
@@ -55,6 +56,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     config_defaults(&cfg);
     config_apply_ini(&cfg, "fuzz.ini", (const char *)data, size, ignore, NULL);
     as_environment(&cfg, data, size);
+    config_check(&cfg, ignore, NULL);
+    if (config_output(&cfg) == OUTPUT_AUTO || (cfg.output == OUTPUT_FILES && !cfg.log_dir[0]))
+        abort(); /* config_check leaves a setting that works */
     config_absolutize(&cfg, "/some/working/directory");
     for (k = 0; k < CFG_COUNT; k++)
         config_value_text(&cfg, (enum cfg_key)k, text, sizeof(text));

@@ -85,6 +85,9 @@ START_TEST(defaults)
     ck_assert_int_eq(cfg.debuginfod, 0);
     ck_assert_int_eq(cfg.capture_timeout_ms, 1000);
     ck_assert_int_eq(cfg.max_frames, 256);
+    ck_assert_int_eq(cfg.output, OUTPUT_AUTO);
+    ck_assert_int_eq(config_output(&cfg), OUTPUT_STDERR);
+    ck_assert_int_eq(cfg.max_reports, 100);
     ck_assert_str_eq(cfg.redact, "*PASSWORD*,*PASSWD*,*SECRET*,*TOKEN*,*KEY*,*CREDENTIAL*,*AUTH*");
     for (k = 0; k < CFG_COUNT; k++)
         ck_assert_int_eq(cfg.source[k], CFG_FROM_DEFAULT);
@@ -191,6 +194,65 @@ static const char oslo_ini[] = "# a nova.conf, say\n"
                                "; libgmr's own\n"
                                "signal = USR1\n"
                                "format=json\n";
+
+START_TEST(output_and_retention)
+{
+    struct gmr_config cfg;
+    char *env[] = {"GMR_OUTPUT=Journal", "GMR_MAX_REPORTS=0", NULL};
+    char *bad[] = {"GMR_OUTPUT=syslog",       "GMR_MAX_REPORTS=-1", "GMR_MAX_REPORTS=5x",
+                   "GMR_MAX_REPORTS=1000001", "GMR_OUTPUT=",        NULL};
+    const char ini[] = "[gmr]\noutput = files\nmax_reports = 7\n[oslo_reports]\nlog_dir = /l\n";
+    char buf[64];
+
+    reset(&cfg);
+    config_apply_env(&cfg, env, collect, NULL);
+    ck_assert_msg(nwarnings == 0, "unexpected: %s", warnings);
+    ck_assert_int_eq(config_output(&cfg), OUTPUT_JOURNAL);
+    ck_assert_int_eq(cfg.max_reports, 0);
+    ck_assert_str_eq(config_value_text(&cfg, CFG_OUTPUT, buf, sizeof(buf)), "journal");
+    ck_assert_str_eq(config_value_text(&cfg, CFG_MAX_REPORTS, buf, sizeof(buf)), "0");
+
+    reset(&cfg);
+    config_apply_env(&cfg, bad, collect, NULL);
+    ck_assert_int_eq(nwarnings, 5);
+    ck_assert_int_eq(cfg.output, OUTPUT_AUTO);
+    ck_assert_int_eq(cfg.max_reports, 100);
+    ck_assert_ptr_nonnull(strstr(warnings, "GMR_OUTPUT='syslog': expected stderr, files or "
+                                           "journal; using files with a log directory, else "
+                                           "stderr\n"));
+    ck_assert_ptr_nonnull(strstr(warnings, "GMR_MAX_REPORTS='5x': expected a whole number from 0 "
+                                           "(keep all) to 1000000; using 100\n"));
+
+    /* Unset, the output follows the log dir. */
+    reset(&cfg);
+    config_apply_ini(&cfg, "/etc/g.ini", ini, sizeof(ini) - 1, collect, NULL);
+    config_check(&cfg, collect, NULL);
+    ck_assert_msg(nwarnings == 0, "unexpected: %s", warnings);
+    ck_assert_int_eq(config_output(&cfg), OUTPUT_FILES);
+    ck_assert_int_eq(cfg.source[CFG_OUTPUT], CFG_FROM_FILE);
+    ck_assert_int_eq(cfg.max_reports, 7);
+    reset(&cfg);
+    config_set(&cfg, CFG_LOG_DIR, "/var/log/gmr", CFG_FROM_ENV, &(const char *){NULL});
+    ck_assert_int_eq(config_output(&cfg), OUTPUT_FILES);
+    ck_assert_str_eq(config_value_text(&cfg, CFG_OUTPUT, buf, sizeof(buf)), "files");
+}
+END_TEST
+
+START_TEST(files_without_a_log_dir_use_stderr)
+{
+    struct gmr_config cfg;
+    char *env[] = {"GMR_OUTPUT=files", NULL};
+
+    reset(&cfg);
+    config_apply_env(&cfg, env, collect, NULL);
+    ck_assert_int_eq(nwarnings, 0);
+    config_check(&cfg, collect, NULL);
+    ck_assert_int_eq(nwarnings, 1);
+    ck_assert_str_eq(warnings,
+                     "GMR_OUTPUT=files: no log directory is set (GMR_LOG_DIR); using stderr\n");
+    ck_assert_int_eq(config_output(&cfg), OUTPUT_STDERR);
+}
+END_TEST
 
 START_TEST(oslo_reports_section)
 {
@@ -308,6 +370,8 @@ static Suite *suite(void)
     tcase_add_test(tc, environment_values);
     tcase_add_test(tc, bad_environment_values_keep_defaults);
     tcase_add_test(tc, overlong_value_is_clipped_in_message);
+    tcase_add_test(tc, output_and_retention);
+    tcase_add_test(tc, files_without_a_log_dir_use_stderr);
     tcase_add_test(tc, oslo_reports_section);
     tcase_add_test(tc, environment_wins_over_file);
     tcase_add_test(tc, bad_env_keeps_file_value);

@@ -120,7 +120,8 @@ END_TEST
 
 START_TEST(file_names)
 {
-    struct sink_target t = {"/tmp", "nova-api", 4242, 1795346471, 0};
+    struct sink_target t = {
+        .log_dir = "/tmp", .service = "nova-api", .pid = 4242, .when = 1795346471};
     char name[256];
 
     ck_assert_uint_gt(sink_file_name(name, sizeof(name), &t, 0), 0);
