@@ -165,8 +165,9 @@ int control_take(struct control *c, struct control_request *req)
         return 0;
     }
     if (read_line(req->fd, line, sizeof(line)) < 0 || parse(line, req) < 0) {
-        control_answer(req, NULL, "no request understood (expected \"report text\", \"report "
-                                  "json\" or \"report timeout\")");
+        control_answer(req, NULL,
+                       "no request understood (expected \"report text\", \"report "
+                       "json\" or \"report timeout\")");
         return 0;
     }
     return 1;
@@ -217,7 +218,7 @@ void control_answer_written(struct control_request *req, const char *written, co
     if (error)
         snprintf(line, sizeof(line), "error: %s\n", error);
     else
-        snprintf(line, sizeof(line), "ok%s%s\n", written[0] ? " " : "", written);
+        snprintf(line, sizeof(line), "ok %s\n", written);
     send_all(req->fd, line, strlen(line), ll_now_ms() + ANSWER_MS);
     close(req->fd);
     req->fd = -1;

@@ -9,7 +9,8 @@
  *   "report text", "report json"  "ok\n" and the report (gmr-report);
  *   "report timeout"              the report of a run's deadline, written
  *                                 where the process writes its reports,
- *                                 then "ok <path>\n" ("ok\n" for stderr)
+ *                                 then "ok <where>\n" (a path, "stderr"
+ *                                 or "the journal")
  *                                 (gmr-run --timeout);
  * or, to anything else, one line "error: <why>\n". Only root and the
  * process's own effective uid are served (SO_PEERCRED). See gmr-report(1).
@@ -24,17 +25,17 @@
 #define CONTROL_NAME_PREFIX "gmr-"
 
 struct control {
-    int fd;          /* the listening socket, or -1 */
-    ino_t ino;       /* its inode, to know it is still ours */
-    int said;        /* a failure to listen was reported once */
+    int fd;    /* the listening socket, or -1 */
+    ino_t ino; /* its inode, to know it is still ours */
+    int said;  /* a failure to listen was reported once */
 };
 
 /* One client asking for a report. */
 struct control_request {
-    int fd;     /* the connection, or -1 */
-    int json;   /* the format asked for */
+    int fd;      /* the connection, or -1 */
+    int json;    /* the format asked for */
     int to_sink; /* "report timeout": to the configured sink, not back */
-    pid_t pid;  /* the client, as SO_PEERCRED gives it */
+    pid_t pid;   /* the client, as SO_PEERCRED gives it */
     uid_t uid;
 };
 
@@ -49,8 +50,8 @@ int control_take(struct control *c, struct control_request *req);
 /* Answers a request with a report (or, report NULL, an error) and closes
    the connection. Never blocks for long on a client that does not read. */
 void control_answer(struct control_request *req, const struct buf *report, const char *error);
-/* Answers a to_sink request: the report was written to `written` ("" for
-   stderr), or could not be (error). Closes the connection. */
+/* Answers a to_sink request: the report was written to `written` (a path,
+   "stderr", "the journal"), or could not be (error). Closes the connection. */
 void control_answer_written(struct control_request *req, const char *written, const char *error);
 /* In a forked child: the parent's socket is not ours. */
 void control_after_fork(struct control *c);

@@ -149,7 +149,8 @@ void report_write(const struct report_ctx *ctx, const struct report_request *req
     render(&r, &out,
            req->reply && !req->reply->to_sink ? req->reply->json : ctx->cfg->format == FORMAT_JSON);
     if (req->reply && !req->reply->to_sink) {
-        control_answer(req->reply, &out, out.failed ? "out of memory while writing the report" : NULL);
+        control_answer(req->reply, &out,
+                       out.failed ? "out of memory while writing the report" : NULL);
         written[0] = '\0';
         goto out;
     }
@@ -165,7 +166,11 @@ void report_write(const struct report_ctx *ctx, const struct report_request *req
     target.threads = r.cap.n;
     delivered = sink_write(&target, &out, written, len) == 0;
     if (req->reply)
-        control_answer_written(req->reply, written, delivered ? NULL : "the report could not be written");
+        control_answer_written(req->reply,
+                               written[0]                        ? written
+                               : target.output == OUTPUT_JOURNAL ? "the journal"
+                                                                 : "stderr",
+                               delivered ? NULL : "the report could not be written");
 out:
     buf_free(&out);
     symbolizer_shed(ctx->sym);

@@ -39,10 +39,10 @@ struct report_ctx {
 
 /* Why a report is written. */
 struct report_request {
-    unsigned bits;      /* trigger_bits */
-    char reason[256];   /* gmr_report's, for TRIGGER_API */
-    unsigned api_calls; /* gmr_report calls this report answers */
-    pid_t api_caller;   /* the thread of the newest of them */
+    unsigned bits;                 /* trigger_bits */
+    char reason[256];              /* gmr_report's, for TRIGGER_API */
+    unsigned api_calls;            /* gmr_report calls this report answers */
+    pid_t api_caller;              /* the thread of the newest of them */
     struct control_request *reply; /* TRIGGER_REQUEST: the report goes back to this client */
 };
 

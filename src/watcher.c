@@ -55,8 +55,8 @@ struct watcher {
     struct trigger_file tf;
     struct control control;
     struct control_request asked; /* a client waiting for its report (fd -1: none) */
-    long long timeout_at_ms; /* GMR_TIMEOUT deadline on CLOCK_MONOTONIC, 0 = none */
-    long long release_at_ms; /* when to drop the symbol caches, 0 = nothing held */
+    long long timeout_at_ms;      /* GMR_TIMEOUT deadline on CLOCK_MONOTONIC, 0 = none */
+    long long release_at_ms;      /* when to drop the symbol caches, 0 = nothing held */
     int running;
 };
 

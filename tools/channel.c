@@ -100,7 +100,8 @@ static enum channel_result connect_to(pid_t pid, int *fd, char *why, size_t len)
         return CHANNEL_REFUSED;
     }
     if (getsockopt(*fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 || cred.pid != pid) {
-        snprintf(why, len, "@" NAME_PREFIX "%d is not served by process %d (but by %d): not asking it",
+        snprintf(why, len,
+                 "@" NAME_PREFIX "%d is not served by process %d (but by %d): not asking it",
                  (int)pid, (int)pid, (int)cred.pid);
         close(*fd);
         return CHANNEL_REFUSED;

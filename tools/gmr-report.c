@@ -100,8 +100,8 @@ static int ask_tree(pid_t root, const struct options *o)
         r = ask(pids[i], o, 1, &report, &skip, &len);
         proc_name(pids[i], name, sizeof(name));
         if (r == CHANNEL_NONE)
-            fprintf(stderr, "gmr-report: pid %d (%s) does not run libgmr: skipped\n",
-                    (int)pids[i], name);
+            fprintf(stderr, "gmr-report: pid %d (%s) does not run libgmr: skipped\n", (int)pids[i],
+                    name);
         timed_out |= r == CHANNEL_TIMED_OUT;
         if (r != CHANNEL_OK)
             continue;

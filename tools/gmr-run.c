@@ -41,9 +41,9 @@
 #define GMR_LIBDIR "/usr/local/lib"
 #endif
 
-#define MAX_PROCS     4096
-#define REPORT_MS     60000 /* one process's timeout report */
-#define END_TREE_MS   5000
+#define MAX_PROCS   4096
+#define REPORT_MS   60000 /* one process's timeout report */
+#define END_TREE_MS 5000
 
 struct options {
     const char *library;
@@ -130,7 +130,8 @@ static void parse_options(int argc, char **argv, struct options *o)
         } else if (!strcmp(a, "--timeout-abort")) {
             o->timeout_abort = 1;
         } else if (!strcmp(a, "--signal")) {
-            setenv("GMR_SIGNAL", need(argc, argv, i++, "--signal needs a signal name or number"), 1);
+            setenv("GMR_SIGNAL", need(argc, argv, i++, "--signal needs a signal name or number"),
+                   1);
         } else if (!strcmp(a, "--trigger-file")) {
             setenv("GMR_TRIGGER_FILE", need(argc, argv, i++, "--trigger-file needs a path"), 1);
         } else if (!strcmp(a, "--no-crash")) {
@@ -386,8 +387,9 @@ static void collect_reports(long timeout_ms)
     static pid_t pids[MAX_PROCS];
     size_t n = tree_now(pids, MAX_PROCS), i, asked = 0;
 
-    fprintf(stderr, "gmr-run: the run has lasted %g s (--timeout); a report from each process "
-                    "that runs libgmr\n",
+    fprintf(stderr,
+            "gmr-run: the run has lasted %g s (--timeout); a report from each process "
+            "that runs libgmr\n",
             timeout_ms / 1000.0);
     for (i = 0; i < n; i++) {
         char why[320], name[64], *answer;
@@ -400,8 +402,8 @@ static void collect_reports(long timeout_ms)
         proc_name(pids[i], name, sizeof(name));
         if (r == CHANNEL_OK && !strncmp(answer, "ok", 2)) {
             answer[strcspn(answer, "\n")] = '\0';
-            fprintf(stderr, "gmr-run: pid %d (%s): report %s\n", (int)pids[i], name,
-                    answer[2] ? answer + 3 : "on its stderr");
+            fprintf(stderr, "gmr-run: pid %d (%s): report written to %s\n", (int)pids[i], name,
+                    answer[2] ? answer + 3 : "?");
             asked++;
         } else if (r == CHANNEL_OK) {
             fprintf(stderr, "gmr-run: pid %d (%s): %.*s\n", (int)pids[i], name,
