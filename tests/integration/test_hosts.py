@@ -1018,6 +1018,12 @@ class UWSGI(OwnsSigusr2, HostChecks, GmrTestCase):
         run.collect([host.pid] + workers, lambda: touch(run.trigger))
         time.sleep(1.0)  # nothing more may come
         run.facts["reports"] = sorted(os.listdir(run.log_dir))
+        # The master and its workers over the channel: the workers' SIGUSR2
+        # (a backtrace in uWSGI's log) must not be touched.
+        backtraces = host.stderr().count("*** end of backtrace ***")
+        run.facts["gmr_report"] = gmr_report_tree(host.pid)
+        run.facts["backtraces_after_gmr_report"] = host.stderr().count(
+            "*** end of backtrace ***") - backtraces
         for _ in range(5):
             run.answers.append(http_get(port))
         run.facts["alive"] = host.alive() and children(host.pid) == workers
@@ -1038,6 +1044,16 @@ class UWSGI(OwnsSigusr2, HostChecks, GmrTestCase):
             self.assertIn("main", [f["function"] for f in main["frames"]], frames(main))
             self.assertIn(os.path.realpath(UWSGI_BIN), modules(main), frames(main))
         self.assertTrue(run.facts["alive"])
+
+    def test_gmr_report_asks_master_and_workers_over_the_channel(self):
+        status, pids, triggers, err = self.gmr.facts["gmr_report"]
+        self.assertEqual((status, pids, triggers),
+                         (0, sorted([self.gmr.facts["master"]] + self.gmr.facts["workers"]),
+                          ["request"]), err)
+        self.assertEqual(self.gmr.facts["backtraces_after_gmr_report"], 0)
+        status, pids, _, err = self.plain.facts["gmr_report"]
+        self.assertEqual((status, pids), (1, []))
+        self.assertEqual(self.plain.facts["backtraces_after_gmr_report"], 0)
 
     def test_workers_keep_their_own_sigusr2(self):
         for run in (self.plain, self.gmr):

@@ -298,12 +298,16 @@ class GmrReport(GmrTestCase):
             self.assertEqual(r.returncode, 1)
             self.assertIn("not allowed: only root and the process's own user may ask", r.stderr)
             self.assertTrue(t.alive())
-        # A worker that dropped to nobody: nobody and root may ask it.
-        with Target(testd("--threads", 1, "--drop-to", "65534:65534")) as t:
+        # A worker that dropped to nobody, and cannot write its root-owned
+        # log dir: nobody and root may ask it, and get the report.
+        os.makedirs(self.log_dir, mode=0o700)
+        env = base_env(GMR_LOG_DIR=self.log_dir)
+        with Target(testd("--threads", 1, "--drop-to", "65534:65534"), env=env) as t:
             for prefix in (nobody, ()):
                 r = self.report(t.pid, prefix=prefix)
                 self.assertEqual(r.returncode, 0, r.stderr)
                 self.assertIn("requested_by_uid = %d" % (65534 if prefix else 0), r.stdout)
+        self.assertEqual(os.listdir(self.log_dir), [])
 
     def test_survives_a_host_that_closes_every_descriptor(self):
         with Target(testd("--threads", 1, "--daemonize-fds")) as t:
