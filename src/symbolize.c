@@ -628,7 +628,7 @@ static void add_inlines(struct symbolizer *s, Dwfl_Module *mod, Dwarf_Addr addr,
 static void symbolize_into(struct symbolizer *s, uintptr_t pc, int exact, struct sym_result *r)
 {
     const struct dw_api *dw = s->dw;
-    Dwarf_Addr addr = exact ? pc : pc - 1, bias = 0;
+    Dwarf_Addr addr = exact ? pc : pc - 1, bias = 0, line_addr = 0;
     Dwfl_Module *mod = dw->dwfl_addrmodule(s->dwfl, addr);
     struct sym_frame f;
     GElf_Off off;
@@ -651,7 +651,13 @@ static void symbolize_into(struct symbolizer *s, uintptr_t pc, int exact, struct
     }
     line = dw->dwfl_module_getsrc(mod, addr);
     if (line)
-        f.file = dw->dwfl_lineinfo(line, NULL, &f.line, NULL, NULL, NULL);
+        f.file = dw->dwfl_lineinfo(line, &line_addr, &f.line, NULL, NULL, NULL);
+    /* The nearest line before a function without line information (crt1's
+       _start) belongs to other code: none rather than a wrong one. */
+    if (f.file && f.function && line_addr < addr - off) {
+        f.file = NULL;
+        f.line = 0;
+    }
     add_inlines(s, mod, addr, &f, r);
     push(r, &f);
 }

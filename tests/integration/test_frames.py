@@ -144,6 +144,11 @@ class Frames(GmrTestCase):
         # Names that are not mangled have no raw form.
         self.assertIn("main", raw)
         self.assertIsNone(raw["main"])
+        # _start (crt1, no line information) is given no line: not the
+        # nearest line before it, which is another function's.
+        start = [f for th in doc["threads"] for f in th["frames"] if f.get("symbol") == "_start"]
+        self.assertTrue(start)
+        self.assertEqual([f.get("file") for f in start], [None] * len(start))
 
     @unittest.skipUnless(shutil.which("eu-stack"), "eu-stack (Debian elfutils) is not installed")
     def test_names_agree_with_eu_stack(self):
