@@ -9,6 +9,7 @@
 #include "sections/sections.h"
 #include "sink.h"
 
+#include <malloc.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -173,7 +174,11 @@ void report_write(const struct report_ctx *ctx, const struct report_request *req
                                delivered ? NULL : "the report could not be written");
 out:
     buf_free(&out);
-    symbolizer_shed(ctx->sym);
+    /* elfutils' tables were malloc'd, megabytes of them: freed, they would
+       stay in the allocator's arenas, the host's RSS for good. Not in a
+       crash, whose frozen threads may hold an arena's lock. */
+    if (symbolizer_shed(ctx->sym) && !(req->bits & TRIGGER_CRASH))
+        malloc_trim(0);
     unwind_end(r.unwind);
     memreader_free(r.mr);
     capture_free(&r.cap);

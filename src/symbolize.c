@@ -146,10 +146,10 @@ static void release_names(struct symbolizer *s)
         free(s->names[--s->n_names]);
 }
 
-void symbolizer_shed(struct symbolizer *s)
+int symbolizer_shed(struct symbolizer *s)
 {
     if (!s)
-        return;
+        return 0;
     free(s->names); /* empty: each address gives its names back */
     s->names = NULL;
     s->names_cap = 0;
@@ -159,10 +159,11 @@ void symbolizer_shed(struct symbolizer *s)
     s->perfmap = NULL;
     s->perfmap_tried = 0;
     if (!s->dwfl)
-        return;
+        return 0;
     s->dw->dwfl_end(s->dwfl); /* closes every descriptor it had */
     s->dwfl = NULL;
     n_owned_fds = 0;
+    return 1;
 }
 
 void symbolizer_free(struct symbolizer *s)

@@ -135,6 +135,12 @@ class FrameKinds(GmrTestCase):
     def test_every_frame_eu_stack_names_is_named_alike(self):
         env = base_env(GMR_LOG_DIR=self.log_dir, GMR_FORMAT="json")
         with Target([FRAMES], env=env) as t:
+            # The main thread prints "ready", then goes to sleep: both tools
+            # must see it where it stays (clock_nanosleep, 230 on x86_64).
+            deadline = time.monotonic() + 10
+            while read("/proc/%d/syscall" % t.pid).split()[0] != "230":
+                self.assertLess(time.monotonic(), deadline, "the main thread never slept")
+                time.sleep(0.01)
             doc = self.report(t)
             time.sleep(0.2)
             theirs = eu_stack(t.pid)
