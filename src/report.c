@@ -9,7 +9,6 @@
 #include "sections/sections.h"
 #include "sink.h"
 
-#include <malloc.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -174,11 +173,7 @@ void report_write(const struct report_ctx *ctx, const struct report_request *req
                                delivered ? NULL : "the report could not be written");
 out:
     buf_free(&out);
-    /* elfutils' tables were malloc'd, megabytes of them: freed, they would
-       stay in the allocator's arenas, the host's RSS for good. Not in a
-       crash, whose frozen threads may hold an arena's lock. */
-    if (symbolizer_shed(ctx->sym) && !(req->bits & TRIGGER_CRASH))
-        malloc_trim(0);
+    symbolizer_shed(ctx->sym);
     unwind_end(r.unwind);
     memreader_free(r.mr);
     capture_free(&r.cap);

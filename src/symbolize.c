@@ -146,10 +146,10 @@ static void release_names(struct symbolizer *s)
         free(s->names[--s->n_names]);
 }
 
-int symbolizer_shed(struct symbolizer *s)
+void symbolizer_shed(struct symbolizer *s)
 {
     if (!s)
-        return 0;
+        return;
     free(s->names); /* empty: each address gives its names back */
     s->names = NULL;
     s->names_cap = 0;
@@ -159,11 +159,10 @@ int symbolizer_shed(struct symbolizer *s)
     s->perfmap = NULL;
     s->perfmap_tried = 0;
     if (!s->dwfl)
-        return 0;
+        return;
     s->dw->dwfl_end(s->dwfl); /* closes every descriptor it had */
     s->dwfl = NULL;
     n_owned_fds = 0;
-    return 1;
 }
 
 void symbolizer_free(struct symbolizer *s)

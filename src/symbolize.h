@@ -60,9 +60,8 @@ void symbolizer_refresh(struct symbolizer *s, const struct maps *maps);
 /* Symbolizes pc (a return address unless exact); NULL if elfutils could
    not be loaded. Valid until the next refresh. */
 const struct sym_result *symbolize(struct symbolizer *s, uintptr_t pc, int exact);
-/* At the end of each report: lets elfutils go, keeps the results.
-   Returns 1 if elfutils had been loaded for this report. */
-int symbolizer_shed(struct symbolizer *s);
+/* At the end of each report: lets elfutils go, keeps the results. */
+void symbolizer_shed(struct symbolizer *s);
 /* Is fd one elfutils holds open for the symbolizer? */
 int symbolizer_owns_fd(int fd);
 
