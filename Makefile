@@ -120,9 +120,9 @@ $(BUILD)/examples/%: examples/%.c $(BUILD)/config.mk
 	$(CC) -std=gnu11 -O2 -g -pthread -D_GNU_SOURCE $(WARN) -Iinclude $(SAN_FLAGS) -o $@ $< -ldl
 
 # The command-line tools (gmr-report): plain programs, no libgmr inside.
-$(BUILD)/%: tools/%.c $(TOOL_LIB_SRCS) $(wildcard tools/*.h) $(BUILD)/config.mk
+$(BUILD)/%: tools/%.c $(TOOL_LIB_SRCS) $(wildcard tools/*.h) src/control.h $(BUILD)/config.mk
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -O2 -g -D_GNU_SOURCE $(WARN) $(SAN_FLAGS) \
+	$(CC) -std=gnu11 -O2 -g -D_GNU_SOURCE $(WARN) $(SAN_FLAGS) -Isrc \
 	    -DGMR_LIBDIR='"$(LIBDIR)"' -o $@ $< $(TOOL_LIB_SRCS)
 
 check: unit fuzz-smoke integration

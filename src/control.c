@@ -31,17 +31,6 @@
 #define REQUEST_MS 500
 #define ANSWER_MS  5000
 
-/* @gmr-<pid>: the length of the address, its leading NUL included. */
-static socklen_t address(struct sockaddr_un *sa, pid_t pid)
-{
-    int n;
-
-    memset(sa, 0, sizeof(*sa));
-    sa->sun_family = AF_UNIX;
-    n = snprintf(sa->sun_path + 1, sizeof(sa->sun_path) - 1, CONTROL_NAME_PREFIX "%d", (int)pid);
-    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
-}
-
 static int still_ours(const struct control *c)
 {
     struct stat st;
@@ -52,7 +41,7 @@ static int still_ours(const struct control *c)
 void control_listen(struct control *c)
 {
     struct sockaddr_un sa;
-    socklen_t len = address(&sa, getpid());
+    socklen_t len = control_address(&sa, getpid());
     struct stat st;
     int fd;
 

@@ -20,9 +20,26 @@
 
 #include "buf.h"
 
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/un.h>
 
 #define CONTROL_NAME_PREFIX "gmr-"
+
+/* The address of pid's channel, @gmr-<pid>; returns its length (the
+   leading NUL of an abstract name included). The tools use it too. */
+static inline socklen_t control_address(struct sockaddr_un *sa, pid_t pid)
+{
+    int n;
+
+    memset(sa, 0, sizeof(*sa));
+    sa->sun_family = AF_UNIX;
+    n = snprintf(sa->sun_path + 1, sizeof(sa->sun_path) - 1, CONTROL_NAME_PREFIX "%d", (int)pid);
+    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+}
 
 struct control {
     int fd;    /* the listening socket, or -1 */

@@ -9,6 +9,7 @@
  */
 #include "channel.h"
 
+#include "control.h"
 #include "proctree.h"
 
 #include <errno.h>
@@ -22,8 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define NAME_PREFIX "gmr-" /* src/control.h */
-#define START_MS    2000
+#define START_MS 2000
 
 long long channel_now_ms(void)
 {
@@ -33,16 +33,6 @@ long long channel_now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static socklen_t address(struct sockaddr_un *sa, pid_t pid)
-{
-    int n;
-
-    memset(sa, 0, sizeof(*sa));
-    sa->sun_family = AF_UNIX;
-    n = snprintf(sa->sun_path + 1, sizeof(sa->sun_path) - 1, NAME_PREFIX "%d", (int)pid);
-    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
-}
-
 /* connect(), again for up to START_MS while a process with libgmr has no
    channel yet (it was just started). */
 static int connect_soon(int fd, pid_t pid)
@@ -50,7 +40,7 @@ static int connect_soon(int fd, pid_t pid)
     long long deadline = channel_now_ms() + START_MS;
     struct timespec pause = {0, 10 * 1000000};
     struct sockaddr_un sa;
-    socklen_t len = address(&sa, pid);
+    socklen_t len = control_address(&sa, pid);
 
     while (connect(fd, (const struct sockaddr *)&sa, len) < 0) {
         int err = errno;
@@ -91,7 +81,8 @@ static enum channel_result connect_to(pid_t pid, int *fd, char *why, size_t len)
         }
         if (err == ECONNREFUSED || err == ENOENT) {
             snprintf(why, len,
-                     "process %d does not run libgmr (no control channel @" NAME_PREFIX "%d; or it "
+                     "process %d does not run libgmr (no control channel @" CONTROL_NAME_PREFIX
+                     "%d; or it "
                      "runs in another network namespace: ask from there)",
                      (int)pid, (int)pid);
             return CHANNEL_NONE;
@@ -101,7 +92,8 @@ static enum channel_result connect_to(pid_t pid, int *fd, char *why, size_t len)
     }
     if (getsockopt(*fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 || cred.pid != pid) {
         snprintf(why, len,
-                 "@" NAME_PREFIX "%d is not served by process %d (but by %d): not asking it",
+                 "@" CONTROL_NAME_PREFIX
+                 "%d is not served by process %d (but by %d): not asking it",
                  (int)pid, (int)pid, (int)cred.pid);
         close(*fd);
         return CHANNEL_REFUSED;

@@ -241,6 +241,28 @@ def parse_text(text):
     return report
 
 
+def eu_stack(pid, *options):
+    """eu-stack -p (with options, -i say) on the stopped process:
+    {tid: [(pc, name or None), ...]}, innermost first."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        out = subprocess.run(["eu-stack"] + list(options) + ["-p", str(pid)], capture_output=True,
+                             text=True, timeout=60).stdout
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    stacks, tid = {}, None
+    for line in out.splitlines():
+        m = re.match(r"^TID (\d+):", line)
+        if m:
+            tid = int(m.group(1))
+            stacks[tid] = []
+            continue
+        m = re.match(r"^#\d+\s+0x([0-9a-f]+)(?:\s+(\S.*))?$", line)
+        if m and tid is not None:
+            stacks[tid].append((int(m.group(1), 16), m.group(2)))
+    return stacks
+
+
 def functions(thread):
     return [f["function"] for f in thread["frames"]]
 

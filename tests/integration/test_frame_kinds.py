@@ -3,14 +3,12 @@ trampoline, JIT code with and without a perf map; each frame's kind in
 JSON; and every frame eu-stack names, named the same way."""
 
 import os
-import re
 import shutil
-import signal
-import subprocess
 import time
 import unittest
 
-from gmrtest import TARGETS, GmrTestCase, Target, base_env, parse_text, read, wait_reports
+from gmrtest import (TARGETS, GmrTestCase, Target, base_env, eu_stack, parse_text, read,
+                     wait_reports)
 
 FRAMES = os.path.join(TARGETS, "frames")
 
@@ -45,27 +43,6 @@ function spinForGmr() { let a = 0; for (;;) { a = (a * 31 + 1) % 1000003; } }
 console.log('ready ' + process.pid);
 spinForGmr();
 """
-
-
-def eu_stack(pid):
-    """eu-stack -p on the stopped process: {tid: [names, in order]}."""
-    os.kill(pid, signal.SIGSTOP)
-    try:
-        out = subprocess.run(["eu-stack", "-p", str(pid)], capture_output=True, text=True,
-                             timeout=60).stdout
-    finally:
-        os.kill(pid, signal.SIGCONT)
-    stacks, tid = {}, None
-    for line in out.splitlines():
-        m = re.match(r"^TID (\d+):", line)
-        if m:
-            tid = int(m.group(1))
-            stacks[tid] = []
-            continue
-        m = re.match(r"^#\d+\s+0x[0-9a-f]+(?:\s+(\S.*))?$", line)
-        if m and tid is not None:
-            stacks[tid].append(m.group(1))
-    return stacks
 
 
 class FrameKinds(GmrTestCase):
@@ -143,7 +120,8 @@ class FrameKinds(GmrTestCase):
                 time.sleep(0.01)
             doc = self.report(t)
             time.sleep(0.2)
-            theirs = eu_stack(t.pid)
+            theirs = {tid: [name for _, name in frames]
+                      for tid, frames in eu_stack(t.pid).items()}
         parked = [th for th in doc["threads"] if th["name"] in ("frames", "in-handler", "jit-spin")]
         self.assertEqual(len(parked), 3)
         for th in parked:

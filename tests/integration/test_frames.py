@@ -7,12 +7,10 @@ without the padding the title left."""
 import os
 import re
 import shutil
-import signal
-import subprocess
 import time
 import unittest
 
-from gmrtest import (ROOT, SANITIZE, TARGETS, GmrTestCase, Target, base_env, functions,
+from gmrtest import (ROOT, SANITIZE, TARGETS, GmrTestCase, Target, base_env, eu_stack, functions,
                      ordered_subsequence, parse_text, read, wait_reports)
 
 CXXAPP = os.path.join(TARGETS, "cxxapp")
@@ -50,27 +48,6 @@ def module_range(pid, path):
                 lo, hi = fields[0].split("-")
                 spans += [int(lo, 16), int(hi, 16)]
     return min(spans), max(spans)
-
-
-def eu_stack_inlines(pid):
-    """eu-stack -i on the stopped process: {tid: [(pc, name), ...]}."""
-    os.kill(pid, signal.SIGSTOP)
-    try:
-        out = subprocess.run(["eu-stack", "-i", "-p", str(pid)], capture_output=True, text=True,
-                             timeout=60).stdout
-    finally:
-        os.kill(pid, signal.SIGCONT)
-    stacks, tid = {}, None
-    for line in out.splitlines():
-        m = re.match(r"^TID (\d+):", line)
-        if m:
-            tid = int(m.group(1))
-            stacks[tid] = []
-            continue
-        m = re.match(r"^#\d+\s+0x([0-9a-f]+)(?:\s+(\S.*))?$", line)
-        if m and tid is not None:
-            stacks[tid].append((int(m.group(1), 16), m.group(2)))
-    return stacks
 
 
 def unqualified(name):
@@ -160,7 +137,7 @@ class Frames(GmrTestCase):
         with Target([CXXAPP], env=env) as t:
             doc = self.json_report(t)
             time.sleep(0.2)
-            theirs = eu_stack_inlines(t.pid)
+            theirs = eu_stack(t.pid, "-i")
             lo, hi = module_range(t.pid, os.path.realpath(CXXAPP))
         checked = 0
         for th in doc["threads"]:
