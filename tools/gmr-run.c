@@ -25,8 +25,10 @@
 
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,23 +190,38 @@ static int find_library(char *out, size_t len)
 /*
  * libgmr judges the settings itself: what it would say to the command's
  * stderr (and then fall back to a default) is an error here, before the
- * command runs with settings other than those asked for.
+ * command runs with settings other than those asked for. `true` is run
+ * with the environment the command will have, LD_PRELOAD included.
  */
-static void check_settings(const char *library)
+static void check_settings(void)
 {
-    char line[1024], cmd[PATH_MAX + 64];
-    int bad = 0;
-    FILE *p;
+    char *argv[] = {"true", NULL}, line[1024];
+    posix_spawn_file_actions_t fa;
+    int pipefd[2], bad = 0, status;
+    extern char **environ;
+    FILE *err;
+    pid_t pid;
 
-    snprintf(cmd, sizeof(cmd), "env LD_PRELOAD='%s' true 2>&1 >/dev/null", library);
-    if (strchr(library, '\'') || !(p = popen(cmd, "r")))
+    if (pipe2(pipefd, O_CLOEXEC) < 0 || posix_spawn_file_actions_init(&fa) != 0)
         return;
-    while (fgets(line, sizeof(line), p))
+    posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    if (posix_spawnp(&pid, "true", &fa, NULL, argv, environ) != 0)
+        pid = -1;
+    posix_spawn_file_actions_destroy(&fa);
+    close(pipefd[1]);
+    err = fdopen(pipefd[0], "r");
+    while (err && fgets(line, sizeof(line), err))
         if (!strncmp(line, "gmr:", 4)) {
             fprintf(stderr, "gmr-run: %s", line);
             bad = 1;
         }
-    pclose(p);
+    if (err)
+        fclose(err);
+    else
+        close(pipefd[0]);
+    if (pid > 0)
+        waitpid(pid, &status, 0);
     if (bad) {
         fputs("gmr-run: try 'gmr-run --help'\n", stderr);
         exit(2);
@@ -298,17 +315,30 @@ static int needed_sanitizer(FILE *f, char *out, size_t len)
     return found;
 }
 
+/* The sanitizer runtime the ELF file at path needs, in out ("" if none). */
+static void runtime_of(const char *path, char *out, size_t len)
+{
+    FILE *f = fopen(path, "re");
+
+    out[0] = '\0';
+    if (!f)
+        return;
+    if (needed_sanitizer(f, out, len) < 0)
+        out[0] = '\0';
+    fclose(f);
+}
+
+/* [the runtime the command needs, or libgmr itself when it was built with
+   ASan (the project's own sanitizer tests)]:libgmr:[what was there] */
 static void set_preload(const char *library, const char *command)
 {
     char path[PATH_MAX], runtime[128] = "", *value;
     const char *old = getenv("LD_PRELOAD");
-    FILE *f;
 
-    if (resolve_command(command, path, sizeof(path)) == 0 && (f = fopen(path, "re"))) {
-        if (needed_sanitizer(f, runtime, sizeof(runtime)) < 0)
-            runtime[0] = '\0';
-        fclose(f);
-    }
+    if (resolve_command(command, path, sizeof(path)) == 0)
+        runtime_of(path, runtime, sizeof(runtime));
+    if (!runtime[0])
+        runtime_of(library, runtime, sizeof(runtime));
     if (old && runtime[0] && strstr(old, runtime))
         runtime[0] = '\0'; /* already preloaded, first or not: the user's choice */
     if (asprintf(&value, "%s%s%s%s%s", runtime, runtime[0] ? ":" : "", library,
@@ -513,8 +543,8 @@ int main(int argc, char **argv)
        own from the environment gmr-run was given. */
     unsetenv("GMR_TIMEOUT");
     unsetenv("GMR_TIMEOUT_ABORT");
-    check_settings(library);
     set_preload(library, o.command[0]);
+    check_settings();
     if (!o.timeout_ms)
         exec_command(o.command);
     supervise(&o);

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import time
 
-from gmrtest import (BUILD, LIB, ROOT, TARGETS, GmrTestCase, Target, base_env, parse_text,
+from gmrtest import (BUILD, LIB, ROOT, SANITIZE, TARGETS, GmrTestCase, Target, base_env, parse_text,
                      read, runtime_preload, testd, wait_reports)
 
 GMR_RUN = os.path.join(BUILD, "gmr-run")
@@ -158,6 +158,12 @@ class GmrRunTimeout(GmrTestCase):
         self.assertEqual(reports_of(self.log_dir), {shell: ["timeout"]}, p.stderr)
 
 
+def bare_env():
+    """The least environment: no libgmr, no sanitizer options of the tests'
+    own (a program built here runs with its sanitizer's defaults)."""
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/")}
+
+
 def sanitized_program(directory, flag):
     """A C program built with -fsanitize=<flag> that overflows a heap block;
     None if it cannot be built here."""
@@ -185,8 +191,9 @@ class GmrRunSanitizers(GmrTestCase):
         exe = sanitized_program(self.tmp, "address")
         if not exe:
             self.skipTest("cc -fsanitize=address does not build here")
-        bare = subprocess.run([exe], capture_output=True, text=True, env=plain_env())
-        r = gmr_run(exe)
+        bare = subprocess.run([exe], capture_output=True, text=True, env=bare_env())
+        r = subprocess.run([GMR_RUN, "--library", LIB, exe], capture_output=True, text=True,
+                           env=bare_env(), timeout=60)
         self.assertEqual((r.returncode, r.stdout), (bare.returncode, bare.stdout), r.stderr)
         self.assertEqual(bare.returncode, 1)
         self.assertNotIn("runtime does not come first", r.stderr)
@@ -197,14 +204,25 @@ class GmrRunSanitizers(GmrTestCase):
         report = parse_text(r.stderr[r.stderr.rfind("=" * 72, 0, ours):])
         main = next(t for t in report["threads"] if int(t["tid"]) == int(report["header"]["pid"]))
         self.assertIn("main", [f["function"] for f in main["frames"]])
+        # With abort_on_error the sanitizer ends in abort(): one report, the
+        # crash report of that SIGABRT, not a second one from its callback.
+        env = dict(bare_env(), ASAN_OPTIONS="abort_on_error=1")
+        r = subprocess.run([GMR_RUN, "--library", LIB, exe], capture_output=True, text=True,
+                           env=env, timeout=60)
+        self.assertEqual(r.returncode, -signal.SIGABRT, r.stderr[-2000:])
+        self.assertEqual(r.stderr.count("Guru Meditation"), 1, r.stderr[-3000:])
+        self.assertIn("trigger = crash", r.stderr)
 
     def test_ubsan_and_tsan_programs_run_as_without(self):
         for flag in ("undefined", "thread"):
+            if flag == "thread" and SANITIZE:
+                continue  # a libgmr built with ASan cannot go into a TSan process
             exe = sanitized_program(self.tmp, flag)
             if not exe:
                 continue
-            bare = subprocess.run([exe], capture_output=True, text=True, env=plain_env())
-            r = gmr_run(exe)
+            bare = subprocess.run([exe], capture_output=True, text=True, env=bare_env())
+            r = subprocess.run([GMR_RUN, "--library", LIB, exe], capture_output=True, text=True,
+                               env=bare_env(), timeout=60)
             self.assertEqual((r.returncode, r.stdout), (bare.returncode, bare.stdout),
                              (flag, r.stderr))
 
