@@ -78,6 +78,13 @@ class GmrRun(GmrTestCase):
             wait_reports(self.log_dir, 2)
 
 
+def kill_quietly(pid):
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
 def fake_channel(pid):
     """A socket that takes @gmr-<pid> and never answers: an impostor when
     pid is not ours, a hung watcher when it is."""
@@ -340,6 +347,7 @@ class GmrReport(GmrTestCase):
         env = base_env(GMR_INHERIT="0")
         with Target(testd("--threads", 1, "--fork", "--spawn", "sleep 30"), env=env) as t:
             child = int(t.wait_line("child").split()[1])
+            self.addCleanup(kill_quietly, child)  # not the Target's: it outlives it
             time.sleep(0.3)
             r = self.report("--tree", t.pid)
             self.assertEqual(r.returncode, 0, r.stderr)

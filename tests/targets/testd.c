@@ -470,6 +470,7 @@ int main(int argc, char **argv)
     if (do_fork) {
         pid_t child = fork();
         if (child == 0) {
+            alarm((unsigned)lifetime); /* not inherited: the child's own */
             printf("child %d\n", (int)getpid());
             fflush(stdout);
             for (;;)
