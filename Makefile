@@ -208,7 +208,7 @@ lint: $(BUILD)/config.mk
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	    --inline-suppr --suppress=missingIncludeSystem -Iinclude -D__x86_64__ \
 	    src preload tools
-	clang-tidy --quiet $(LIB_SRCS) $(PRELOAD_SRCS) $(TOOL_SRCS) $(TOOL_LIB_SRCS) -- $(ALL_CFLAGS)
+	clang-tidy --quiet $(LIB_SRCS) $(PRELOAD_SRCS) $(TOOL_SRCS) $(TOOL_LIB_SRCS) -- $(ALL_CFLAGS) -Isrc
 
 clean:
 	rm -rf build

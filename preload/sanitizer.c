@@ -29,13 +29,16 @@ typedef const char *(*default_options_fn)(void);
    setting wins, as in the runtime's own parser. */
 static int sets_abort(const char *options, int current)
 {
-    const char *p = options;
+    static const char key[] = "abort_on_error=";
+    const char *p;
 
-    while (p && (p = strstr(p, "abort_on_error="))) {
-        const char *v = p + strlen("abort_on_error=");
+    if (!options)
+        return current;
+    for (p = strstr(options, key); p; p = strstr(p + 1, key)) {
+        const char *v = p + sizeof(key) - 1;
+
         if (p == options || strchr(" :,\t\n", p[-1]))
-            current = v[0] == '1' || !strncmp(v, "true", 4);
-        p = v;
+            current = v[0] == '1' || !strncmp(v, "true", 4) || !strncmp(v, "yes", 3);
     }
     return current;
 }

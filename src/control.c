@@ -22,20 +22,29 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-#define BACKLOG    8
-#define REQUEST_MS 500
-#define ANSWER_MS  5000
+#define BACKLOG         8
+#define REQUEST_MS      500
+#define ANSWER_MS       5000
+#define ACCEPT_PAUSE_MS 1000
 
-static int still_ours(const struct control *c)
+/* Is fd still the socket of that inode (a host may close it and reuse
+   the number, where the watcher shares the host's table)? */
+static int same_socket(int fd, ino_t ino)
 {
     struct stat st;
 
-    return c->fd >= 0 && fstat(c->fd, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_ino == c->ino;
+    return fd >= 0 && fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_ino == ino;
+}
+
+static int still_ours(const struct control *c)
+{
+    return same_socket(c->fd, c->ino);
 }
 
 void control_listen(struct control *c)
@@ -70,6 +79,8 @@ fail:
 
 int control_fd(const struct control *c)
 {
+    if (c->resume_at_ms && ll_now_ms() < c->resume_at_ms)
+        return -1;
     return c->fd;
 }
 
@@ -128,8 +139,26 @@ static int parse(const char *line, struct control_request *req)
     return 0;
 }
 
+/*
+ * Root; or a user who could trace this process, by the kernel's rule for
+ * ptrace and /proc/PID/maps: the process is dumpable and that user is its
+ * real, effective and saved uid. A worker that dropped from root to nobody
+ * is not dumpable, and nobody may not read its stacks and mappings.
+ */
+static int allowed(uid_t uid)
+{
+    uid_t r, e, s;
+
+    if (uid == 0)
+        return 1;
+    if (prctl(PR_GET_DUMPABLE) != 1 || getresuid(&r, &e, &s) < 0)
+        return 0;
+    return uid == r && uid == e && uid == s;
+}
+
 int control_take(struct control *c, struct control_request *req)
 {
+    struct stat st;
     struct ucred cred;
     socklen_t clen = sizeof(cred);
     char line[64];
@@ -138,19 +167,28 @@ int control_take(struct control *c, struct control_request *req)
     req->fd = -1;
     if (c->fd < 0)
         return 0;
-    req->fd = accept4(c->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (req->fd < 0)
+    if (control_fd(c) < 0)
         return 0;
+    req->fd = accept4(c->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (req->fd < 0) {
+        /* Out of descriptors, say: the connection stays pending and the
+           socket readable; look again in a second, not at once. */
+        c->resume_at_ms = errno == EAGAIN || errno == EINTR ? 0 : ll_now_ms() + ACCEPT_PAUSE_MS;
+        return 0;
+    }
+    c->resume_at_ms = 0;
+    if (fstat(req->fd, &st) == 0)
+        req->ino = st.st_ino;
     if (getsockopt(req->fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) {
         control_answer(req, NULL, "cannot tell who is asking");
         return 0;
     }
     req->pid = cred.pid;
     req->uid = cred.uid;
-    /* Root, or whoever the process runs as now (a worker that dropped its
-       privileges is asked by its new user, or by root). */
-    if (cred.uid != 0 && cred.uid != geteuid()) {
-        control_answer(req, NULL, "not allowed: only root and the process's own user may ask");
+    if (!allowed(cred.uid)) {
+        control_answer(req, NULL,
+                       "not allowed: only root, and the process's own user when it could trace "
+                       "the process, may ask");
         return 0;
     }
     if (read_line(req->fd, line, sizeof(line)) < 0 || parse(line, req) < 0) {
@@ -187,8 +225,13 @@ void control_answer(struct control_request *req, const struct buf *report, const
 
     if (req->fd < 0)
         return;
+    if (!same_socket(req->fd, req->ino)) {
+        req->fd = -1; /* closed under us, and the number reused: not ours */
+        return;
+    }
     if (report && !error) {
-        if (send_all(req->fd, "ok\n", 3, deadline) == 0)
+        snprintf(line, sizeof(line), "ok %zu\n", report->len);
+        if (send_all(req->fd, line, strlen(line), deadline) == 0)
             send_all(req->fd, report->data, report->len, deadline);
     } else {
         snprintf(line, sizeof(line), "error: %s\n", error ? error : "no report");
@@ -204,6 +247,10 @@ void control_answer_written(struct control_request *req, const char *written, co
 
     if (req->fd < 0)
         return;
+    if (!same_socket(req->fd, req->ino)) {
+        req->fd = -1;
+        return;
+    }
     if (error)
         snprintf(line, sizeof(line), "error: %s\n", error);
     else
@@ -213,12 +260,17 @@ void control_answer_written(struct control_request *req, const char *written, co
     req->fd = -1;
 }
 
-void control_after_fork(struct control *c)
+void control_after_fork(struct control *c, struct control_request *asked)
 {
-    /* With a shared table the child has a copy of the parent's socket:
-       close it. With the watcher's own table, that number is the host's. */
+    /* With a shared table the child has copies of the parent's sockets:
+       close them. With the watcher's own table, those numbers are the
+       host's, other sockets: left alone. */
     if (still_ours(c))
         close(c->fd);
+    if (same_socket(asked->fd, asked->ino))
+        close(asked->fd);
+    asked->fd = -1;
     c->fd = -1;
     c->said = 0;
+    c->resume_at_ms = 0;
 }

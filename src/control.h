@@ -6,14 +6,17 @@
  * it goes with the process), listened on by the watcher in its own
  * descriptor table. A client connects, sends one line, and reads to end of
  * file:
- *   "report text", "report json"  "ok\n" and the report (gmr-report);
+ *   "report text", "report json"  "ok <length>\n" and the report, so
+ *                                 that a cut-off one shows (gmr-report);
  *   "report timeout"              the report of a run's deadline, written
  *                                 where the process writes its reports,
  *                                 then "ok <where>\n" (a path, "stderr"
  *                                 or "the journal")
  *                                 (gmr-run --timeout);
- * or, to anything else, one line "error: <why>\n". Only root and the
- * process's own effective uid are served (SO_PEERCRED). See gmr-report(1).
+ * or, to anything else, one line "error: <why>\n". Root is served, and
+ * another user (SO_PEERCRED) only if the process could be traced by it:
+ * dumpable, and that user its real, effective and saved uid (the kernel's
+ * own rule for ptrace and /proc). See gmr-report(1).
  */
 #ifndef GMR_CONTROL_H
 #define GMR_CONTROL_H
@@ -42,14 +45,16 @@ static inline socklen_t control_address(struct sockaddr_un *sa, pid_t pid)
 }
 
 struct control {
-    int fd;    /* the listening socket, or -1 */
-    ino_t ino; /* its inode, to know it is still ours */
-    int said;  /* a failure to listen was reported once */
+    int fd;                 /* the listening socket, or -1 */
+    ino_t ino;              /* its inode, to know it is still ours */
+    int said;               /* a failure to listen was reported once */
+    long long resume_at_ms; /* accept failed (EMFILE...): not polled until then */
 };
 
 /* One client asking for a report. */
 struct control_request {
     int fd;      /* the connection, or -1 */
+    ino_t ino;   /* its inode, to know it is still ours */
     int json;    /* the format asked for */
     int to_sink; /* "report timeout": to the configured sink, not back */
     pid_t pid;   /* the client, as SO_PEERCRED gives it */
@@ -59,7 +64,8 @@ struct control_request {
 /* Listens on @gmr-<getpid()>; on failure one gmr: line, and fd is -1.
    Done again if the socket was closed under us. */
 void control_listen(struct control *c);
-/* The descriptor to poll for POLLIN, or -1. */
+/* The descriptor to poll for POLLIN, or -1 (also for a while after
+   accept failed, so that a pending connection cannot spin the watcher). */
 int control_fd(const struct control *c);
 /* Takes one waiting connection. Returns 1 with a request to answer; 0 if
    there was none, or it was refused (the client is told why). */
@@ -70,7 +76,9 @@ void control_answer(struct control_request *req, const struct buf *report, const
 /* Answers a to_sink request: the report was written to `written` (a path,
    "stderr", "the journal"), or could not be (error). Closes the connection. */
 void control_answer_written(struct control_request *req, const char *written, const char *error);
-/* In a forked child: the parent's socket is not ours. */
-void control_after_fork(struct control *c);
+/* In a forked child: the parent's socket, and its client's connection,
+   are not ours; with a shared descriptor table the child closes its copies
+   (the client would otherwise never see the end of its answer). */
+void control_after_fork(struct control *c, struct control_request *asked);
 
 #endif

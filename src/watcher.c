@@ -87,6 +87,7 @@ static long long wait_limit(const struct watcher *w, long long now)
 
     wait_ms = sooner(wait_ms, w->timeout_at_ms, now);
     wait_ms = sooner(wait_ms, w->release_at_ms, now);
+    wait_ms = sooner(wait_ms, w->control.resume_at_ms, now); /* the channel back in the poll */
     if (!handler_wake_signal() && (wait_ms < 0 || wait_ms > NO_WAKE_SIGNAL_POLL_MS))
         wait_ms = NO_WAKE_SIGNAL_POLL_MS;
     return wait_ms;
@@ -334,6 +335,7 @@ void watcher_after_fork(void)
         atomic_store(&hs.watcher_state, WATCHER_FORKED);
         w->running = 0;
         trigger_file_after_fork(&w->tf); /* its copy of our descriptor */
+        control_after_fork(&w->control, &w->asked);
         return;
     }
     /* The parent's watcher may have been anywhere, holding its objects'
@@ -342,8 +344,7 @@ void watcher_after_fork(void)
     w->release_at_ms = 0;
     unwind_after_fork();
     trigger_file_after_fork(&w->tf);
-    control_after_fork(&w->control);
-    w->asked.fd = -1; /* the parent's client */
+    control_after_fork(&w->control, &w->asked); /* and the parent's client */
     if (w->ctx.cfg->timeout_ms)
         w->timeout_at_ms = ll_now_ms() + w->ctx.cfg->timeout_ms;
     spawn(w);

@@ -33,19 +33,25 @@ long long channel_now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* connect(), again for up to START_MS while a process with libgmr has no
-   channel yet (it was just started). */
-static int connect_soon(int fd, pid_t pid)
+/*
+ * connect() without blocking: again for up to START_MS while a process with
+ * libgmr has no channel yet (it was just started), and until the deadline
+ * while its queue is full (EAGAIN: a stopped process, clients that gave
+ * up, a squatter), where a blocking connect() would wait for ever.
+ */
+static int connect_soon(int fd, pid_t pid, long long deadline)
 {
-    long long deadline = channel_now_ms() + START_MS;
+    long long started = channel_now_ms();
     struct timespec pause = {0, 10 * 1000000};
     struct sockaddr_un sa;
     socklen_t len = control_address(&sa, pid);
 
     while (connect(fd, (const struct sockaddr *)&sa, len) < 0) {
         int err = errno;
+        long long now = channel_now_ms();
+        int starting = err == ECONNREFUSED && now < started + START_MS && proc_maps_libgmr(pid);
 
-        if (err != ECONNREFUSED || channel_now_ms() > deadline || !proc_maps_libgmr(pid)) {
+        if (!(starting || err == EAGAIN || err == EINTR) || now >= deadline) {
             errno = err;
             return -1;
         }
@@ -54,20 +60,27 @@ static int connect_soon(int fd, pid_t pid)
     return 0;
 }
 
-static enum channel_result connect_to(pid_t pid, int *fd, char *why, size_t len)
+static enum channel_result connect_to(pid_t pid, long long deadline, int *fd, char *why, size_t len)
 {
-    struct ucred cred;
+    struct ucred cred = {0, 0, 0};
     socklen_t clen = sizeof(cred);
 
-    *fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    *fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (*fd < 0) {
         snprintf(why, len, "cannot make a socket: %s", strerror(errno));
         return CHANNEL_REFUSED;
     }
-    if (connect_soon(*fd, pid) < 0) {
+    if (connect_soon(*fd, pid, deadline) < 0) {
         int err = errno;
 
         close(*fd);
+        if (err == EAGAIN) {
+            snprintf(why, len,
+                     "process %d's control channel is busy (its queue is full; is it "
+                     "stopped?): no answer in time",
+                     (int)pid);
+            return CHANNEL_TIMED_OUT;
+        }
         if (!proc_exists(pid)) {
             snprintf(why, len, "no process %d", (int)pid);
             return CHANNEL_REFUSED;
@@ -126,7 +139,7 @@ static int read_all(int fd, char **buf, size_t *len, long long deadline)
             cap *= 2;
         }
         n = read(fd, *buf + *len, cap - *len);
-        if (n < 0 && errno == EINTR)
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
         if (n == 0 || (n < 0 && errno == ECONNRESET)) {
             (*buf)[*len] = '\0';
@@ -141,20 +154,21 @@ static int read_all(int fd, char **buf, size_t *len, long long deadline)
 enum channel_result channel_ask(pid_t pid, const char *request, int timeout_ms, char **answer,
                                 size_t *len, char *why, size_t why_len)
 {
+    long long deadline = channel_now_ms() + timeout_ms;
     enum channel_result r;
     char line[64];
     int fd;
 
     *answer = NULL;
     *len = 0;
-    r = connect_to(pid, &fd, why, why_len);
+    r = connect_to(pid, deadline, &fd, why, why_len);
     if (r != CHANNEL_OK)
         return r;
     snprintf(line, sizeof(line), "%s\n", request);
     if (send(fd, line, strlen(line), MSG_NOSIGNAL) < 0 && errno != EPIPE && errno != ECONNRESET) {
         snprintf(why, why_len, "cannot ask process %d: %s", (int)pid, strerror(errno));
         r = CHANNEL_REFUSED;
-    } else if (read_all(fd, answer, len, channel_now_ms() + timeout_ms) < 0) {
+    } else if (read_all(fd, answer, len, deadline) < 0) {
         free(*answer);
         *answer = NULL;
         snprintf(why, why_len, "no report from process %d within %g s", (int)pid,

@@ -49,9 +49,25 @@ static void usage(FILE *out)
           out);
 }
 
-/* Asks one process. The report (after the answer's "ok" line) is
-   *report + *skip, *len bytes in all. `quiet`: say nothing of a process
-   that does not run libgmr. */
+/* The answer's first line: "ok <length>" and exactly that many bytes
+   after it. Returns the length of that line, 0 if the answer is not a
+   whole report. */
+static size_t whole_report(const char *answer, size_t len)
+{
+    const char *nl = memchr(answer, '\n', len);
+    unsigned long long want;
+    char *end;
+
+    if (!nl || strncmp(answer, "ok ", 3))
+        return 0;
+    want = strtoull(answer + 3, &end, 10);
+    if (end != nl || want != len - (size_t)(nl + 1 - answer))
+        return 0;
+    return (size_t)(nl + 1 - answer);
+}
+
+/* Asks one process. The report is *report + *skip, *len bytes in all.
+   `quiet`: say nothing of a process that does not run libgmr. */
 static enum channel_result ask(pid_t pid, const struct options *o, int quiet, char **report,
                                size_t *skip, size_t *len)
 {
@@ -60,17 +76,21 @@ static enum channel_result ask(pid_t pid, const struct options *o, int quiet, ch
 
     r = channel_ask(pid, o->json ? "report json" : "report text", o->timeout_ms, report, len, why,
                     sizeof(why));
-    if (r == CHANNEL_OK && strncmp(*report, "ok\n", 3)) {
-        /* "error: <why>" from the process */
-        fprintf(stderr, "gmr-report: process %d: %.*s\n", (int)pid, (int)strcspn(*report, "\n"),
-                *len ? *report : "closed the connection without a report");
+    if (r == CHANNEL_OK && !(*skip = whole_report(*report, *len))) {
+        if (!strncmp(*report, "ok ", 3))
+            fprintf(stderr, "gmr-report: process %d: the report was cut off\n", (int)pid);
+        else if (*len)
+            fprintf(stderr, "gmr-report: process %d: %.*s\n", (int)pid, (int)strcspn(*report, "\n"),
+                    *report); /* "error: <why>" */
+        else
+            fprintf(stderr, "gmr-report: process %d closed the connection without a report\n",
+                    (int)pid);
         free(*report);
         *report = NULL;
         return CHANNEL_REFUSED;
     }
     if (r != CHANNEL_OK && !(r == CHANNEL_NONE && quiet))
         fprintf(stderr, "gmr-report: %s\n", why);
-    *skip = 3;
     return r;
 }
 
@@ -136,13 +156,16 @@ static int parse_options(int argc, char **argv, struct options *o, pid_t *pid)
             o->json = 1;
         } else if (!strcmp(argv[i], "--tree")) {
             o->tree = 1;
+        } else if (!strcmp(argv[i], "--timeout") && i + 1 == argc) {
+            fprintf(stderr, "gmr-report: --timeout needs a number of seconds\n");
+            return -1;
         } else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
             s = strtod(argv[++i], &end);
             if (end == argv[i] || *end || !(s > 0 && s <= 86400)) {
                 fprintf(stderr, "gmr-report: not a number of seconds: %s\n", argv[i]);
                 return -1;
             }
-            o->timeout_ms = (int)(s * 1000);
+            o->timeout_ms = s * 1000 < 1 ? 1 : (int)(s * 1000);
         } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             usage(stdout);
             exit(OK);

@@ -45,6 +45,7 @@
 
 #define MAX_PROCS   4096
 #define REPORT_MS   60000 /* one process's timeout report */
+#define COLLECT_MS  60000 /* all of them */
 #define END_TREE_MS 5000
 
 struct options {
@@ -396,15 +397,21 @@ static size_t tree_now(pid_t *pids, size_t max)
  * closes the connection without a word (its watcher goes with the old
  * image): the new image is asked again, once it listens.
  */
-static enum channel_result ask_timeout_report(pid_t pid, char **answer, size_t *len, char *why,
-                                              size_t why_len)
+static enum channel_result ask_timeout_report(pid_t pid, long long until, char **answer,
+                                              size_t *len, char *why, size_t why_len)
 {
     struct timespec pause = {0, 50 * 1000000};
     enum channel_result r;
     int tries = 0;
 
     for (;;) {
-        r = channel_ask(pid, "report timeout", REPORT_MS, answer, len, why, why_len);
+        long long left = until - channel_now_ms();
+
+        r = channel_ask(pid, "report timeout",
+                        left > REPORT_MS ? REPORT_MS
+                        : left > 1       ? (int)left
+                                         : 1,
+                        answer, len, why, why_len);
         if (r != CHANNEL_OK || *len || ++tries > 3)
             return r;
         free(*answer);
@@ -412,10 +419,13 @@ static enum channel_result ask_timeout_report(pid_t pid, char **answer, size_t *
     }
 }
 
+/* Every libgmr process of the tree, one after the other, within
+   COLLECT_MS in all: a stopped or stuck one cannot hold the run for long. */
 static void collect_reports(long timeout_ms)
 {
     static pid_t pids[MAX_PROCS];
-    size_t n = tree_now(pids, MAX_PROCS), i, asked = 0;
+    size_t n = tree_now(pids, MAX_PROCS), i, asked = 0, reached = 0;
+    long long until = channel_now_ms() + COLLECT_MS;
 
     fprintf(stderr,
             "gmr-run: the run has lasted %g s (--timeout); a report from each process "
@@ -426,10 +436,17 @@ static void collect_reports(long timeout_ms)
         enum channel_result r;
         size_t len;
 
-        r = ask_timeout_report(pids[i], &answer, &len, why, sizeof(why));
-        if (!proc_exists(pids[i]))
-            continue; /* gone since the walk: nothing to ask */
+        if (channel_now_ms() >= until) {
+            fprintf(stderr, "gmr-run: no time left to ask the other %zu processes\n", n - i);
+            break;
+        }
+        r = ask_timeout_report(pids[i], until, &answer, &len, why, sizeof(why));
         proc_name(pids[i], name, sizeof(name));
+        reached += r != CHANNEL_NONE;
+        if (r != CHANNEL_OK && !proc_exists(pids[i])) {
+            free(answer);
+            continue; /* gone since the walk: nothing to ask */
+        }
         if (r == CHANNEL_OK && !strncmp(answer, "ok", 2)) {
             answer[strcspn(answer, "\n")] = '\0';
             fprintf(stderr, "gmr-run: pid %d (%s): report written to %s\n", (int)pids[i], name,
@@ -443,8 +460,10 @@ static void collect_reports(long timeout_ms)
         }
         free(answer);
     }
-    if (!asked)
+    if (!reached)
         fputs("gmr-run: no process of the tree runs libgmr: no report\n", stderr);
+    else if (!asked)
+        fputs("gmr-run: no process of the tree could write a report\n", stderr);
 }
 
 /* SIGKILL for every process of the tree, until none is left (bounded). */
@@ -469,6 +488,7 @@ static const int passed_on[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUS
 static void supervise(const struct options *o)
 {
     long long deadline = channel_now_ms() + o->timeout_ms;
+    sighandler_t old_chld;
     sigset_t set, old;
     pid_t child;
     size_t i;
@@ -478,6 +498,9 @@ static void supervise(const struct options *o)
     for (i = 0; i < sizeof(passed_on) / sizeof(passed_on[0]); i++)
         sigaddset(&set, passed_on[i]);
     sigprocmask(SIG_BLOCK, &set, &old);
+    /* Ignored SIGCHLD (inherited from whoever started us) would have the
+       kernel reap the command unseen: gmr-run would wait for ever. */
+    old_chld = signal(SIGCHLD, SIG_DFL);
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     child = fork();
     if (child < 0) {
@@ -486,6 +509,7 @@ static void supervise(const struct options *o)
     }
     if (child == 0) {
         prctl(PR_SET_CHILD_SUBREAPER, 0);
+        signal(SIGCHLD, old_chld); /* the command's as it would have been */
         sigprocmask(SIG_SETMASK, &old, NULL);
         exec_command(o->command);
     }
@@ -519,8 +543,11 @@ static void supervise(const struct options *o)
             while ((p = waitpid(-1, &status, WNOHANG)) > 0)
                 if (p == child)
                     end_as(status);
-        } else if (sig > 0) {
-            kill(child, sig);
+        } else if (sig > 0 && si.si_code != SI_KERNEL) {
+            /* SI_KERNEL: typed at the terminal, so the whole foreground
+               group, the command too, has it already. */
+            if (kill(child, sig) < 0 && errno == ESRCH && waitpid(child, &status, WNOHANG) == child)
+                end_as(status);
         }
     }
 }

@@ -155,6 +155,22 @@ class GmrRunTimeout(GmrTestCase):
             self.assertEqual(t.proc.wait(timeout=20), -signal.SIGTERM)
         self.assertFalse(os.path.exists("/proc/%d" % child))
 
+    def test_started_with_sigchld_ignored(self):
+        # The kernel would reap the command unseen; gmr-run must still see
+        # it end, and the command still starts with SIGCHLD ignored.
+        def run(*command):
+            return subprocess.run([GMR_RUN, "--library", LIB, "--timeout", "30", "--"]
+                                  + list(command), env=plain_env(), capture_output=True,
+                                  text=True, timeout=20,
+                                  preexec_fn=lambda: signal.signal(signal.SIGCHLD,
+                                                                   signal.SIG_IGN))
+
+        self.assertEqual(run("sh", "-c", "exit 7").returncode, 7)
+        r = run("grep", "SigIgn", "/proc/self/status")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        ignored = int(r.stdout.split()[1], 16)
+        self.assertTrue(ignored & (1 << (signal.SIGCHLD - 1)), r.stdout)
+
     def test_gmr_timeout_is_not_inherited(self):
         # GMR_TIMEOUT set by hand: the shell that reads it reports; its
         # child, exec'd with libgmr, has no clock of its own.
@@ -314,25 +330,58 @@ class GmrReport(GmrTestCase):
         self.assertEqual(r.returncode, 3)
         self.assertIn("no report from process %d within" % os.getpid(), r.stderr)
 
-    def test_only_root_and_the_same_user(self):
+    def test_only_root_and_who_could_trace_it(self):
+        # The kernel's rule for ptrace and /proc/PID/maps: root, or the
+        # process's own user while it is dumpable.
         nobody = setpriv_nobody()
         if not nobody:
             self.skipTest("needs root and setpriv (util-linux) to ask as another user")
         with Target(testd("--threads", 1)) as t:
             r = self.report(t.pid, prefix=nobody)
             self.assertEqual(r.returncode, 1)
-            self.assertIn("not allowed: only root and the process's own user may ask", r.stderr)
+            self.assertIn("not allowed: only root, and the process's own user when it could "
+                          "trace the process, may ask", r.stderr)
             self.assertTrue(t.alive())
-        # A worker that dropped to nobody, and cannot write its root-owned
-        # log dir: nobody and root may ask it, and get the report.
+        # A process that runs as nobody from the start: nobody may ask it.
+        # (setpriv itself runs without libgmr: it changes its uid, then its
+        # capabilities in its main thread only, then its gid, which glibc
+        # then asks of every thread, libgmr's watcher too, and aborts when
+        # the watcher may not.)
+        env = {k: v for k, v in base_env().items() if k != "LD_PRELOAD"}
+        argv = nobody + ["env", "LD_PRELOAD=" + runtime_preload()] + testd("--threads", 1)
+        with Target(argv, env=env) as t:
+            r = self.report(t.pid, prefix=nobody)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("requested_by_uid = 65534", r.stdout)
+        # A worker that dropped from root to nobody is not dumpable: nobody
+        # may not read its maps, nor its stacks; root may, and gets the
+        # report though the worker cannot write its root-owned log dir.
         os.makedirs(self.log_dir, mode=0o700)
         env = base_env(GMR_LOG_DIR=self.log_dir)
         with Target(testd("--threads", 1, "--drop-to", "65534:65534"), env=env) as t:
-            for prefix in (nobody, ()):
-                r = self.report(t.pid, prefix=prefix)
-                self.assertEqual(r.returncode, 0, r.stderr)
-                self.assertIn("requested_by_uid = %d" % (65534 if prefix else 0), r.stdout)
+            r = self.report(t.pid, prefix=nobody)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("not allowed", r.stderr)
+            r = self.report(t.pid)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("requested_by_uid = 0", r.stdout)
         self.assertEqual(os.listdir(self.log_dir), [])
+
+    def test_a_stopped_process_never_hangs_the_asker(self):
+        # A stopped process's queue fills with the connections of askers
+        # that gave up; the next connect() must not wait for ever.
+        with Target(testd("--threads", 1)) as t:
+            t.signal(signal.SIGSTOP)
+            try:
+                for _ in range(12):
+                    start = time.monotonic()
+                    r = self.report("--timeout", "0.3", t.pid, timeout=20)
+                    self.assertEqual(r.returncode, 3, r.stderr)
+                    self.assertLess(time.monotonic() - start, 5)
+            finally:
+                t.signal(signal.SIGCONT)
+            r = self.report(t.pid)
+            self.assertEqual(r.returncode, 0, r.stderr)
 
     def test_survives_a_host_that_closes_every_descriptor(self):
         with Target(testd("--threads", 1, "--daemonize-fds")) as t:
