@@ -9,7 +9,8 @@
  */
 #include "perfmap.h"
 
-#include <errno.h>
+#include "procfs.h"
+
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,13 +77,9 @@ static char *read_map(pid_t pid, size_t *len)
         return NULL;
     cap = st.st_size > 0 && st.st_size < PERFMAP_MAX ? (size_t)st.st_size : PERFMAP_MAX;
     text = malloc(cap + 1);
-    while (text && got < cap) {
-        ssize_t n = read(fd, text + got, cap - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        got += (size_t)n;
+    if (text) {
+        ssize_t n = procfs_read_fd(fd, text, cap);
+        got = n > 0 ? (size_t)n : 0;
     }
     close(fd);
     if (text)

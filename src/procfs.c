@@ -11,7 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static ssize_t read_all(int fd, char *buf, size_t cap)
+ssize_t procfs_read_fd(int fd, char *buf, size_t cap)
 {
     size_t len = 0;
 
@@ -40,7 +40,7 @@ ssize_t procfs_readat(int dir, const char *path, char *buf, size_t cap)
 
     if (fd < 0)
         return -1;
-    n = read_all(fd, buf, cap - 1);
+    n = procfs_read_fd(fd, buf, cap - 1);
     close(fd);
     if (n < 0)
         return -1;
@@ -77,7 +77,7 @@ char *procfs_slurp(const char *path, size_t *len)
         if (!grown)
             goto fail;
         buf = grown;
-        n = read_all(fd, buf + used, cap - 1 - used);
+        n = procfs_read_fd(fd, buf + used, cap - 1 - used);
         if (n < 0)
             goto fail;
         used += (size_t)n;

@@ -12,6 +12,8 @@
 #include <sys/types.h>
 
 /* Reads up to cap-1 bytes and NUL-terminates; returns the length or -1. */
+/* Reads fd until cap bytes or end of file (EINTR retried); -1 on error. */
+ssize_t procfs_read_fd(int fd, char *buf, size_t cap);
 ssize_t procfs_read(const char *path, char *buf, size_t cap);
 /* The same, relative to a directory descriptor. */
 ssize_t procfs_readat(int dir, const char *path, char *buf, size_t cap);

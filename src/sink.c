@@ -89,7 +89,7 @@ size_t sink_file_name(char *out, size_t len, const struct sink_target *t, unsign
     return w > 0 && (size_t)w < len ? (size_t)w : 0;
 }
 
-static int write_all(int fd, const char *data, size_t len)
+int sink_write_all(int fd, const char *data, size_t len)
 {
     while (len) {
         ssize_t n = write(fd, data, len);
@@ -120,7 +120,7 @@ static void to_stderr(const struct buf *report)
 
     if (fd < 0)
         return;
-    if (write_all(fd, report->data, report->len) < 0 && errno == EPIPE)
+    if (sink_write_all(fd, report->data, report->len) < 0 && errno == EPIPE)
         drop_sigpipe();
     fdtable_put_stderr(fd);
 }
@@ -281,7 +281,7 @@ static int unnamed_file(int dir, int fd, const struct sink_target *t, const stru
     int rc, err;
 
     *step = "cannot write the report file";
-    if (write_all(fd, report->data, report->len) < 0)
+    if (sink_write_all(fd, report->data, report->len) < 0)
         goto fail;
     *step = "cannot name the report file";
     rc = link_unnamed(dir, fd, t, name, len);
@@ -317,7 +317,7 @@ static int named_file(int dir, const struct sink_target *t, const struct buf *re
     if (fd < 0)
         return -1;
     *step = "cannot write the report file";
-    if (write_all(fd, report->data, report->len) < 0) {
+    if (sink_write_all(fd, report->data, report->len) < 0) {
         err = errno;
         close(fd);
         errno = err;

@@ -45,5 +45,7 @@ size_t sink_file_name(char *out, size_t len, const struct sink_target *t, unsign
  * delivered somewhere.
  */
 int sink_write(const struct sink_target *t, const struct buf *report, char *written, size_t len);
+/* write() until all of data is written (EINTR retried); -1 on error. */
+int sink_write_all(int fd, const char *data, size_t len);
 
 #endif

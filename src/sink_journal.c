@@ -109,21 +109,9 @@ static int write_iov(int fd, const struct iovec *iov, size_t n)
 {
     size_t i;
 
-    for (i = 0; i < n; i++) {
-        const char *p = iov[i].iov_base;
-        size_t left = iov[i].iov_len;
-
-        while (left) {
-            ssize_t w = write(fd, p, left);
-
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w <= 0)
-                return -1;
-            p += w;
-            left -= (size_t)w;
-        }
-    }
+    for (i = 0; i < n; i++)
+        if (sink_write_all(fd, iov[i].iov_base, iov[i].iov_len) < 0)
+            return -1;
     return 0;
 }
 

@@ -669,46 +669,54 @@ static int anonymous(const struct mapping *m)
     return !m->path[0] || !strncmp(m->path, "[anon", 5);
 }
 
-/* Code in the vDSO, named from its own symbols. */
-static void symbolize_vdso(struct symbolizer *s, const struct mapping *m, uintptr_t pc, int exact,
-                           struct sym_result *r)
+/* A frame in code elfutils does not know, `name` found at `off` into its
+   symbol (NULL: none), for the lookup address `addr` of pc. */
+static void push_unknown(struct sym_result *r, enum frame_kind kind, const char *module,
+                         const struct mapping *m, uintptr_t pc, uintptr_t addr, const char *name,
+                         uintptr_t off)
 {
-    uintptr_t addr = exact ? pc : pc - 1, off;
     struct sym_frame f;
 
     memset(&f, 0, sizeof(f));
-    f.kind = FRAME_VDSO;
-    f.module = "[vdso]";
+    f.kind = kind;
+    f.module = module;
     f.module_offset = pc - m->start;
-    if (!s->vdso)
-        s->vdso = vdso_load(m->start, m->end);
-    if (s->vdso && (f.function = vdso_symbol(s->vdso, addr, &off))) {
+    if (name) {
+        f.function = name;
         f.offset = off + (pc - addr);
         f.has_offset = 1;
     }
     push(r, &f);
 }
 
+/* Code in the vDSO, named from its own symbols. */
+static void symbolize_vdso(struct symbolizer *s, const struct mapping *m, uintptr_t pc, int exact,
+                           struct sym_result *r)
+{
+    uintptr_t addr = exact ? pc : pc - 1, off = 0;
+    const char *name = NULL;
+
+    if (!s->vdso)
+        s->vdso = vdso_load(m->start, m->end);
+    if (s->vdso)
+        name = vdso_symbol(s->vdso, addr, &off);
+    push_unknown(r, FRAME_VDSO, "[vdso]", m, pc, addr, name, off);
+}
+
 /* Code a runtime compiled: named from its perf map, if it has one. */
 static void symbolize_jit(struct symbolizer *s, const struct mapping *m, uintptr_t pc, int exact,
                           struct sym_result *r)
 {
-    uintptr_t addr = exact ? pc : pc - 1, off;
-    struct sym_frame f;
+    uintptr_t addr = exact ? pc : pc - 1, off = 0;
+    const char *name = NULL;
 
-    memset(&f, 0, sizeof(f));
-    f.kind = FRAME_JIT;
-    f.module = "[jit]";
-    f.module_offset = pc - m->start;
     if (!s->perfmap_tried) {
         s->perfmap = perfmap_load(getpid());
         s->perfmap_tried = 1;
     }
-    if (s->perfmap && (f.function = perfmap_find(s->perfmap, addr, &off))) {
-        f.offset = off + (pc - addr);
-        f.has_offset = 1;
-    }
-    push(r, &f);
+    if (s->perfmap)
+        name = perfmap_find(s->perfmap, addr, &off);
+    push_unknown(r, FRAME_JIT, "[jit]", m, pc, addr, name, off);
 }
 
 /* ---- the cache in front ---- */

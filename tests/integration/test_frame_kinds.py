@@ -49,6 +49,13 @@ class FrameKinds(GmrTestCase):
     def report(self, t):
         return self.json_report(t)
 
+    def text_thread(self, name):
+        """The frames target's text report, and its thread of that name."""
+        with Target([FRAMES], env=base_env(GMR_LOG_DIR=self.log_dir)) as t:
+            t.signal()
+            (path,) = wait_reports(self.log_dir, 1)
+        return next(th for th in parse_text(read(path))["threads"] if th["name"] == name)
+
     def test_vdso_frames_are_named_and_never_given_to_another_module(self):
         env = base_env(GMR_LOG_DIR=self.log_dir, GMR_FORMAT="json")
         with Target([FRAMES], env=env) as t:
@@ -67,12 +74,7 @@ class FrameKinds(GmrTestCase):
             self.assertTrue(named, "no report caught the thread in the vDSO, named")
 
     def test_signal_trampoline_is_named_and_marked(self):
-        env = base_env(GMR_LOG_DIR=self.log_dir)
-        with Target([FRAMES], env=env) as t:
-            t.signal()
-            (path,) = wait_reports(self.log_dir, 1)
-        report = parse_text(read(path))
-        handler = next(th for th in report["threads"] if th["name"] == "in-handler")
+        handler = self.text_thread("in-handler")
         names = [f["function"] for f in handler["frames"]]
         marked = [f for f in handler["frames"] if "signal handler called" in f["marks"]]
         self.assertEqual(len(marked), 1, names)
@@ -97,12 +99,7 @@ class FrameKinds(GmrTestCase):
         self.assertIn("native", kinds)
 
     def test_jit_frames_without_a_perf_map_say_where_they_are(self):
-        env = base_env(GMR_LOG_DIR=self.log_dir)
-        with Target([FRAMES], env=env) as t:
-            t.signal()
-            (path,) = wait_reports(self.log_dir, 1)
-        report = parse_text(read(path))
-        jit = next(th for th in report["threads"] if th["name"] == "jit-spin")
+        jit = self.text_thread("jit-spin")
         first = jit["frames"][0]
         self.assertEqual((first["function"], first["marks"]), ("??", " [jit]"))
         self.assertTrue(first["module"].startswith("[jit]+0x"), first)
