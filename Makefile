@@ -74,7 +74,13 @@ $(BUILD)/obj/%.o: %.c $(BUILD)/config.mk
 	@echo "  CC      $<"
 	@$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/libgmr.so: $(LIB_OBJS) $(PRELOAD_OBJS)
+# What a process's start runs, linked first: its code then lies in the
+# first 64 KiB of the library's text, which one page fault maps (the
+# kernel's fault-around). src/startup.h says why that matters.
+STARTUP_OBJS := $(PRELOAD_OBJS) $(addprefix $(BUILD)/obj/src/,config.o sigchain.o signals.o \
+                signames.o altstack.o watcher.o handlers.o log.o)
+
+$(BUILD)/libgmr.so: $(STARTUP_OBJS) $(filter-out $(STARTUP_OBJS),$(LIB_OBJS))
 	@echo "  LD      $@"
 	@$(CC) $(LIB_LDFLAGS) -o $@ $^ -ldl
 

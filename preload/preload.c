@@ -21,6 +21,7 @@
 #include "../src/log.h"
 #include "../src/sigchain.h"
 #include "../src/signals.h"
+#include "../src/startup.h"
 #include "../src/watcher.h"
 
 #include <dlfcn.h>
@@ -38,7 +39,7 @@
 #define CONFIG_FILE_MAX (1024 * 1024)
 
 static struct gmr_config config;
-static char service[128];
+static GMR_STARTUP char service[128];
 
 /* A garbage file must not flood the host's stderr: the first few
    problems are shown, the rest counted. */
@@ -122,7 +123,8 @@ static void load_config(char **envp)
     config_apply_env(&config, envp, warn_line, &env_warnings);
     warn_rest("environment", env_warnings);
     config_check(&config, warn_line, &check_warnings);
-    if (getcwd(cwd, sizeof(cwd)))
+    if ((config_given(&config, CFG_TRIGGER_FILE) || config_given(&config, CFG_LOG_DIR)) &&
+        getcwd(cwd, sizeof(cwd)))
         config_absolutize(&config, cwd);
 }
 
@@ -137,7 +139,10 @@ static const char *base_name(const char *path)
    symlink (redis-server -> redis-check-rdb) keeps the name it was given. */
 static void set_service(const char *name)
 {
-    snprintf(service, sizeof(service), "%.*s", (int)sizeof(service) - 1, name);
+    size_t n = strnlen(name, sizeof(service) - 1);
+
+    memcpy(service, name, n);
+    service[n] = '\0';
 }
 
 static void pick_service(int argc, char **argv)
@@ -200,8 +205,10 @@ static void drop_from_preload(void)
  */
 static void keep_timeout_to_ourselves(void)
 {
-    unsetenv("GMR_TIMEOUT");
-    unsetenv("GMR_TIMEOUT_ABORT");
+    if (getenv("GMR_TIMEOUT")) /* (unsetenv's page is a fault a process without it saves) */
+        unsetenv("GMR_TIMEOUT");
+    if (getenv("GMR_TIMEOUT_ABORT"))
+        unsetenv("GMR_TIMEOUT_ABORT");
 }
 
 /* fork() waits for a load of libunwind or elfutils under way, and for a
@@ -255,7 +262,8 @@ __attribute__((constructor)) static void gmr_init(int argc, char **argv, char **
     if (config.signal && config.signal == capture)
         log_msg(
             "GMR_SIGNAL and GMR_CAPTURE_SIGNAL name the same signal; the signal trigger is off");
-    else if (config.signal && signals_install_trigger(config.signal, config.trigger_file[0]) == 0)
+    else if (config.signal &&
+             signals_install_trigger(config.signal, config_given(&config, CFG_TRIGGER_FILE)) == 0)
         hs.trigger_signal = config.signal;
     pthread_atfork(before_fork, after_fork_parent, after_fork_child);
     watcher_start(&config, service, capture); /* if it fails, a trigger says so */

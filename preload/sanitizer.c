@@ -7,7 +7,9 @@
  * their report and before the exit: there libgmr asks for a report, as
  * gmr_report() would, and waits for it, so the log shows the sanitizer's
  * report, then every thread's stack, then the sanitizer's own exit status.
- * Found with dlsym, so nothing changes where no sanitizer runtime is loaded.
+ * A weak reference, so nothing changes where no sanitizer runtime is
+ * loaded (and a process without one pays no failed dlsym at start: its
+ * error message is the first malloc of many a short-lived process).
  *
  * With abort_on_error the sanitizer ends in abort() instead, and libgmr's
  * crash report of that SIGABRT is the report: the callback then stays out
@@ -21,9 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef void (*death_callback)(void);
-typedef void (*set_death_callback_fn)(death_callback);
 typedef const char *(*default_options_fn)(void);
+
+/* The runtimes' (sanitizer/common_interface_defs.h); NULL without one. */
+void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
 
 /* Does a sanitizer option string turn abort_on_error on? The last
    setting wins, as in the runtime's own parser. */
@@ -71,9 +74,6 @@ static void sanitizer_died(void)
 
 void preload_watch_sanitizer(void)
 {
-    set_death_callback_fn set =
-        (set_death_callback_fn)dlsym(RTLD_DEFAULT, "__sanitizer_set_death_callback");
-
-    if (set)
-        set(sanitizer_died);
+    if (__sanitizer_set_death_callback)
+        __sanitizer_set_death_callback(sanitizer_died);
 }

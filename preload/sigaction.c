@@ -32,24 +32,11 @@ typedef sighandler_t (*signal_fn)(int, sighandler_t);
 typedef int (*int_fn)(int);
 typedef int (*siginterrupt_fn)(int, int);
 
-/* The next definition of `name`, looked up once. */
-#define NEXT(type, name)                                                                           \
-    static _Atomic(type) next_##name;                                                              \
-    static type next_fn_##name(void)                                                               \
-    {                                                                                              \
-        type fn = atomic_load(&next_##name);                                                       \
-        if (!fn) {                                                                                 \
-            fn = (type)dlsym(RTLD_NEXT, #name);                                                    \
-            atomic_store(&next_##name, fn);                                                        \
-        }                                                                                          \
-        return fn;                                                                                 \
-    }
-
-NEXT(signal_fn, signal)
-NEXT(signal_fn, sysv_signal)
-NEXT(signal_fn, sigset)
-NEXT(int_fn, sigignore)
-NEXT(siginterrupt_fn, siginterrupt)
+PRELOAD_NEXT(signal_fn, signal)
+PRELOAD_NEXT(signal_fn, sysv_signal)
+PRELOAD_NEXT(signal_fn, sigset)
+PRELOAD_NEXT(int_fn, sigignore)
+PRELOAD_NEXT(siginterrupt_fn, siginterrupt)
 
 /* Our signals siginterrupt() was asked to let interrupt system calls:
    signal() then leaves SA_RESTART out, as glibc's does. */

@@ -11,6 +11,8 @@
 #include "preload.h"
 
 #include "../src/altstack.h"
+#include "../src/startup.h"
+#include "../src/watcher.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -24,10 +26,18 @@ typedef int (*create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *),
 struct start {
     void *(*fn)(void *);
     void *arg;
+    _Atomic int busy; /* a slot of `slots` in use */
 };
 
+/* The new thread's function and argument reach the trampoline in one of
+   these, taken and given back within pthread_create, or from malloc when
+   all are in use: the watcher's start, and most threads', allocate
+   nothing (a process's first malloc costs it a new heap). */
+#define SLOTS 4
+static GMR_STARTUP struct start slots[SLOTS];
+
 static _Atomic(create_fn) real_create;
-int preload_altstacks;
+GMR_STARTUP int preload_altstacks;
 
 static create_fn real(void)
 {
@@ -64,12 +74,33 @@ static void clean_stack_shadow(void)
 }
 #endif
 
+static struct start *take_start(void)
+{
+    int i;
+
+    for (i = 0; i < SLOTS; i++) {
+        int idle = 0;
+
+        if (atomic_compare_exchange_strong(&slots[i].busy, &idle, 1))
+            return &slots[i];
+    }
+    return calloc(1, sizeof(struct start));
+}
+
+static void give_back(struct start *s)
+{
+    if (s >= slots && s < slots + SLOTS)
+        atomic_store(&s->busy, 0);
+    else
+        free(s);
+}
+
 __attribute__((no_sanitize("address"))) static void *trampoline(void *p)
 {
-    struct start s = *(struct start *)p;
+    struct start s = {((struct start *)p)->fn, ((struct start *)p)->arg, 0};
 
     clean_stack_shadow();
-    free(p);
+    give_back(p);
     altstack_install();
     return s.fn(s.arg);
 }
@@ -83,12 +114,12 @@ GMR_API int pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *
 
     if (!create)
         return EAGAIN; /* no pthread_create further down: cannot happen with glibc */
-    if (!preload_altstacks || !(s = malloc(sizeof(*s))))
+    if (!preload_altstacks || fn == watcher_main || !(s = take_start()))
         return create(thread, attr, fn, arg);
     s->fn = fn;
     s->arg = arg;
     err = create(thread, attr, trampoline, s);
     if (err)
-        free(s);
+        give_back(s);
     return err;
 }

@@ -9,6 +9,8 @@
  */
 #include "altstack.h"
 
+#include "startup.h"
+
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
@@ -21,8 +23,8 @@
 #define ALTSTACK_SIZE (256 * 1024)
 #define GUARD         4096
 
-static pthread_key_t key;
-static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+static GMR_STARTUP pthread_key_t key;
+static GMR_STARTUP pthread_once_t key_once = PTHREAD_ONCE_INIT;
 
 static void take_down(void *mem)
 {

@@ -325,15 +325,36 @@ const char *config_ini_name(enum cfg_key key)
     return defs[key].ini;
 }
 
+/*
+ * The values of the default texts in defs[] (test_config checks that they
+ * agree): parsing them would cost every process's start the pages of the
+ * string functions, and the memset of a cleared struct its path pages.
+ */
 void config_defaults(struct gmr_config *cfg)
 {
-    const char *why;
-    int i;
+    cfg->signal = SIGUSR2;
+    cfg->trigger_interval_ms = 1000;
+    cfg->format = FORMAT_TEXT;
+    cfg->crash = 1;
+    cfg->inherit = 1;
+    cfg->max_reports = 100;
+    cfg->capture_timeout_ms = 1000;
+    cfg->max_frames = 256;
+}
 
-    memset(cfg, 0, sizeof(*cfg));
-    for (i = 0; i < CFG_COUNT; i++)
-        if (defs[i].deflt)
-            defs[i].parse(cfg, defs[i].deflt, &why);
+const char *config_default_text(enum cfg_key key)
+{
+    return key < CFG_COUNT ? defs[key].deflt : NULL;
+}
+
+const char *config_redact(const struct gmr_config *cfg)
+{
+    return config_given(cfg, CFG_REDACT) ? cfg->redact : DEFAULT_REDACT;
+}
+
+int config_given(const struct gmr_config *cfg, enum cfg_key key)
+{
+    return key < CFG_COUNT && cfg->source[key] != CFG_FROM_DEFAULT;
 }
 
 int config_set(struct gmr_config *cfg, enum cfg_key key, const char *value, enum cfg_source source,
@@ -553,7 +574,7 @@ const char *config_value_text(const struct gmr_config *cfg, enum cfg_key key, ch
     case CFG_VERSION:
         return text_or_unset(cfg->version, out, len);
     case CFG_REDACT:
-        return text_or_unset(cfg->redact[0] ? cfg->redact : "none", out, len);
+        return text_or_unset(config_redact(cfg)[0] ? config_redact(cfg) : "none", out, len);
     case CFG_TRIGGER_INTERVAL:
         return seconds_text(cfg->trigger_interval_ms, out, len);
     case CFG_CAPTURE_TIMEOUT:

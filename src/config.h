@@ -42,17 +42,18 @@ enum cfg_format { FORMAT_TEXT, FORMAT_JSON };
 /* Where reports go. AUTO (not set) means files with a log dir, else stderr. */
 enum cfg_output { OUTPUT_AUTO, OUTPUT_STDERR, OUTPUT_FILES, OUTPUT_JOURNAL };
 
+/*
+ * The long paths come last, each on pages of its own: a process started
+ * with no settings (most of a build's compilers and shells) touches only
+ * the first page, which is what its start costs (preload.c).
+ */
 struct gmr_config {
     int signal; /* trigger signal; 0 = none */
-    char trigger_file[PATH_MAX];
     long trigger_interval_ms;
-    char log_dir[PATH_MAX]; /* "" = stderr */
-    char service_name[128]; /* "" = derive from argv[0] */
     enum cfg_format format;
     int crash;
     long timeout_ms; /* 0 = no watchdog */
     int timeout_abort;
-    char redact[1024]; /* comma-separated globs; "" = mask nothing */
     int inherit;
     int debuginfod;
     enum cfg_output output;
@@ -60,9 +61,13 @@ struct gmr_config {
     int capture_signal; /* 0 = choose a free real-time signal */
     long capture_timeout_ms;
     int max_frames;
-    char version[128];          /* "VERSION" or "PRODUCT VERSION"; "" = not set */
-    char config_file[PATH_MAX]; /* GMR_CONFIG, "" if none */
     enum cfg_source source[CFG_COUNT];
+    char service_name[128]; /* "" = derive from argv[0] */
+    char version[128];      /* "VERSION" or "PRODUCT VERSION"; "" = not set */
+    char redact[1024];      /* comma-separated globs, if given: see config_redact */
+    char trigger_file[PATH_MAX];
+    char log_dir[PATH_MAX];     /* "" = stderr */
+    char config_file[PATH_MAX]; /* GMR_CONFIG, "" if none */
 };
 
 typedef void (*cfg_warn_fn)(void *ctx, const char *msg);
@@ -71,7 +76,17 @@ typedef void (*cfg_warn_fn)(void *ctx, const char *msg);
 const char *config_env_name(enum cfg_key key);
 const char *config_ini_name(enum cfg_key key);
 
+/* The defaults, on a zeroed cfg (static storage, or = {0}): written
+   directly, no text parsed, and the path fields left untouched. */
 void config_defaults(struct gmr_config *cfg);
+/* Was a setting given (file or environment)? Text settings are empty
+   unless given; asking this first spares a read of their pages. */
+int config_given(const struct gmr_config *cfg, enum cfg_key key);
+/* The globs to mask: the redact setting, or the default list if none was
+   given ("" = mask nothing). */
+const char *config_redact(const struct gmr_config *cfg);
+/* The documented default of a setting as text, or NULL if it has none. */
+const char *config_default_text(enum cfg_key key);
 
 /*
  * Sets one key from text. Returns 0, or -1 with a reason in *why (a static

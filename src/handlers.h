@@ -69,6 +69,7 @@ enum trigger_bits {
     TRIGGER_API = 8,
     TRIGGER_CRASH = 16,
     TRIGGER_REQUEST = 32, /* gmr-report, over the control channel (the watcher's own) */
+    TRIGGER_QUIT = 64,    /* no report: the watcher ends, to start again (watcher_follow_begin) */
 };
 
 /* A crash being reported: phase is a futex word the crashing thread waits

@@ -33,6 +33,7 @@
 
 #include "log.h"
 #include "lowlevel.h"
+#include "startup.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -42,6 +43,7 @@
 #include <string.h>
 
 #define NSIGS         65 /* 1 .. SIGRTMAX (64) */
+#define MAX_TAKEN     8  /* the fatal five, the trigger and the capture signal */
 #define HOST_FLAGS    (SA_ONSTACK | SA_RESTART | SA_NODEFER)
 #define READ_PATIENCE 4096 /* reader retries before it looks whether the writer still exists */
 
@@ -65,12 +67,16 @@ struct chain {
     struct view view;
 };
 
-static _Atomic(sigaction_fn) next_sigaction;
-static struct chain chains[NSIGS];
-static _Atomic pid_t writer;   /* the tid holding the writers' lock, 0 if none */
-static _Atomic pid_t owner;    /* the process the views belong to */
-static void (*restorer)(void); /* glibc's, as its sigaction gives the kernel */
-static sigset_t fork_saved;    /* the forking thread's mask while it holds the lock */
+/* Only the signals we take have a chain, side by side: a process's start
+   writes one page of them, not one per signal number it takes. */
+static GMR_STARTUP _Atomic(sigaction_fn) next_sigaction;
+static GMR_STARTUP _Atomic unsigned char slot_of[NSIGS]; /* chains[slot - 1]; 0: none */
+static GMR_STARTUP _Atomic int slots_used;
+static GMR_STARTUP struct chain chains[MAX_TAKEN];
+static _Atomic pid_t writer;               /* the tid holding the writers' lock, 0 if none */
+static GMR_STARTUP _Atomic pid_t owner;    /* the process the views belong to */
+static GMR_STARTUP void (*restorer)(void); /* glibc's, as its sigaction gives the kernel */
+static sigset_t fork_saved;                /* the forking thread's mask while it holds the lock */
 
 void sigchain_init(void)
 {
@@ -107,7 +113,26 @@ int sigchain_is_default(int sig)
 
 static struct chain *chain_of(int sig)
 {
-    return sig > 0 && sig < NSIGS ? &chains[sig] : NULL;
+    int slot = sig > 0 && sig < NSIGS ? atomic_load(&slot_of[sig]) : 0;
+
+    return slot ? &chains[slot - 1] : NULL;
+}
+
+/* A signal's chain, made on first use (only the constructor takes
+   signals, before the host runs). */
+static struct chain *new_chain(int sig)
+{
+    int slot;
+
+    if (sig <= 0 || sig >= NSIGS)
+        return NULL;
+    if (chain_of(sig))
+        return chain_of(sig);
+    slot = atomic_fetch_add(&slots_used, 1);
+    if (slot >= MAX_TAKEN)
+        return NULL;
+    atomic_store(&slot_of[sig], (unsigned char)(slot + 1));
+    return &chains[slot];
 }
 
 static int is_handler(const struct sigaction *sa)
@@ -230,10 +255,10 @@ static void learn_restorer(int sig)
 int sigchain_take(int sig, enum sigchain_role role, sigchain_fn fn, const sigset_t *mask,
                   const char *takeover_note, void (*leaving)(int sig))
 {
-    struct chain *c = chain_of(sig);
+    struct chain *c;
     struct sigaction dfl;
 
-    if (!c || !sigchain_is_default(sig))
+    if (!sigchain_is_default(sig) || !(c = new_chain(sig)))
         return -1;
     memset(&c->ours, 0, sizeof(c->ours));
     c->ours.sa_sigaction = fn;

@@ -13,13 +13,29 @@
 #include "log.h"
 #include "sigchain.h"
 #include "signames.h"
+#include "startup.h"
 
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-static char trigger_note[160], capture_note[160];
+static GMR_STARTUP char trigger_note[160], capture_note[160];
+
+/* note = a + SIG<name of sig> + b, cut to fit; without stdio, whose pages
+   a process that never prints would pay for at its start. */
+static void make_note(char *note, size_t len, const char *a, int sig, const char *b)
+{
+    char name[32];
+    size_t at = strlen(a) < len ? strlen(a) : len - 1;
+
+    memcpy(note, a, at);
+    note[at] = '\0';
+    signal_name(sig, name, sizeof(name));
+    strncat(note, "SIG", len - 1 - strlen(note));
+    strncat(note, name, len - 1 - strlen(note));
+    strncat(note, b, len - 1 - strlen(note));
+}
 
 /*
  * The trigger and capture handlers run with every other signal blocked:
@@ -35,14 +51,12 @@ static void handler_mask(sigset_t *mask)
 
 static int take_capture(int sig)
 {
-    char name[32];
     sigset_t all;
 
     handler_mask(&all);
-    snprintf(capture_note, sizeof(capture_note),
-             "the program installed its own handler for SIG%s, libgmr's capture signal; stacks "
-             "are no longer captured (set GMR_CAPTURE_SIGNAL to a free one)",
-             signal_name(sig, name, sizeof(name)));
+    make_note(capture_note, sizeof(capture_note), "the program installed its own handler for ", sig,
+              ", libgmr's capture signal; stacks are no longer captured (set "
+              "GMR_CAPTURE_SIGNAL to a free one)");
     return sigchain_take(sig, ROLE_CAPTURE, handler_capture, &all, capture_note, handler_leaving);
 }
 
@@ -72,18 +86,15 @@ int signals_install_trigger(int sig, int quiet)
     sigset_t all;
 
     handler_mask(&all);
-    signal_name(sig, name, sizeof(name));
-    snprintf(trigger_note, sizeof(trigger_note),
-             "the program installed its own handler for SIG%s; the signal trigger is off (use "
-             "gmr-report or GMR_TRIGGER_FILE)",
-             name);
+    make_note(trigger_note, sizeof(trigger_note), "the program installed its own handler for ", sig,
+              "; the signal trigger is off (use gmr-report or GMR_TRIGGER_FILE)");
     if (sigchain_take(sig, ROLE_TRIGGER, handler_trigger, &all, quiet ? NULL : trigger_note,
                       handler_leaving) == 0)
         return 0;
     if (!quiet)
         log_msg("SIG%s already has a handler or is ignored; the signal trigger is off "
                 "(set GMR_SIGNAL, or use gmr-report or GMR_TRIGGER_FILE)",
-                name);
+                signal_name(sig, name, sizeof(name)));
     return -1;
 }
 

@@ -85,23 +85,44 @@ int signal_parse(const char *spec)
     return parse_rt(spec);
 }
 
+/* Appends text to out (at *at), cut to fit. */
+static void put(char *out, size_t len, size_t *at, const char *text)
+{
+    while (*text && *at + 1 < len)
+        out[(*at)++] = *text++;
+    out[*at] = '\0';
+}
+
+/* No stdio: a process's start (signals.c) and signal handlers name
+   signals too. */
 const char *signal_name(int sig, char *out, size_t len)
 {
-    size_t i;
+    char digits[16], *d = digits + sizeof(digits);
+    unsigned v;
+    size_t i, at = 0;
 
+    if (!len)
+        return out;
+    out[0] = '\0';
     for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (names[i].sig == sig) {
-            snprintf(out, len, "%s", names[i].name);
+            put(out, len, &at, names[i].name);
             return out;
         }
     if (sig >= SIGRTMIN && sig <= SIGRTMAX) {
-        if (sig - SIGRTMIN <= SIGRTMAX - sig)
-            snprintf(out, len, "RTMIN+%d", sig - SIGRTMIN);
-        else
-            snprintf(out, len, "RTMAX-%d", SIGRTMAX - sig);
-        return out;
+        int near_min = sig - SIGRTMIN <= SIGRTMAX - sig;
+
+        put(out, len, &at, near_min ? "RTMIN+" : "RTMAX-");
+        sig = near_min ? sig - SIGRTMIN : SIGRTMAX - sig;
+    } else if (sig < 0) {
+        put(out, len, &at, "-");
     }
-    snprintf(out, len, "%d", sig);
+    v = sig < 0 ? 0u - (unsigned)sig : (unsigned)sig;
+    *--d = '\0';
+    do
+        *--d = (char)('0' + v % 10);
+    while (v /= 10);
+    put(out, len, &at, d);
     return out;
 }
 

@@ -15,12 +15,22 @@
  * for CACHE_TTL_MS after a report, so the reports an operator takes in a
  * row are fast, and is then released too (one wake-up, no polling).
  *
+ * A process that ends within START_DELAY_MS of its start (a shell's
+ * /bin/true, a compiler's helpers: a build runs thousands) pays for a
+ * sleeping thread and no more: the watcher takes its own descriptor
+ * table, watches the trigger file and opens the control channel only
+ * then (start_serving), or at once when a report is asked for sooner
+ * (a signal, a crash, gmr_report(), GMR_TIMEOUT). gmr-report waits for a
+ * process that has libgmr mapped but no channel yet (tools/channel.c),
+ * and a trigger file touched meanwhile still counts (trigger_file_open).
+ *
  * After fork() the child has no watcher thread: watcher_after_fork, run
  * from the fork handler, resets what belonged to the parent's watcher and
  * starts a new one, so a forked worker reports as itself.
  */
 #include "watcher.h"
 
+#include "altstack.h"
 #include "api.h"
 #include "capture.h"
 #include "control.h"
@@ -31,6 +41,7 @@
 #include "lowlevel.h"
 #include "report.h"
 #include "sigchain.h"
+#include "startup.h"
 #include "trigger_file.h"
 #include "unwind.h"
 
@@ -39,6 +50,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -46,21 +58,35 @@
 #include <unistd.h>
 
 #define WATCHER_STACK          (2 * 1024 * 1024)
+#define START_DELAY_MS         50
 #define CACHE_TTL_MS           (60 * 1000)
 #define NO_WAKE_SIGNAL_POLL_MS 1000
 
 struct watcher {
     struct report_ctx ctx;
-    struct package_cache package;
-    struct trigger_file tf;
     struct control control;
     struct control_request asked; /* a client waiting for its report (fd -1: none) */
     long long timeout_at_ms;      /* GMR_TIMEOUT deadline on CLOCK_MONOTONIC, 0 = none */
     long long release_at_ms;      /* when to drop the symbol caches, 0 = nothing held */
-    int running;
+    struct timespec started_at;   /* CLOCK_REALTIME_COARSE, as file times are */
+    /* Last: the constructor writes only the fields above (watcher_start),
+       so that a process that ends at once never touches these pages. */
+    struct package_cache package;
+    struct trigger_file tf;
 };
 
 static struct watcher the_watcher;
+
+/* What the constructor hands the watcher (watcher_start), apart from
+   the_watcher, on the startup page (startup.h): the thread copies it in. */
+static GMR_STARTUP struct {
+    const struct gmr_config *cfg;
+    const char *service;
+    int capture_signal;
+    long long timeout_at_ms;
+    int running;      /* a watcher thread was started (in this process) */
+    pthread_t thread; /* joined only to follow the caller's credentials */
+} start;
 
 /* The sooner of a wait (ms, -1 = none) and the time left until `at`. */
 static long long sooner(long long wait_ms, long long at, long long now)
@@ -158,6 +184,52 @@ static void sleep_until_something(struct watcher *w, long long now)
     ppoll(n ? pfd : NULL, n, tsp, &mask);
 }
 
+/* Room for the trigger signal's thread to copy its own stack into
+   (handlers.c). Reserved, not touched: it costs no memory until used,
+   and report.c gives the used pages back. A forked child keeps its
+   parent's copy of it. */
+static void reserve_trigger_copy(void)
+{
+    void *p;
+
+    if (hs.trigger.slot.copy)
+        return;
+    p = mmap(NULL, CAPTURE_STACK_MAX, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return;
+    hs.trigger.slot.copy_cap = CAPTURE_STACK_MAX;
+    hs.trigger.slot.copy = p;
+}
+
+/* What a process that lives past START_DELAY_MS, or asks for a report,
+   needs: descriptors of its own, the trigger file's watch, the channel. */
+static void start_serving(struct watcher *w)
+{
+    if (w->ctx.cfg->crash)
+        altstack_install(); /* not made for a process that ended sooner (threads.c) */
+    fdtable_unshare();
+    if (!w->tf.path[0]) /* a forked child keeps its parent's settings */
+        trigger_file_open(&w->tf, w->ctx.cfg->trigger_file, w->ctx.cfg->trigger_interval_ms,
+                          w->started_at);
+    control_listen(&w->control);
+    reserve_trigger_copy();
+}
+
+/* The first START_DELAY_MS: asleep, woken early only by a report asked
+   for (the wake signal, with its bit in hs.pending). A deadline of
+   GMR_TIMEOUT is kept to the millisecond: no delay then. */
+static void wait_to_serve(const struct watcher *w)
+{
+    struct timespec delay = {0, START_DELAY_MS * 1000000L};
+    sigset_t mask;
+
+    if (w->timeout_at_ms || atomic_load(&hs.pending))
+        return;
+    wait_mask(&mask);
+    ppoll(NULL, 0, &delay, &mask);
+}
+
 /* Sleeps until at least one trigger bit is set; returns them all. */
 static unsigned wait_trigger(struct watcher *w)
 {
@@ -192,24 +264,6 @@ static void abort_after_timeout(void)
     abort();
 }
 
-/* Room for the trigger signal's thread to copy its own stack into
-   (handlers.c). Reserved, not touched: it costs no memory until used,
-   and report.c gives the used pages back. A forked child keeps its
-   parent's copy of it. */
-static void reserve_trigger_copy(void)
-{
-    void *p;
-
-    if (hs.trigger.slot.copy)
-        return;
-    p = mmap(NULL, CAPTURE_STACK_MAX, PROT_READ | PROT_WRITE,
-             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED)
-        return;
-    hs.trigger.slot.copy_cap = CAPTURE_STACK_MAX;
-    hs.trigger.slot.copy = p;
-}
-
 static void write_report(struct watcher *w, struct report_request *req, char *written, size_t len)
 {
     deps_load(); /* the first report loads libunwind and elfutils */
@@ -236,20 +290,54 @@ static void answer_request(struct watcher *w)
     control_answer(&w->asked, NULL, "the report could not be delivered"); /* if not yet answered */
 }
 
-static void *watcher_main(void *arg)
+/* The first watcher of a process sets itself up from `start`; a forked
+   child's has its parent's state (watcher_after_fork). */
+static void take_start(struct watcher *w)
+{
+    if (w->ctx.cfg)
+        return;
+    w->ctx.cfg = start.cfg;
+    w->ctx.service = start.service;
+    w->ctx.capture_signal = start.capture_signal;
+    w->ctx.package = &w->package;
+    w->control.fd = -1;
+    w->asked.fd = -1;
+    w->timeout_at_ms = start.timeout_at_ms;
+}
+
+/* The end of a watcher asked to make way for another (watcher_follow_begin):
+   what it held is let go; the next one starts afresh, keeping the
+   settings (the trigger file's path, the symbol caches' absence). */
+static void *quit(struct watcher *w)
+{
+    release_caches(w);
+    if (w->asked.fd >= 0)
+        control_answer(&w->asked, NULL, "libgmr's watcher is restarting; ask again");
+    /* Its own descriptors: closed here (they die with its own table
+       anyway, but not if it had none). */
+    trigger_file_after_fork(&w->tf);
+    control_after_fork(&w->control, &w->asked);
+    fdtable_after_fork();
+    atomic_fetch_and(&hs.pending, ~(unsigned)TRIGGER_QUIT);
+    return NULL;
+}
+
+void *watcher_main(void *arg)
 {
     struct watcher *w = arg;
     char written[4096];
 
+    take_start(w);
     prctl(PR_SET_NAME, "gmr-watcher");
     w->ctx.self_tid = (pid_t)syscall(SYS_gettid);
-    fdtable_unshare();
-    if (!w->tf.path[0]) /* a forked child keeps its parent's settings */
-        trigger_file_open(&w->tf, w->ctx.cfg->trigger_file, w->ctx.cfg->trigger_interval_ms);
-    control_listen(&w->control);
-    reserve_trigger_copy();
+    clock_gettime(CLOCK_REALTIME_COARSE,
+                  &w->started_at); /* a trigger file touched from now on counts */
     atomic_store(&hs.watcher_tid, w->ctx.self_tid);
     atomic_store(&hs.watcher_state, WATCHER_READY);
+    wait_to_serve(w);
+    if (atomic_load(&hs.pending) == TRIGGER_QUIT)
+        return quit(w); /* asked to end before it served */
+    start_serving(w);
     for (;;) {
         struct report_request req;
         uint32_t ticket = 0;
@@ -258,7 +346,11 @@ static void *watcher_main(void *arg)
         req.bits = wait_trigger(w);
         if (req.bits & TRIGGER_REQUEST)
             answer_request(w);
-        req.bits &= ~(unsigned)TRIGGER_REQUEST;
+        if ((req.bits & TRIGGER_QUIT) && !(req.bits & ~(unsigned)(TRIGGER_QUIT | TRIGGER_REQUEST)))
+            return quit(w);
+        if (req.bits & TRIGGER_QUIT)
+            atomic_fetch_or(&hs.pending, TRIGGER_QUIT); /* after the report asked for with it */
+        req.bits &= ~(unsigned)(TRIGGER_REQUEST | TRIGGER_QUIT);
         if (!req.bits)
             continue;
         if (req.bits & TRIGGER_API)
@@ -279,11 +371,9 @@ static int spawn(struct watcher *w)
 {
     sigset_t all, old;
     pthread_attr_t attr;
-    pthread_t thread;
     int err;
 
     pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, WATCHER_STACK);
     /* The thread inherits this mask: it is born with the host's signals
        blocked, so none meant for the host can land on it, even before it
@@ -291,7 +381,7 @@ static int spawn(struct watcher *w)
     watcher_mask(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     atomic_store(&hs.watcher_state, WATCHER_STARTING);
-    err = pthread_create(&thread, &attr, watcher_main, w);
+    err = pthread_create(&start.thread, &attr, watcher_main, w);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
     if (err) {
@@ -299,25 +389,18 @@ static int spawn(struct watcher *w)
         log_msg("cannot start the watcher thread: %s; no reports", strerror(err));
         return -1;
     }
-    w->running = 1;
+    start.running = 1;
     return 0;
 }
 
 int watcher_start(const struct gmr_config *cfg, const char *service, int capture_signal)
 {
-    struct watcher *w = &the_watcher;
-
-    memset(w, 0, sizeof(*w));
-    w->ctx.cfg = cfg;
-    w->ctx.service = service;
-    w->ctx.capture_signal = capture_signal;
-    w->ctx.package = &w->package;
-    w->tf.fd = -1;
-    w->control.fd = -1;
-    w->asked.fd = -1;
+    start.cfg = cfg;
+    start.service = service;
+    start.capture_signal = capture_signal;
     if (cfg->timeout_ms)
-        w->timeout_at_ms = ll_now_ms() + cfg->timeout_ms;
-    return spawn(w);
+        start.timeout_at_ms = ll_now_ms() + cfg->timeout_ms;
+    return spawn(&the_watcher);
 }
 
 void watcher_after_fork(void)
@@ -325,15 +408,16 @@ void watcher_after_fork(void)
     struct watcher *w = &the_watcher;
     int loader_safe = deps_fork_child();
 
-    if (!w->running)
+    if (!start.running)
         return;
+    take_start(w); /* forked before the parent's watcher first ran */
     if (!loader_safe) {
         /* The parent's watcher may have been inside the loader: starting
            another in this child risks its half-done state. Say so if
            asked for a report (handler_trigger), not now: most such
            children exec. */
         atomic_store(&hs.watcher_state, WATCHER_FORKED);
-        w->running = 0;
+        start.running = 0;
         trigger_file_after_fork(&w->tf); /* its copy of our descriptor */
         control_after_fork(&w->control, &w->asked);
         return;
@@ -350,7 +434,59 @@ void watcher_after_fork(void)
     spawn(w);
 }
 
+/* The capabilities of a thread of ours (0: this one), or -1. */
+static int caps_of(pid_t tid, struct __user_cap_data_struct data[2])
+{
+    struct __user_cap_header_struct head = {_LINUX_CAPABILITY_VERSION_3, tid};
+
+    memset(data, 0, 2 * sizeof(*data));
+    return (int)syscall(SYS_capget, &head, data);
+}
+
+/*
+ * setuid() and its kin (preload/setxid.c) are about to change the
+ * process's credentials. glibc has every thread make the same call, and
+ * aborts the process if one fails where the caller's did not. A thread's
+ * capabilities are its own: a program that gave one thread capabilities
+ * the others lack (setpriv, capsh: PR_SET_KEEPCAPS, setresuid, capset,
+ * setresgid) would find the watcher, with the capabilities it was born
+ * with, failing its setresgid. So when the caller's capabilities and the
+ * watcher's differ, the watcher ends first (a report under way is
+ * finished), and watcher_follow_end starts another from the caller: it
+ * has the caller's credentials, as a thread the program started would.
+ * Not in a vfork() child (another pid), where the watcher is not ours.
+ */
+int watcher_follow_begin(void)
+{
+    struct __user_cap_data_struct mine[2], its[2];
+    pid_t tid = atomic_load(&hs.watcher_tid);
+    int err;
+
+    if (!start.running || tid <= 0 || getpid() != hs.pid || ll_gettid() == tid ||
+        atomic_load(&hs.crash.tid))
+        return 0;
+    if (caps_of(0, mine) < 0 || caps_of(tid, its) < 0 || !memcmp(mine, its, sizeof(mine)))
+        return 0;
+    handler_wake_watcher(TRIGGER_QUIT);
+    err = pthread_join(start.thread, NULL);
+    if (err) {
+        log_msg("cannot wait for the watcher to end (%s); the credential change may fail",
+                strerror(err));
+        return 0;
+    }
+    atomic_store(&hs.watcher_tid, 0);
+    atomic_store(&hs.watcher_state, WATCHER_NOT_STARTED);
+    start.running = 0;
+    return 1;
+}
+
+void watcher_follow_end(int stopped)
+{
+    if (stopped)
+        spawn(&the_watcher);
+}
+
 int watcher_running(void)
 {
-    return the_watcher.running;
+    return start.running;
 }

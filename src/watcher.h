@@ -17,5 +17,13 @@ int watcher_start(const struct gmr_config *cfg, const char *service, int capture
 void watcher_after_fork(void);
 /* Does this process have a watcher to write reports? */
 int watcher_running(void);
+/* Around a change of the process's credentials (setuid() and kin): the
+   watcher ends if its capabilities differ from the caller's (returns 1),
+   and starts again, from the caller, after it. */
+int watcher_follow_begin(void);
+void watcher_follow_end(int stopped);
+/* The watcher thread's function; preload/threads.c knows it by it (the
+   watcher makes its own alternate signal stack, when it starts serving). */
+void *watcher_main(void *arg);
 
 #endif

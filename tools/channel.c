@@ -4,8 +4,8 @@
  * The process asked must be the one that answers: the peer's pid, from
  * SO_PEERCRED, is checked against the pid asked for, so no other process
  * that took the name @gmr-<pid> is believed. A process that has libgmr
- * mapped but no channel yet is waited for a moment: its watcher starts
- * with it.
+ * mapped but no channel yet, or that is too young to have one, is waited
+ * for a moment: its watcher opens the channel soon after it starts.
  */
 #include "channel.h"
 
@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #define START_MS 2000
+#define YOUNG_MS 1000
 
 long long channel_now_ms(void)
 {
@@ -31,6 +32,22 @@ long long channel_now_ms(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * May the process still open its channel? libgmr opens it some 50 ms
+ * after the process starts (watcher.c): wait if the process has libgmr
+ * mapped, or, where we may not read its maps (another user's process),
+ * while it is younger than YOUNG_MS.
+ */
+static int still_starting(pid_t pid)
+{
+    long long age;
+
+    if (proc_maps_libgmr(pid))
+        return 1;
+    age = proc_age_ms(pid);
+    return age >= 0 && age < YOUNG_MS;
 }
 
 /*
@@ -49,7 +66,7 @@ static int connect_soon(int fd, pid_t pid, long long deadline)
     while (connect(fd, (const struct sockaddr *)&sa, len) < 0) {
         int err = errno;
         long long now = channel_now_ms();
-        int starting = err == ECONNREFUSED && now < started + START_MS && proc_maps_libgmr(pid);
+        int starting = err == ECONNREFUSED && now < started + START_MS && still_starting(pid);
 
         if (!(starting || err == EAGAIN || err == EINTR) || now >= deadline) {
             errno = err;

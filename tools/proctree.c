@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_SCAN 32768
@@ -66,23 +67,52 @@ int proc_maps_libgmr(pid_t pid)
     return found;
 }
 
-/* The parent pid from /proc/PID/stat (after the name, which may hold
-   anything, parentheses included); -1 if unreadable. */
-static pid_t parent_of(const char *pid)
+/* /proc/PID/stat after the name (which may hold anything, parentheses
+   included): from the state on, or NULL if unreadable. */
+static const char *stat_fields(const char *pid, char *stat, size_t len)
 {
-    char path[300], stat[1024], *close_paren;
-    int ppid = -1;
+    char path[300], *close_paren;
     FILE *f;
 
     snprintf(path, sizeof(path), "/proc/%s/stat", pid);
     f = fopen(path, "re");
     if (!f)
-        return -1;
-    close_paren = fgets(stat, sizeof(stat), f) ? strrchr(stat, ')') : NULL;
+        return NULL;
+    close_paren = fgets(stat, (int)len, f) ? strrchr(stat, ')') : NULL;
     fclose(f);
-    if (!close_paren || sscanf(close_paren + 1, " %*c %d", &ppid) != 1)
+    return close_paren ? close_paren + 1 : NULL;
+}
+
+/* The parent pid; -1 if unreadable. */
+static pid_t parent_of(const char *pid)
+{
+    char stat[1024];
+    const char *fields = stat_fields(pid, stat, sizeof(stat));
+    int ppid = -1;
+
+    if (!fields || sscanf(fields, " %*c %d", &ppid) != 1)
         return -1;
     return (pid_t)ppid;
+}
+
+#define SKIP9 " %*s %*s %*s %*s %*s %*s %*s %*s %*s"
+
+long long proc_age_ms(pid_t pid)
+{
+    char name[24], stat[1024];
+    const char *fields;
+    unsigned long long started;
+    long hz = sysconf(_SC_CLK_TCK);
+    struct timespec now;
+
+    snprintf(name, sizeof(name), "%d", (int)pid);
+    fields = stat_fields(name, stat, sizeof(stat));
+    /* starttime is field 22; the fields string starts at field 3 */
+    if (!fields || hz <= 0 || clock_gettime(CLOCK_BOOTTIME, &now) < 0 ||
+        sscanf(fields, " %*c" SKIP9 SKIP9 " %llu", &started) != 1)
+        return -1;
+    return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000 -
+           (long long)(started * 1000ULL / (unsigned long long)hz);
 }
 
 size_t proc_tree(pid_t root, pid_t *out, size_t max)

@@ -13,6 +13,8 @@ int proc_exists(pid_t pid);
 void proc_name(pid_t pid, char *out, size_t len);
 /* Has the process mapped a libgmr*.so? */
 int proc_maps_libgmr(pid_t pid);
+/* Milliseconds since the process started; -1 if unknown. */
+long long proc_age_ms(pid_t pid);
 /* root, then its descendants breadth first (by the parent pid in
    /proc/N/stat); at most max. Returns how many. */
 size_t proc_tree(pid_t root, pid_t *out, size_t max);

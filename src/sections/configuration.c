@@ -27,7 +27,7 @@ static void command_line(struct emitter *e, const struct report *r)
         emit_str(e, "command_line", "(unreadable: /proc/self/cmdline)");
         return;
     }
-    redact_cmdline(r->cfg->redact, args, len, &line);
+    redact_cmdline(config_redact(r->cfg), args, len, &line);
     emit_str(e, "command_line", buf_cstr(&line));
     buf_free(&line);
     free(args);

@@ -33,7 +33,8 @@ void section_environment(struct emitter *e, struct report *r)
         if (!eq || eq == var)
             continue;
         *eq = '\0';
-        emit_str(e, var, redact_name(r->cfg->redact, var, (size_t)(eq - var)) ? REDACTED : eq + 1);
+        emit_str(e, var,
+                 redact_name(config_redact(r->cfg), var, (size_t)(eq - var)) ? REDACTED : eq + 1);
     }
     e->ops->end_object(e);
     e->ops->end_section(e);

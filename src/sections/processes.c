@@ -107,7 +107,7 @@ static void command_line(struct walk *w, pid_t pid)
     snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
     args = procfs_slurp(path, &len);
     if (args && len)
-        redact_cmdline(w->r->cfg->redact, args, len, &line);
+        redact_cmdline(config_redact(w->r->cfg), args, len, &line);
     emit_str(w->e, "command_line", line.len ? buf_cstr(&line) : "(none)");
     buf_free(&line);
     free(args);

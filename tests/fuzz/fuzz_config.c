@@ -49,10 +49,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct gmr_config cfg;
+    static struct gmr_config cfg;
     char text[256], *name;
     int k;
 
+    memset(&cfg, 0, sizeof(cfg));
     config_defaults(&cfg);
     config_apply_ini(&cfg, "fuzz.ini", (const char *)data, size, ignore, NULL);
     as_environment(&cfg, data, size);

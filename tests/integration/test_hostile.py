@@ -7,13 +7,14 @@ import glob
 import json
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import time
 import unittest
 
 from gmrtest import (REPORT_GLOB, SANITIZE, TARGETS, GmrTestCase, Target, base_env, functions, parse_text,
-                     read, runtime_preload, wait_reports)
+                     read, runtime_preload, wait_reports, wait_stderr_report)
 
 HOSTILE = os.path.join(TARGETS, "hostile")
 
@@ -261,6 +262,40 @@ class Signals(HostileCase):
         with Target([HOSTILE, "ignore-usr2"], env=base_env(GMR_TRIGGER_FILE=trigger)) as t:
             time.sleep(0.2)
             self.assertEqual(t.stderr(), "")
+
+
+@unittest.skipIf(os.geteuid() != 0, "changing uid and gid needs root")
+class Credentials(HostileCase):
+    # glibc makes every thread take a uid or gid change, and aborts the
+    # process if one fails where the caller did not; libgmr's watcher must
+    # follow a program whose threads' capabilities differ.
+    def test_capabilities_in_one_thread_then_setresgid(self):
+        bare, gmr = self.both(["drop-caps"])
+        self.assertSameFate(bare, gmr)
+        self.assertEqual((bare[0], bare[1]), (0, "dropped uid 65534 gid 65534\n"), bare[2])
+
+    def test_setpriv_runs_the_same(self):
+        setpriv = shutil.which("setpriv")
+        if not setpriv:
+            self.skipTest("setpriv (util-linux) is not installed")
+        args = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "id"]
+        runs = []
+        for env in (bare_env(), base_env()):
+            p = subprocess.run(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               cwd=self.tmp, timeout=60)
+            runs.append((p.returncode, p.stdout.decode(), p.stderr.decode(errors="replace")))
+        self.assertEqual(runs[1][:2], runs[0][:2], runs[1][2][-3000:])
+        self.assertIn("uid=65534", runs[0][1])
+
+    def test_reports_after_the_watcher_followed(self):
+        with Target([HOSTILE, "drop-caps", "wait"], env=base_env()) as t:
+            t.wait_line("ready")
+            self.assertEqual(t.lines("dropped"), ["dropped uid 65534 gid 65534"])
+            t.signal()
+            report = parse_text(wait_stderr_report(t))
+            tids = t.tids()
+        self.assertEqual(report["header"]["trigger"], "signal")
+        self.assertEqual(sorted(th["tid"] for th in report["threads"]), tids)
 
 
 class Processes(HostileCase):

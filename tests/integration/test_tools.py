@@ -343,10 +343,8 @@ class GmrReport(GmrTestCase):
                           "trace the process, may ask", r.stderr)
             self.assertTrue(t.alive())
         # A process that runs as nobody from the start: nobody may ask it.
-        # (setpriv itself runs without libgmr: it changes its uid, then its
-        # capabilities in its main thread only, then its gid, which glibc
-        # then asks of every thread, libgmr's watcher too, and aborts when
-        # the watcher may not.)
+        # (setpriv itself runs without libgmr, so that only testd is asked;
+        # test_hostile.Credentials runs setpriv with it.)
         env = {k: v for k, v in base_env().items() if k != "LD_PRELOAD"}
         argv = nobody + ["env", "LD_PRELOAD=" + runtime_preload()] + testd("--threads", 1)
         with Target(argv, env=env) as t:
@@ -371,6 +369,7 @@ class GmrReport(GmrTestCase):
         # A stopped process's queue fills with the connections of askers
         # that gave up; the next connect() must not wait for ever.
         with Target(testd("--threads", 1)) as t:
+            self.assertEqual(self.report(t.pid).returncode, 0)  # its channel is open
             t.signal(signal.SIGSTOP)
             try:
                 for _ in range(12):

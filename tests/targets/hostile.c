@@ -47,12 +47,20 @@
  *                   haproxy's master does across its re-exec
  *   takeover        installs its own SIGUSR2 handler after start (prints
  *                   "usr2" when it runs)
+ *   drop-caps       as root, drops to uid and gid 65534 the way setpriv
+ *                   does: keeps its capabilities across setresuid, raises
+ *                   them again in the main thread only (capset), then
+ *                   setresgid and setgroups, which every thread must be
+ *                   able to do; prints "dropped uid U gid G"; with ARG
+ *                   "wait", then waits for SIGTERM; status 77 if not root
  *   churn           a randomized capture stress: threads that switch
  *                   alternate stacks on and off, change their masks, vfork,
  *                   exit and are replaced, on heap and mmap'd stacks; ends
  *                   with status 3 after ARG seconds
  */
 #include <dirent.h>
+#include <grp.h>
+#include <linux/capability.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -65,6 +73,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -491,6 +500,34 @@ static int rust_like(void)
     return recurse(0);
 }
 
+/* ---- drop-caps ---- */
+
+static int drop_caps(const char *arg)
+{
+    struct __user_cap_header_struct head = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct caps[2];
+
+    if (geteuid() != 0)
+        return 77;
+    if (prctl(PR_SET_KEEPCAPS, 1) < 0 || setresuid(65534, 65534, 65534) < 0 ||
+        syscall(SYS_capget, &head, caps) < 0) {
+        perror("drop-caps: setresuid");
+        return 1;
+    }
+    caps[0].effective = caps[0].permitted; /* this thread only */
+    caps[1].effective = caps[1].permitted;
+    if (syscall(SYS_capset, &head, caps) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+        setgroups(0, NULL) < 0) {
+        perror("drop-caps: setresgid");
+        return 1;
+    }
+    printf("dropped uid %d gid %d\n", (int)geteuid(), (int)getegid());
+    if (strcmp(arg, "wait"))
+        return 0;
+    ready();
+    return wait_for_term();
+}
+
 /* ---- sleeper, ignore-usr2, takeover ---- */
 
 static int sleeper(void)
@@ -668,6 +705,8 @@ int main(int argc, char **argv)
         return rust_like();
     if (!strcmp(mode, "sleeper"))
         return sleeper();
+    if (!strcmp(mode, "drop-caps"))
+        return drop_caps(arg);
     if (!strcmp(mode, "ignore-usr2")) {
         signal(SIGUSR2, SIG_IGN);
         execl(self_path, self_path, "sleeper", (char *)NULL);

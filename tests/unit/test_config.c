@@ -25,8 +25,46 @@ static void reset(struct gmr_config *cfg)
 {
     warnings[0] = '\0';
     nwarnings = 0;
+    memset(cfg, 0, sizeof(*cfg));
     config_defaults(cfg);
 }
+
+/* config_defaults writes values directly; they must be what the
+   documented default texts parse to. */
+START_TEST(defaults_are_the_documented_texts)
+{
+    static struct gmr_config direct, parsed;
+    const char *why;
+    int k;
+
+    config_defaults(&direct);
+    for (k = 0; k < CFG_COUNT; k++) {
+        const char *text = config_default_text((enum cfg_key)k);
+
+        if (text)
+            ck_assert_msg(config_set(&parsed, (enum cfg_key)k, text, CFG_FROM_FILE, &why) == 0,
+                          "%s: default %s rejected: %s", config_env_name((enum cfg_key)k), text,
+                          why);
+    }
+    ck_assert_int_eq(direct.signal, parsed.signal);
+    ck_assert_int_eq(direct.trigger_interval_ms, parsed.trigger_interval_ms);
+    ck_assert_int_eq(direct.format, parsed.format);
+    ck_assert_int_eq(direct.crash, parsed.crash);
+    ck_assert_int_eq(direct.timeout_ms, parsed.timeout_ms);
+    ck_assert_int_eq(direct.timeout_abort, parsed.timeout_abort);
+    ck_assert_int_eq(direct.inherit, parsed.inherit);
+    ck_assert_int_eq(direct.debuginfod, parsed.debuginfod);
+    ck_assert_int_eq(direct.output, parsed.output);
+    ck_assert_int_eq(direct.max_reports, parsed.max_reports);
+    ck_assert_int_eq(direct.capture_signal, parsed.capture_signal);
+    ck_assert_int_eq(direct.capture_timeout_ms, parsed.capture_timeout_ms);
+    ck_assert_int_eq(direct.max_frames, parsed.max_frames);
+    ck_assert_str_eq(config_redact(&direct), parsed.redact);
+    memset(parsed.source, 0, sizeof(parsed.source));
+    memset(parsed.redact, 0, sizeof(parsed.redact));
+    ck_assert(!memcmp(&direct, &parsed, sizeof(direct))); /* and nothing else differs */
+}
+END_TEST
 
 START_TEST(signal_names)
 {
@@ -88,7 +126,8 @@ START_TEST(defaults)
     ck_assert_int_eq(cfg.output, OUTPUT_AUTO);
     ck_assert_int_eq(config_output(&cfg), OUTPUT_STDERR);
     ck_assert_int_eq(cfg.max_reports, 100);
-    ck_assert_str_eq(cfg.redact, "*PASSWORD*,*PASSWD*,*SECRET*,*TOKEN*,*KEY*,*CREDENTIAL*,*AUTH*");
+    ck_assert_str_eq(config_redact(&cfg),
+                     "*PASSWORD*,*PASSWD*,*SECRET*,*TOKEN*,*KEY*,*CREDENTIAL*,*AUTH*");
     for (k = 0; k < CFG_COUNT; k++)
         ck_assert_int_eq(cfg.source[k], CFG_FROM_DEFAULT);
     ck_assert_str_eq(config_value_text(&cfg, CFG_SIGNAL, buf, sizeof(buf)), "USR2");
@@ -120,7 +159,7 @@ START_TEST(environment_values)
     ck_assert_int_eq(cfg.format, FORMAT_JSON);
     ck_assert_int_eq(cfg.crash, 0);
     ck_assert_int_eq(cfg.timeout_ms, 2500);
-    ck_assert_str_eq(cfg.redact, "*pw*,SECRET");
+    ck_assert_str_eq(config_redact(&cfg), "*pw*,SECRET");
     ck_assert_int_eq(cfg.trigger_interval_ms, 250);
     ck_assert_int_eq(cfg.max_frames, 64);
     ck_assert_int_eq(cfg.source[CFG_SIGNAL], CFG_FROM_ENV);
@@ -378,6 +417,7 @@ static Suite *suite(void)
     tcase_add_test(tc, garbage_file_reports_lines_and_keeps_the_rest);
     tcase_add_test(tc, nul_bytes_and_long_lines);
     tcase_add_test(tc, relative_paths_become_absolute);
+    tcase_add_test(tc, defaults_are_the_documented_texts);
     suite_add_tcase(s, tc);
     return s;
 }
