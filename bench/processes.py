@@ -7,7 +7,9 @@ taken alongside, medians over several runs):
 
   spawn     a shell loop that runs /bin/true N times, without libgmr and
             with libgmr inherited by every process (hyperfine); and, as
-            the floor of any preloaded library, with an empty one
+            the floors of any preloaded library, with an empty one and
+            with one that starts a sleeping thread (libgmr's watcher is
+            one); and the page faults of one /bin/true each way
   build     make -j2 of libgmr's own sources (a copy of src/ compiled to
             objects), without and with libgmr inherited by make, the shell,
             gcc and its helpers
@@ -47,23 +49,51 @@ def hyperfine(commands, runs, warmup=1):
         return [r["median"] for r in json.load(f)["results"]]
 
 
-def empty_library(tmp):
-    src = os.path.join(tmp, "empty.c")
-    lib = os.path.join(tmp, "libempty.so")
+THREAD_LIB = r'''
+#include <poll.h>
+#include <pthread.h>
+static void *sleep_forever(void *arg) { for (;;) poll(0, 0, -1); return arg; }
+__attribute__((constructor)) static void start(void)
+{
+    pthread_t t;
+    pthread_create(&t, 0, sleep_forever, 0);
+}
+'''
+
+
+def library(tmp, name, text):
+    src = os.path.join(tmp, name + ".c")
+    lib = os.path.join(tmp, "lib%s.so" % name)
     with open(src, "w") as f:
-        f.write("void gmr_bench_empty(void) {}\n")
-    subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-o", lib, src], check=True)
+        f.write(text)
+    subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-pthread", "-o", lib, src], check=True)
     return lib
+
+
+def true_faults(preload, runs=50):
+    """Median minor page faults of one /bin/true, with `preload` (or none)."""
+    env = {"PATH": "/usr/bin:/bin"}
+    if preload:
+        env["LD_PRELOAD"] = preload
+    faults = []
+    for _ in range(runs):
+        pid = os.posix_spawn("/bin/true", ["true"], env)
+        faults.append(os.wait4(pid, 0)[2].ru_minflt)
+    return statistics.median(faults)
 
 
 def spawn(args, tmp):
     script = os.path.join(tmp, "spawn.sh")
     with open(script, "w") as f:
         f.write(SPAWN_SH % args.spawns + "\n")
-    empty = empty_library(tmp)
-    return hyperfine(["sh " + script,
-                      "env LD_PRELOAD=%s sh %s" % (run.LIB, script),
-                      "env LD_PRELOAD=%s sh %s" % (empty, script)], args.spawn_runs)
+    empty = library(tmp, "empty", "void gmr_bench_empty(void) {}\n")
+    thread = library(tmp, "thread", THREAD_LIB)
+    times = hyperfine(["sh " + script,
+                       "env LD_PRELOAD=%s sh %s" % (run.LIB, script),
+                       "env LD_PRELOAD=%s sh %s" % (empty, script),
+                       "env LD_PRELOAD=%s sh %s" % (thread, script)], args.spawn_runs)
+    return times + [true_faults(None), true_faults(run.LIB), true_faults(empty),
+                    true_faults(thread)]
 
 
 def build(args, tmp):
@@ -126,17 +156,20 @@ def channel(args, tmp):
 def render(spawn_t, build_t, rss_v, chan, args):
     out = []
     add = out.append
-    plain, gmr, empty = spawn_t
+    plain, gmr, empty, thread, f_plain, f_gmr, f_empty, f_thread = spawn_t
     add("\n## Processes that come and go (median of hyperfine runs)\n")
     add("| what | without libgmr | with libgmr inherited | ratio | an empty preloaded "
-        "library |")
-    add("|---|---|---|---|---|")
+        "library | one that starts a sleeping thread |")
+    add("|---|---|---|---|---|---|")
     add("| sh loop running /bin/true %d times (%d runs) | %.0f ms | %.0f ms | %.2fx | "
-        "%.0f ms (%.2fx) |" % (args.spawns, args.spawn_runs, plain * 1000, gmr * 1000,
-                               gmr / plain, empty * 1000, empty / plain))
-    add("| make -j2 of src/ (%d objects, %d runs) | %.2f s | %.2f s | %.3fx | - |" % (
+        "%.0f ms (%.2fx) | %.0f ms (%.2fx) |" % (
+            args.spawns, args.spawn_runs, plain * 1000, gmr * 1000, gmr / plain,
+            empty * 1000, empty / plain, thread * 1000, thread / plain))
+    add("| page faults of one /bin/true (median of 50) | %d | %d | %+d | %+d | %+d |" % (
+        f_plain, f_gmr, f_gmr - f_plain, f_empty - f_plain, f_thread - f_plain))
+    add("| make -j2 of src/ (%d objects, %d runs) | %.2f s | %.2f s | %.3fx | - | - |" % (
         build_t[2], args.build_runs, build_t[0], build_t[1], build_t[1] / build_t[0]))
-    add("| RSS of a 10-thread process before any report | %d KiB | %d KiB | %+d KiB | - |" % (
+    add("| RSS of a 10-thread process before any report | %d KiB | %d KiB | %+d KiB | - | - |" % (
         rss_v[False], rss_v[True], rss_v[True] - rss_v[False]))
     sig, chn, tool = chan
     add("\n## Asking over the control channel (10 threads, JSON, warm; ms, median [min-max] of "
