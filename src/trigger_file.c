@@ -247,16 +247,7 @@ static void start_inotify(struct trigger_file *tf)
     place_watch(tf);
 }
 
-/* A file touched after `since` (the process's start) but before the
-   watch was placed was meant for us too. */
-static int touched_since(const struct trigger_file *tf, struct timespec since)
-{
-    return tf->exists && (tf->mtime.tv_sec > since.tv_sec ||
-                          (tf->mtime.tv_sec == since.tv_sec && tf->mtime.tv_nsec >= since.tv_nsec));
-}
-
-void trigger_file_open(struct trigger_file *tf, const char *path, long interval_ms,
-                       struct timespec since)
+void trigger_file_open(struct trigger_file *tf, const char *path, long interval_ms)
 {
     memset(tf, 0, sizeof(*tf));
     tf->fd = -1;
@@ -267,7 +258,6 @@ void trigger_file_open(struct trigger_file *tf, const char *path, long interval_
         return;
     snprintf(tf->path, sizeof(tf->path), "%s", path);
     remember_state(tf);
-    tf->missed = touched_since(tf, since);
     start_inotify(tf);
 }
 
@@ -397,10 +387,6 @@ int trigger_file_check(struct trigger_file *tf)
 
     if (!tf->path[0])
         return 0;
-    if (tf->missed) {
-        tf->missed = 0;
-        return 1;
-    }
     if (tf->polling)
         return state_changed(tf);
     if (!fd_is_ours(tf)) {

@@ -34,14 +34,10 @@ struct trigger_file {
     ino_t ino;
     int said_missing; /* the missing directory was reported */
     int said_full;    /* so was a file that cannot be watched itself */
-    int missed;       /* touched before the watch was placed: a trigger */
 };
 
-/* Sets up the watch; path "" leaves the trigger off. A file touched at
-   or after `since` (CLOCK_REALTIME_COARSE, as file times are) and before
-   now counts as a trigger. */
-void trigger_file_open(struct trigger_file *tf, const char *path, long interval_ms,
-                       struct timespec since);
+/* Sets up the watch; path "" leaves the trigger off. */
+void trigger_file_open(struct trigger_file *tf, const char *path, long interval_ms);
 /* The descriptor to wait on (validated), or -1. */
 int trigger_file_fd(struct trigger_file *tf);
 /* How long the caller may sleep, in ms; -1 for "until something happens". */

@@ -20,9 +20,9 @@
  * sleeping thread and no more: the watcher takes its own descriptor
  * table, watches the trigger file and opens the control channel only
  * then (start_serving), or at once when a report is asked for sooner
- * (a signal, a crash, gmr_report(), GMR_TIMEOUT). gmr-report waits for a
- * process that has libgmr mapped but no channel yet (tools/channel.c),
- * and a trigger file touched meanwhile still counts (trigger_file_open).
+ * (a signal, a crash, gmr_report()); with a trigger file or GMR_TIMEOUT,
+ * at once. gmr-report waits for a process too young to have its channel
+ * (tools/channel.c).
  *
  * After fork() the child has no watcher thread: watcher_after_fork, run
  * from the fork handler, resets what belonged to the parent's watcher and
@@ -68,7 +68,6 @@ struct watcher {
     struct control_request asked; /* a client waiting for its report (fd -1: none) */
     long long timeout_at_ms;      /* GMR_TIMEOUT deadline on CLOCK_MONOTONIC, 0 = none */
     long long release_at_ms;      /* when to drop the symbol caches, 0 = nothing held */
-    struct timespec started_at;   /* CLOCK_REALTIME_COARSE, as file times are */
     /* Last: the constructor writes only the fields above (watcher_start),
        so that a process that ends at once never touches these pages. */
     struct package_cache package;
@@ -210,21 +209,22 @@ static void start_serving(struct watcher *w)
         altstack_install(); /* not made for a process that ended sooner (threads.c) */
     fdtable_unshare();
     if (!w->tf.path[0]) /* a forked child keeps its parent's settings */
-        trigger_file_open(&w->tf, w->ctx.cfg->trigger_file, w->ctx.cfg->trigger_interval_ms,
-                          w->started_at);
+        trigger_file_open(&w->tf, w->ctx.cfg->trigger_file, w->ctx.cfg->trigger_interval_ms);
     control_listen(&w->control);
     reserve_trigger_copy();
 }
 
 /* The first START_DELAY_MS: asleep, woken early only by a report asked
-   for (the wake signal, with its bit in hs.pending). A deadline of
-   GMR_TIMEOUT is kept to the millisecond: no delay then. */
+   for (the wake signal, with its bit in hs.pending). Not with a trigger
+   file (a touch must not go unseen: file times tick too coarsely to tell
+   one just before the start from one just after) nor with a GMR_TIMEOUT
+   deadline (kept to the millisecond). */
 static void wait_to_serve(const struct watcher *w)
 {
     struct timespec delay = {0, START_DELAY_MS * 1000000L};
     sigset_t mask;
 
-    if (w->timeout_at_ms || atomic_load(&hs.pending))
+    if (w->timeout_at_ms || config_given(w->ctx.cfg, CFG_TRIGGER_FILE) || atomic_load(&hs.pending))
         return;
     wait_mask(&mask);
     ppoll(NULL, 0, &delay, &mask);
@@ -330,8 +330,6 @@ void *watcher_main(void *arg)
     take_start(w);
     prctl(PR_SET_NAME, "gmr-watcher");
     w->ctx.self_tid = (pid_t)syscall(SYS_gettid);
-    clock_gettime(CLOCK_REALTIME_COARSE,
-                  &w->started_at); /* a trigger file touched from now on counts */
     atomic_store(&hs.watcher_tid, w->ctx.self_tid);
     atomic_store(&hs.watcher_state, WATCHER_READY);
     wait_to_serve(w);

@@ -35,6 +35,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -466,6 +467,30 @@ static void collect_reports(long timeout_ms)
         fputs("gmr-run: no process of the tree could write a report\n", stderr);
 }
 
+/*
+ * SIGKILL for a process of the tree, through a pidfd opened before we
+ * check that the pid is still ours: a process seen in the scan may have
+ * been reaped by its parent since and its pid reused by a stranger, and a
+ * pidfd never reaches a process that reused its pid. (Without pidfds, a
+ * kernel older than 5.3: the check, then kill.)
+ */
+static void kill_member(pid_t pid)
+{
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+    if (!proc_descends_from(pid, getpid())) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    if (fd < 0) {
+        kill(pid, SIGKILL);
+        return;
+    }
+    syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0);
+    close(fd);
+}
+
 /* SIGKILL for every process of the tree, until none is left (bounded). */
 static void end_tree(void)
 {
@@ -476,7 +501,7 @@ static void end_tree(void)
 
     while ((n = tree_now(pids, MAX_PROCS)) && channel_now_ms() < deadline) {
         for (i = 0; i < n; i++)
-            kill(pids[i], SIGKILL);
+            kill_member(pids[i]);
         while (waitpid(-1, NULL, WNOHANG) > 0)
             ;
         nanosleep(&pause, NULL);

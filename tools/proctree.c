@@ -11,7 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_SCAN 32768
+#define MAX_SCAN  32768
+#define MAX_DEPTH 4096 /* parent links followed; a loop in /proc cannot hold us */
 
 int proc_parse_pid(const char *s, pid_t *pid)
 {
@@ -96,6 +97,20 @@ static pid_t parent_of(const char *pid)
 }
 
 #define SKIP9 " %*s %*s %*s %*s %*s %*s %*s %*s %*s"
+
+int proc_descends_from(pid_t pid, pid_t ancestor)
+{
+    char name[24];
+    int depth;
+
+    for (depth = 0; depth < MAX_DEPTH && pid > 1; depth++) {
+        snprintf(name, sizeof(name), "%d", (int)pid);
+        pid = parent_of(name);
+        if (pid == ancestor)
+            return 1;
+    }
+    return 0;
+}
 
 long long proc_age_ms(pid_t pid)
 {

@@ -13,6 +13,8 @@ int proc_exists(pid_t pid);
 void proc_name(pid_t pid, char *out, size_t len);
 /* Has the process mapped a libgmr*.so? */
 int proc_maps_libgmr(pid_t pid);
+/* Is pid a child, grandchild... of ancestor (now)? */
+int proc_descends_from(pid_t pid, pid_t ancestor);
 /* Milliseconds since the process started; -1 if unknown. */
 long long proc_age_ms(pid_t pid);
 /* root, then its descendants breadth first (by the parent pid in
