@@ -96,7 +96,8 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libgmr-test.a
 # Test targets: realistic programs, optimised, with debug info.
 $(BUILD)/targets/%: tests/targets/%.c $(BUILD)/config.mk
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -O2 -g -pthread -D_GNU_SOURCE $(WARN) -Iinclude $(SAN_FLAGS) -o $@ $<
+	$(CC) -std=gnu11 -O2 -g -pthread -D_GNU_SOURCE $(WARN) -Iinclude $(SAN_FLAGS) $(TARGET_FLAGS) \
+	    -o $@ $<
 
 $(BUILD)/targets/%: tests/targets/%.cc $(BUILD)/config.mk
 	@mkdir -p $(dir $@)
@@ -107,6 +108,8 @@ $(BUILD)/targets/%: tests/targets/%.cc $(BUILD)/config.mk
 # its own way. (libgmr in them is still the sanitized one.)
 $(BUILD)/targets/crash: SAN_FLAGS :=
 $(BUILD)/targets/hostile: SAN_FLAGS :=
+# The fake interpreter's symbols are found as CPython's are: dynamic ones.
+$(BUILD)/targets/fakepython: TARGET_FLAGS := -rdynamic
 
 # cxxapp with libstdc++ linked in, for a process where libstdc++.so.6
 # cannot be loaded. No sanitizer: UBSan's runtime needs libstdc++.so.6.

@@ -176,6 +176,19 @@ static void j_frame(struct emitter *e, const struct emit_frame *f)
     struct buf *b = e->out;
 
     open_value(e, NULL, '{', 0);
+    if (f->kind && !strcmp(f->kind, "python")) {
+        /* No address: the frame is the interpreter's, not the machine's. */
+        j_str(e, "kind", f->kind, 0);
+        j_str(e, "function", f->function ? f->function : "?", 0);
+        j_str(e, "file", f->file ? f->file : "?", 0);
+        key(e, "line");
+        if (f->line >= 0)
+            buf_dec(b, f->line);
+        else
+            buf_str(b, "null");
+        close_value(e, '}');
+        return;
+    }
     key(e, "pc");
     hex_string(b, f->pc);
     if (f->kind)

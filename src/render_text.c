@@ -196,6 +196,21 @@ static void t_frames(struct emitter *e)
     (void)e;
 }
 
+/* "[python] function at file:line", the line "?" where the code has none. */
+static void python_frame(struct buf *b, const struct emit_frame *f)
+{
+    buf_str(b, "[python] ");
+    emit_escaped_text(b, f->function ? f->function : "?");
+    buf_str(b, " at ");
+    emit_escaped_text(b, f->file ? f->file : "?");
+    buf_char(b, ':');
+    if (f->line >= 0)
+        buf_dec(b, f->line);
+    else
+        buf_char(b, '?');
+    buf_char(b, '\n');
+}
+
 static void t_frame(struct emitter *e, const struct emit_frame *f)
 {
     struct buf *b = e->out;
@@ -207,6 +222,10 @@ static void t_frame(struct emitter *e, const struct emit_frame *f)
     buf_dec(b, f->index);
     buf_char(b, ' ');
     buf_pad_to(b, start, 4); /* "#0  0x...", "#10 0x...", "#100 0x..." */
+    if (f->kind && !strcmp(f->kind, "python")) {
+        python_frame(b, f);
+        return;
+    }
     buf_hex(b, f->pc, 16);
     buf_str(b, " in ");
     emit_escaped_text(b, f->function ? f->function : "??");

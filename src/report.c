@@ -139,8 +139,10 @@ void report_write(const struct report_ctx *ctx, const struct report_request *req
     presets_for(req->bits, &presets);
     capture_run(&r.cap, ctx->capture_signal, ctx->cfg->capture_timeout_ms, ctx->self_tid, &presets);
     r.mr = memreader_new();
-    if (r.mr)
+    if (r.mr) {
         r.unwind = unwind_begin(&r.cap.maps, r.mr);
+        python_read(r.mr, &r.cap.maps, &r.python); /* right after the capture, as close as may be */
+    }
     if (ctx->sym) {
         symbolizer_refresh(ctx->sym, &r.cap.maps);
         r.sym = ctx->sym;
@@ -175,6 +177,7 @@ out:
     buf_free(&out);
     symbolizer_shed(ctx->sym);
     unwind_end(r.unwind);
+    python_free(&r.python);
     memreader_free(r.mr);
     capture_free(&r.cap);
     return_trigger_slot();

@@ -10,6 +10,7 @@
 #define GMR_REPORT_H
 
 #include "capture.h"
+#include "python.h"
 #include "config.h"
 #include "control.h"
 #include "memread.h"
@@ -56,6 +57,7 @@ struct report {
     struct capture cap;
     struct memreader *mr;
     struct unwind_session *unwind; /* NULL if libunwind is missing */
+    struct py_stacks python;       /* found 0: no CPython in the process */
     struct symbolizer *sym;        /* NULL if elfutils is missing */
 };
 

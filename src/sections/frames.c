@@ -125,10 +125,60 @@ static void unwind_notes(struct notes *ns, const struct report *r, const struct 
     }
 }
 
+/* The Python frames one call of the evaluation loop ran: from *next to
+   the first that call entered with (innermost first, as the stack). */
+static void emit_python_run(struct emitter *e, const struct py_thread *py, size_t *next, int *index)
+{
+    struct emit_frame f;
+
+    while (*next < py->n) {
+        const struct py_frame *p = &py->frames[(*next)++];
+
+        memset(&f, 0, sizeof(f));
+        f.index = (*index)++;
+        f.kind = "python";
+        f.function = p->function;
+        f.file = p->file;
+        f.line = p->line;
+        e->ops->frame(e, &f);
+        if (p->entry)
+            return;
+    }
+}
+
+static int runs_python(struct report *r, uintptr_t pc, int exact)
+{
+    const struct sym_result *res = r->sym ? symbolize(r->sym, pc, exact) : NULL;
+    size_t i;
+
+    for (i = 0; res && i < res->n; i++)
+        if (python_is_eval_frame(res->frames[i].function))
+            return 1;
+    return 0;
+}
+
+/* Python frames no evaluation loop frame was found for: last, said so. */
+static void python_rest(struct emitter *e, const struct py_thread *py, size_t next, int *index,
+                        struct notes *ns)
+{
+    if (py->note)
+        frames_note(ns, "%s", py->note);
+    if (next >= py->n)
+        return;
+    frames_note(ns,
+                "%zu Python frames are shown last: the native stack has no more "
+                "_PyEval_EvalFrameDefault frames to place them at",
+                py->n - next);
+    while (next < py->n)
+        emit_python_run(e, py, &next, index);
+}
+
 void frames_emit_slot(struct emitter *e, struct report *r, const struct slot *slot,
-                      struct unwind_frame *scratch, struct notes *ns, int green)
+                      struct unwind_frame *scratch, struct notes *ns, int green,
+                      const struct py_thread *py)
 {
     struct unwind_result u;
+    size_t next_py = 0;
     int index = 0;
     size_t i;
 
@@ -142,9 +192,15 @@ void frames_emit_slot(struct emitter *e, struct report *r, const struct slot *sl
     }
     unwind_slot(r->unwind, slot, scratch, (size_t)r->cfg->max_frames, &u);
     /* A coroutine's saved pc is where it resumes: a return address. */
-    for (i = 0; i < u.n; i++)
-        frames_emit_pc(e, r, scratch[i].pc, scratch[i].exact && !(green && i == 0),
-                       scratch[i].signal, &index);
+    for (i = 0; i < u.n; i++) {
+        int exact = scratch[i].exact && !(green && i == 0);
+
+        if (py && runs_python(r, scratch[i].pc, exact))
+            emit_python_run(e, py, &next_py, &index);
+        frames_emit_pc(e, r, scratch[i].pc, exact, scratch[i].signal, &index);
+    }
+    if (py)
+        python_rest(e, py, next_py, &index, ns);
     e->ops->end_frames(e);
     unwind_notes(ns, r, slot, &u);
 }

@@ -46,7 +46,7 @@ static void one(struct emitter *e, struct report *r, long index, const struct gr
     h.state = t->state[0] ? t->state : NULL;
     e->ops->begin_thread(e, &h);
     slot_from(&s, &t->g);
-    frames_emit_slot(e, r, &s, scratch, &ns, 1);
+    frames_emit_slot(e, r, &s, scratch, &ns, 1, NULL);
     frames_note(&ns, "read in place from the suspended coroutine's stack");
     frames_emit_notes(e, &ns);
     e->ops->end_thread(e);

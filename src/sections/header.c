@@ -97,6 +97,20 @@ static void descriptors(struct emitter *e)
     emit_str(e, "note", text);
 }
 
+/* "python = CPython 3.11.7", and why no Python frames are shown if so. */
+static void python(struct emitter *e, const struct report *r)
+{
+    char text[320];
+
+    if (!r->python.found)
+        return;
+    const char *why = r->python.problem ? r->python.problem : r->python.note;
+
+    snprintf(text, sizeof(text), "CPython%s%s%s%s", r->python.version[0] ? " " : "",
+             r->python.version, why ? ": " : "", why ? why : "");
+    emit_str(e, "python", text);
+}
+
 void section_header(struct emitter *e, struct report *r)
 {
     char when[21], name[32];
@@ -127,6 +141,7 @@ void section_header(struct emitter *e, struct report *r)
     emit_str(e, "time", when);
     emit_str(e, "libgmr", GMR_VERSION);
     capture_summary(e, r);
+    python(e, r);
     descriptors(e);
     if ((r->trigger & TRIGGER_CRASH) && atomic_load(&hs.freeze.release))
         emit_str(e, "note",

@@ -30,9 +30,12 @@ void frames_emit_notes(struct emitter *e, const struct notes *ns);
 void frames_emit_pc(struct emitter *e, const struct report *r, uintptr_t pc, int exact, int signal,
                     int *index);
 /* Unwinds a slot into a "frames" list; adds notes on what was cut short.
-   green: a suspended coroutine, whose saved pc is a resume address. */
+   green: a suspended coroutine, whose saved pc is a resume address.
+   py: the thread's Python frames, merged in where the evaluation loop
+   ran them (NULL: none). */
 void frames_emit_slot(struct emitter *e, struct report *r, const struct slot *slot,
-                      struct unwind_frame *scratch, struct notes *ns, int green);
+                      struct unwind_frame *scratch, struct notes *ns, int green,
+                      const struct py_thread *py);
 
 void section_header(struct emitter *e, struct report *r);
 void section_package(struct emitter *e, struct report *r);

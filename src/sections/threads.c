@@ -61,6 +61,8 @@ static void heading(struct emitter *e, const struct report *r, const struct thre
         h.marks[h.nmarks++] = "called gmr_report";
     if (t->late)
         h.marks[h.nmarks++] = "started during capture";
+    if (python_thread(&r->python, t->tid) && python_thread(&r->python, t->tid)->holds_gil)
+        h.marks[h.nmarks++] = "holds the GIL";
     e->ops->begin_thread(e, &h);
 }
 
@@ -123,7 +125,7 @@ static void one_thread(struct emitter *e, struct report *r, const struct thread_
     if (t->preset == PRESET_CRASHED)
         crash_emit_registers(e, t->slot->regs);
     if (t->status == CAP_OK) {
-        frames_emit_slot(e, r, t->slot, scratch, &ns, 0);
+        frames_emit_slot(e, r, t->slot, scratch, &ns, 0, python_thread(&r->python, t->tid));
     } else {
         e->ops->begin_frames(e);
         e->ops->end_frames(e);

@@ -38,6 +38,7 @@ FRAME_RE = re.compile(
     r"^#(?P<index>\d+)\s+0x(?P<pc>[0-9a-f]+) in (?P<function>.+?)(?:\+0x(?P<offset>[0-9a-f]+))?"
     r"(?P<inlined> \[inlined\])?(?P<marks>(?: \[(?:signal handler called|jit)\])*)"
     r" \((?P<module>[^()]*)\)(?: at (?P<file>.+):(?P<line>\d+))?$")
+PY_FRAME_RE = re.compile(r"^#(?P<index>\d+)\s+\[python\] (?P<function>.+) at (?P<file>.+):(?P<line>\d+|\?)$")
 THREAD_RE = re.compile(r"^------\s+Thread #(?P<tid>\d+) \((?P<name>.*?)\)(?: \[(?P<marks>.*)\])?\s+------$")
 BANNER_RE = re.compile(r"^====\s+(?P<title>.*?)\s+====$")
 
@@ -231,8 +232,11 @@ def parse_text(text):
         if thread is None:
             continue
         m = FRAME_RE.match(line)
+        py = None if m else PY_FRAME_RE.match(line)
         if m:
             thread["frames"].append(m.groupdict())
+        elif py:
+            thread["frames"].append(dict(py.groupdict(), kind="python"))
         elif line.startswith("note = "):
             thread["notes"].append(line[len("note = "):])
         elif " = " in line:

@@ -1,0 +1,41 @@
+"""A Python host for tests/integration/test_python.py: Python stacks in
+known places (each line the test looks for says so in a comment). Prints
+"ready <pid>", then waits to be killed."""
+
+import os
+import threading
+import time
+
+
+def leaf():
+    time.sleep(3600)  # leaf sleeps
+
+
+def middle():
+    leaf()  # middle calls leaf
+
+
+class Worker:
+    def run(self):
+        middle()  # run calls middle
+
+
+def spin(stop):
+    n = 0
+    while not stop.is_set():  # spin loops
+        n = (n * 31 + 7) % 1000003  # spin works
+
+
+def waiter(event):
+    event.wait()  # waiter waits
+
+
+def main():
+    stop = threading.Event()
+    for target, args in ((Worker().run, ()), (spin, (stop,)), (waiter, (stop,))):
+        threading.Thread(target=target, args=args, daemon=True).start()
+    print("ready", os.getpid(), flush=True)
+    time.sleep(3600)  # main sleeps
+
+
+main()  # the module calls main

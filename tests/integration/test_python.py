@@ -1,0 +1,225 @@
+"""Python frames (issue 14): a python3 host (tests/hosts/pystack.py) with
+stacks in known places; each thread's report must show its Python frames,
+function, file and line, merged into its native stack where
+_PyEval_EvalFrameDefault ran them, and mark the thread that holds the GIL.
+The lines expected are found in the script's own text, by their comments."""
+
+import os
+import re
+import shutil
+import subprocess
+import time
+import unittest
+
+from gmrtest import GmrTestCase, Target, base_env, parse_text, read, testd, wait_reports
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCRIPT = os.path.join(os.path.dirname(HERE), "hosts", "pystack.py")
+PYTHON = next((p for p in ("/usr/bin/python3", shutil.which("python3")) if p and os.path.exists(p)),
+              None)
+
+
+def python_version():
+    out = subprocess.run([PYTHON, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
+                         capture_output=True, text=True, timeout=60)
+    return out.stdout.strip()
+
+
+def line_of(comment):
+    with open(SCRIPT) as f:
+        for number, text in enumerate(f, 1):
+            if text.rstrip().endswith("# " + comment):
+                return number
+    raise AssertionError("no line ends with # %s" % comment)
+
+
+def asleep(pid, timeout=20):
+    """Waits until the main thread sleeps in clock_nanosleep (x86_64: 230),
+    then a moment more for the other threads, started before it, to be in
+    their waits too."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open("/proc/%d/syscall" % pid) as f:
+            if f.read().split()[0] == "230":
+                time.sleep(0.2)
+                return
+        time.sleep(0.01)
+    raise AssertionError("the host's main thread never went to sleep")
+
+
+def python_frames(thread):
+    return [(f["function"], int(f["line"]) if str(f["line"]).isdigit() else None)
+            for f in thread["frames"] if f.get("kind") == "python"]
+
+
+def the_thread(report, function):
+    found = [t for t in report["threads"] if function in [f for f, _ in python_frames(t)]]
+    if len(found) != 1:
+        raise AssertionError("%d threads run %s: %s" % (
+            len(found), function, [python_frames(t) for t in report["threads"]]))
+    return found[0]
+
+
+@unittest.skipIf(not PYTHON, "python3 is not installed (Debian python3)")
+class PythonFrames(GmrTestCase):
+    def setUp(self):
+        super().setUp()
+        self.version = python_version()
+        if not self.version.startswith("3.11."):
+            self.skipTest("libgmr reads CPython 3.11's frames; this python3 is %s" % self.version)
+
+    def report(self, fmt):
+        env = base_env(GMR_LOG_DIR=self.log_dir, GMR_FORMAT=fmt)
+        with Target([PYTHON, SCRIPT], env=env) as t:
+            asleep(t.pid)
+            t.signal()
+            path = wait_reports(self.log_dir, 1)[-1]
+            tids = t.tids()
+        text = read(path)
+        return (self.load_json(path) if fmt == "json" else parse_text(text)), tids
+
+    def test_every_thread_its_python_frames_and_lines(self):
+        report, _ = self.report("text")
+        self.assertEqual(report["header"]["python"], "CPython " + self.version)
+        worker = the_thread(report, "leaf")
+        self.assertEqual(python_frames(worker)[:3], [("leaf", line_of("leaf sleeps")),
+                                                     ("middle", line_of("middle calls leaf")),
+                                                     ("Worker.run", line_of("run calls middle"))])
+        self.assertEqual([f for f, _ in python_frames(worker)][3:],
+                         ["Thread.run", "Thread._bootstrap_inner", "Thread._bootstrap"])
+        main = the_thread(report, "<module>")
+        self.assertEqual(python_frames(main), [("main", line_of("main sleeps")),
+                                               ("<module>", line_of("the module calls main"))])
+        waiter = the_thread(report, "waiter")
+        self.assertIn(("waiter", line_of("waiter waits")), python_frames(waiter))
+        self.assertIn("Event.wait", [f for f, _ in python_frames(waiter)])
+        spinner = the_thread(report, "spin")
+        spin_line = dict(python_frames(spinner))["spin"]
+        self.assertIn(spin_line, (line_of("spin loops"), line_of("spin works")))
+        for t in (worker, main, waiter, spinner):
+            self.assertTrue(all(f["file"] in (SCRIPT, "?") or f["file"].endswith("threading.py")
+                                for f in t["frames"] if f.get("kind") == "python"), t["frames"])
+
+    def test_python_frames_sit_where_the_evaluation_loop_ran_them(self):
+        report, _ = self.report("text")
+        for t in report["threads"]:
+            frames = t["frames"]
+            for i, f in enumerate(frames):
+                if f.get("kind") != "python":
+                    continue
+                after = next((g for g in frames[i + 1:] if g.get("kind") != "python"), None)
+                self.assertIsNotNone(after, frames)
+                self.assertEqual(after["function"], "_PyEval_EvalFrameDefault", frames)
+            self.assertEqual([int(f["index"]) for f in frames], list(range(len(frames))))
+
+    def test_the_thread_that_holds_the_gil_is_marked(self):
+        holders = []
+        for _ in range(3):
+            report, _ = self.report("text")
+            marked = [t for t in report["threads"] if "holds the GIL" in t["marks"]]
+            self.assertLessEqual(len(marked), 1, [t["marks"] for t in report["threads"]])
+            holders += [[f for f, _ in python_frames(t)] for t in marked]
+            for name in os.listdir(self.log_dir):
+                os.unlink(os.path.join(self.log_dir, name))
+        # Only the spinning thread runs Python; the others wait with the GIL let go.
+        self.assertTrue(holders, "no report marked a thread as holding the GIL")
+        self.assertTrue(all("spin" in h for h in holders), holders)
+
+    def test_json_frames_have_a_kind(self):
+        doc, tids = self.report("json")
+        self.assertEqual(sorted(t["tid"] for t in doc["threads"]), tids)
+        self.assertEqual(doc["header"]["python"], "CPython " + self.version)
+        kinds = {f.get("kind") for t in doc["threads"] for f in t["frames"]}
+        self.assertIn("python", kinds)
+        self.assertIn("native", kinds)
+        for t in doc["threads"]:
+            for f in t["frames"]:
+                if f.get("kind") == "python":
+                    self.assertEqual(sorted(f), ["file", "function", "kind", "line"], f)
+                    self.assertIsInstance(f["line"], int)
+                else:
+                    self.assertIn("pc", f)
+        worker = next(t for t in doc["threads"]
+                      if "leaf" in [f.get("function") for f in t["frames"]])
+        first = next(f for f in worker["frames"] if f.get("kind") == "python")
+        self.assertEqual((first["function"], first["file"], first["line"]),
+                         ("leaf", SCRIPT, line_of("leaf sleeps")))
+
+    def test_a_process_without_python_says_nothing_of_it(self):
+        env = base_env(GMR_LOG_DIR=self.log_dir)
+        with Target(testd("--threads", 1), env=env) as t:
+            t.signal()
+            text = read(wait_reports(self.log_dir, 1)[-1])
+        self.assertIsNone(re.search(r"^python = ", text, re.M))
+        self.assertNotIn("[python]", text)
+
+FAKE = os.path.join(os.path.dirname(os.path.dirname(HERE)), "build", "targets", "fakepython")
+
+
+class HostileInterpreter(GmrTestCase):
+    """tests/targets/fakepython.c: CPython 3.11's structures made by hand,
+    broken on purpose. The report must show what is sound, say where it
+    stopped, and leave the process as it was."""
+
+    def report_of(self, mode):
+        exe = os.path.join(self.tmp, "python3-fake")  # found by its name, as CPython is
+        shutil.copy(FAKE, exe)
+        with Target([exe, mode], env=base_env(GMR_LOG_DIR=self.log_dir)) as t:
+            t.signal()
+            report = parse_text(read(wait_reports(self.log_dir, 1)[-1]))
+            self.assertTrue(t.alive())
+        main = next(th for th in report["threads"] if "main thread" in th["marks"])
+        return report, main, python_frames(main)
+
+    def test_sound_structures_are_read(self):
+        report, main, frames = self.report_of("good")
+        self.assertEqual(report["header"]["python"], "CPython 3.11.0")
+        self.assertEqual(frames, [("f0", 10), ("f1", 20), ("f2", 30)])
+        self.assertIn("holds the GIL", main["marks"])
+        self.assertIn("3 Python frames are shown last: the native stack has no more "
+                      "_PyEval_EvalFrameDefault frames to place them at", main["notes"])
+
+    def test_a_frame_chain_that_loops_is_shown_once(self):
+        _, main, frames = self.report_of("loop")
+        self.assertEqual(frames, [("f0", 10), ("f1", 20)])
+        self.assertIn("its Python frames loop back on themselves; the rest are not shown",
+                      main["notes"])
+
+    def test_a_code_object_that_is_not_one_ends_the_walk(self):
+        _, main, frames = self.report_of("badcode")
+        self.assertEqual(frames, [("f0", 10)])
+        self.assertTrue(any(n.startswith("its Python frames could not be read past here")
+                            for n in main["notes"]), main["notes"])
+
+    def test_an_unreadable_interpreter_is_said(self):
+        report, _, frames = self.report_of("wild")
+        self.assertEqual(frames, [])
+        self.assertEqual(report["header"]["python"],
+                         "CPython 3.11.0: an interpreter's state could not be read")
+
+    def test_a_deep_stack_is_cut_and_said(self):
+        _, main, frames = self.report_of("deep")
+        self.assertEqual(len(frames), 1024)
+        self.assertEqual(frames[-1], ("f1023", 10240))
+        self.assertIn("its Python stack is deeper than 1024 frames; the rest are not shown",
+                      main["notes"])
+
+    def test_a_thread_list_that_loops_is_read_once(self):
+        report, _, frames = self.report_of("threadloop")
+        self.assertEqual(frames, [("f0", 10), ("f1", 20), ("f2", 30)])
+        self.assertEqual(report["header"]["python"], "CPython 3.11.0: a list of thread states "
+                         "loops or is too long; the rest are not read")
+
+    def test_another_version_is_named_and_not_read(self):
+        report, _, frames = self.report_of("version")
+        self.assertEqual(frames, [])
+        self.assertEqual(report["header"]["python"],
+                         "CPython 3.12.0: libgmr reads the frames of CPython 3.11 only")
+
+    def test_sizes_past_belief_are_not_believed(self):
+        _, _, frames = self.report_of("huge")
+        self.assertEqual(frames, [("?", None), ("?", None), ("?", None)])
+
+
+if __name__ == "__main__":
+    unittest.main()
