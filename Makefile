@@ -185,6 +185,7 @@ bench: $(BUILD)/libgmr.so $(BUILD)/bench/target $(BUILD)/bench/true $(TOOL_BINS)
 	    command -v hyperfine >/dev/null || scripts/install-deps --tools
 	BUILD=$(BUILD) $(PYTHON) bench/run.py $(BENCH_ARGS)
 	BUILD=$(BUILD) $(PYTHON) bench/processes.py
+	BUILD=$(BUILD) $(PYTHON) bench/python.py
 
 # The stress tests at full size: 1000 reports in a row, and the rest.
 stress: $(BUILD)/libgmr.so $(TARGET_BINS)

@@ -19,11 +19,14 @@
  */
 #include "python.h"
 
+#include "lowlevel.h"
+
 #include <elf.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* CPython 3.11, x86_64 */
 #define RT_INTERP_HEAD  40  /* _PyRuntimeState.interpreters.head */
@@ -523,14 +526,31 @@ static int find_interpreter(struct memreader *mr, const struct maps *maps, struc
     return -1;
 }
 
-int python_read(struct memreader *mr, const struct maps *maps, struct py_stacks *out)
+static void find_stale(struct py_stacks *st)
+{
+    char path[64];
+    size_t i;
+
+    for (i = 0; i < st->n; i++) {
+        struct py_thread *t = &st->threads[i];
+
+        snprintf(path, sizeof(path), "/proc/self/task/%d", (int)t->tid);
+        t->stale = access(path, F_OK) != 0;
+        if (t->stale)
+            snprintf(t->stale_note, sizeof(t->stale_note),
+                     "its Python thread state names thread %d, which is not one of this "
+                     "process's (the thread that forked it, in the parent)",
+                     (int)t->tid);
+    }
+}
+
+static int read_all(struct memreader *mr, const struct maps *maps, struct py_stacks *out)
 {
     struct image img;
     struct types t;
     uintptr_t runtime = 0, version_at;
     uint32_t v = 0;
 
-    memset(out, 0, sizeof(*out));
     if (find_interpreter(mr, maps, &img, &runtime) < 0)
         return 0;
     out->found = 1;
@@ -555,7 +575,19 @@ int python_read(struct memreader *mr, const struct maps *maps, struct py_stacks 
         return 0;
     }
     read_threads(mr, &t, runtime, out);
+    find_stale(out);
     return 0;
+}
+
+int python_read(struct memreader *mr, const struct maps *maps, struct py_stacks *out)
+{
+    long long start = ll_now_us();
+    int ret;
+
+    memset(out, 0, sizeof(*out));
+    ret = read_all(mr, maps, out);
+    out->read_us = ll_now_us() - start;
+    return ret;
 }
 
 void python_free(struct py_stacks *st)
@@ -570,12 +602,19 @@ void python_free(struct py_stacks *st)
 
 const struct py_thread *python_thread(const struct py_stacks *st, pid_t tid)
 {
-    size_t i;
+    const struct py_thread *stale = NULL;
+    size_t i, n_stale = 0;
 
-    for (i = 0; st && i < st->n; i++)
-        if (st->threads[i].tid == tid)
+    for (i = 0; st && i < st->n; i++) {
+        if (st->threads[i].tid == tid && !st->threads[i].stale)
             return &st->threads[i];
-    return NULL;
+        if (st->threads[i].stale) {
+            stale = &st->threads[i];
+            n_stale++;
+        }
+    }
+    /* After fork CPython keeps the forking thread's state only: one. */
+    return tid == getpid() && n_stale == 1 && st->n == 1 ? stale : NULL;
 }
 
 int python_is_eval_frame(const char *function)

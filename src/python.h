@@ -29,6 +29,8 @@ struct py_thread {
     size_t n;
     struct py_frame *frames; /* innermost first */
     const char *note;        /* why the stack is cut short, or NULL */
+    int stale;               /* tid is no thread of this process */
+    char stale_note[160];
 };
 
 struct py_stacks {
@@ -38,13 +40,17 @@ struct py_stacks {
     const char *note;    /* why some were not, or NULL */
     size_t n;
     struct py_thread *threads;
+    long long read_us; /* what reading them took */
 };
 
 /* Reads every Python thread's stack. Returns 0 with out->found 0 in a
    process without CPython. */
 int python_read(struct memreader *mr, const struct maps *maps, struct py_stacks *out);
 void python_free(struct py_stacks *st);
-/* The Python thread that runs on this OS thread, or NULL. */
+/* The Python thread that runs on this OS thread, or NULL. A forked
+   child's one thread state still names its parent's thread (CPython 3.11
+   does not renew native_thread_id after fork): the main thread, which
+   is that thread in the child, gets it, with stale_note to say so. */
 const struct py_thread *python_thread(const struct py_stacks *st, pid_t tid);
 /* Is `function` the evaluation loop, where a thread's Python frames run? */
 int python_is_eval_frame(const char *function);

@@ -161,6 +161,8 @@ static int runs_python(struct report *r, uintptr_t pc, int exact)
 static void python_rest(struct emitter *e, const struct py_thread *py, size_t next, int *index,
                         struct notes *ns)
 {
+    if (py->stale)
+        frames_note(ns, "%s", py->stale_note);
     if (py->note)
         frames_note(ns, "%s", py->note);
     if (next >= py->n)

@@ -109,6 +109,7 @@ static void python(struct emitter *e, const struct report *r)
     snprintf(text, sizeof(text), "CPython%s%s%s%s", r->python.version[0] ? " " : "",
              r->python.version, why ? ": " : "", why ? why : "");
     emit_str(e, "python", text);
+    e->ops->num(e, "python_read_us", r->python.read_us, EMIT_JSON_ONLY);
 }
 
 void section_header(struct emitter *e, struct report *r)

@@ -3,6 +3,8 @@ known places (each line the test looks for says so in a comment). Prints
 "ready <pid>", then waits to be killed."""
 
 import os
+import queue
+import socket
 import threading
 import time
 
@@ -30,9 +32,21 @@ def waiter(event):
     event.wait()  # waiter waits
 
 
+def queue_taker(q):
+    q.get()  # queue_taker waits
+
+
+def acceptor(server):
+    server.accept()  # acceptor accepts
+
+
 def main():
     stop = threading.Event()
-    for target, args in ((Worker().run, ()), (spin, (stop,)), (waiter, (stop,))):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    for target, args in ((Worker().run, ()), (spin, (stop,)), (waiter, (stop,)),
+                         (queue_taker, (queue.Queue(),)), (acceptor, (server,))):
         threading.Thread(target=target, args=args, daemon=True).start()
     print("ready", os.getpid(), flush=True)
     time.sleep(3600)  # main sleeps

@@ -7,6 +7,8 @@ The lines expected are found in the script's own text, by their comments."""
 import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import time
 import unittest
@@ -25,8 +27,8 @@ def python_version():
     return out.stdout.strip()
 
 
-def line_of(comment):
-    with open(SCRIPT) as f:
+def line_of(comment, path=None):
+    with open(path or SCRIPT) as f:
         for number, text in enumerate(f, 1):
             if text.rstrip().endswith("# " + comment):
                 return number
@@ -96,9 +98,23 @@ class PythonFrames(GmrTestCase):
         spinner = the_thread(report, "spin")
         spin_line = dict(python_frames(spinner))["spin"]
         self.assertIn(spin_line, (line_of("spin loops"), line_of("spin works")))
-        for t in (worker, main, waiter, spinner):
-            self.assertTrue(all(f["file"] in (SCRIPT, "?") or f["file"].endswith("threading.py")
-                                for f in t["frames"] if f.get("kind") == "python"), t["frames"])
+        taker = the_thread(report, "queue_taker")
+        self.assertIn(("queue_taker", line_of("queue_taker waits")), python_frames(taker))
+        self.assertIn("Queue.get", [f for f, _ in python_frames(taker)])
+        acceptor = the_thread(report, "acceptor")
+        self.assertEqual(python_frames(acceptor)[:2], [("socket.accept", python_frames(acceptor)[0][1]),
+                                                       ("acceptor", line_of("acceptor accepts"))])
+        # Each thread shows its own functions and no other's.
+        own = {"leaf", "middle", "Worker.run", "main", "spin", "waiter", "queue_taker", "acceptor"}
+        for t in report["threads"]:
+            self.assertLessEqual(len(own & {f for f, _ in python_frames(t)}),
+                                 3 if "leaf" in [f for f, _ in python_frames(t)] else 1,
+                                 python_frames(t))
+        for t in (worker, main, waiter, spinner, taker, acceptor):
+            for f in t["frames"]:
+                if f.get("kind") == "python":
+                    self.assertEqual(f["file"] == SCRIPT, f["function"] in own | {"<module>"}, f)
+                    self.assertTrue(f["file"].endswith(".py"), f)
 
     def test_python_frames_sit_where_the_evaluation_loop_ran_them(self):
         report, _ = self.report("text")
@@ -152,6 +168,41 @@ class PythonFrames(GmrTestCase):
             text = read(wait_reports(self.log_dir, 1)[-1])
         self.assertIsNone(re.search(r"^python = ", text, re.M))
         self.assertNotIn("[python]", text)
+
+CHURN = os.path.join(os.path.dirname(HERE), "hosts", "pychurn.py")
+
+
+@unittest.skipIf(not PYTHON, "python3 is not installed (Debian python3)")
+class Churn(GmrTestCase):
+    def test_a_hundred_reports_change_nothing(self):
+        # Threads coming and going and allocating while 100 reports are
+        # asked for: same output and status as without libgmr, and every
+        # report whole.
+        args = [PYTHON, CHURN, "400"]
+        env = dict(base_env())
+        env.pop("LD_PRELOAD", None)
+        bare = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+        self.assertEqual(bare.returncode, 0, bare.stderr)
+        proc = subprocess.Popen(args, env=base_env(GMR_LOG_DIR=self.log_dir),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.assertTrue(proc.stdout.readline().startswith("ready"))
+        sent = 0
+        while sent < 100 and proc.poll() is None:
+            os.kill(proc.pid, signal.SIGUSR2)
+            sent += 1
+            time.sleep(0.02)
+        out, err = proc.communicate(timeout=300)
+        self.assertEqual((proc.returncode, out), (0, bare.stdout.split("\n", 1)[1]), err[-3000:])
+        self.assertGreater(sent, 20, "the host ended before 20 reports were asked for")
+        paths = wait_reports(self.log_dir, 1)
+        with_python = 0
+        for path in paths:
+            report = parse_text(read(path))
+            self.assertIn("Resource Usage", report["sections"], path)
+            with_python += any(f.get("kind") == "python" for t in report["threads"]
+                               for f in t["frames"])
+        self.assertGreater(with_python, 0)
+
 
 FAKE = os.path.join(os.path.dirname(os.path.dirname(HERE)), "build", "targets", "fakepython")
 
@@ -219,6 +270,70 @@ class HostileInterpreter(GmrTestCase):
     def test_sizes_past_belief_are_not_believed(self):
         _, _, frames = self.report_of("huge")
         self.assertEqual(frames, [("?", None), ("?", None), ("?", None)])
+
+
+UWSGI = shutil.which("uwsgi")
+UWSGI_PLUGIN = "/usr/lib/uwsgi/plugins/python3_plugin.so"
+SLOWAPP = os.path.join(os.path.dirname(HERE), "hosts", "slowapp.py")
+
+
+@unittest.skipIf(not (UWSGI and os.path.exists(UWSGI_PLUGIN)),
+                 "uWSGI is not installed (Debian uwsgi-core, uwsgi-plugin-python3)")
+class UWSGIView(GmrTestCase):
+    def test_a_worker_stuck_in_a_view_shows_the_view(self):
+        # A request stuck in a view; the trigger file (uWSGI keeps SIGUSR2
+        # for itself): the worker's report shows the view at its line.
+        trigger = os.path.join(self.tmp, "trigger")
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        sock.close()
+        env = base_env(GMR_LOG_DIR=self.log_dir, GMR_TRIGGER_FILE=trigger)
+        with open(os.path.join(self.tmp, "uwsgi.log"), "wb") as log:
+            host = subprocess.Popen([UWSGI, "--master", "--processes", "1", "--plugin", "python3",
+                                     "--http-socket", "127.0.0.1:%d" % port, "--wsgi-file",
+                                     SLOWAPP, "--die-on-term"], env=env, stdout=log, stderr=log,
+                                    cwd=self.tmp)
+        try:
+            worker = self.stuck_worker(host, port)
+            with open(trigger, "w"):
+                pass
+            reports = [parse_text(read(p)) for p in wait_reports(self.log_dir, 2)]
+        finally:
+            host.terminate()
+            host.wait(timeout=30)
+        report = next(r for r in reports if r["header"]["pid"] == str(worker))
+        self.assertTrue(report["header"]["python"].startswith("CPython 3.11."), report["header"])
+        stuck = the_thread(report, "slow_view")
+        self.assertEqual(python_frames(stuck)[:2],
+                         [("slow_view", line_of("slow_view sleeps", SLOWAPP)),
+                          ("application", line_of("application calls slow_view", SLOWAPP))])
+
+    def stuck_worker(self, host, port):
+        """Starts a /slow request; returns the worker's pid once it sleeps in the view."""
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                client = socket.create_connection(("127.0.0.1", port), timeout=1)
+                break
+            except OSError:
+                self.assertLess(time.monotonic(), deadline, "uWSGI did not listen")
+                self.assertIsNone(host.poll(), "uWSGI ended")
+                time.sleep(0.1)
+        client.sendall(b"GET /slow HTTP/1.0\r\nHost: x\r\n\r\n")
+        self.addCleanup(client.close)
+        while time.monotonic() < deadline:
+            for pid in children(host.pid):
+                with open("/proc/%d/syscall" % pid) as f:
+                    if f.read().split()[0] == "230":  # clock_nanosleep: in the view
+                        return pid
+            time.sleep(0.05)
+        raise AssertionError("no worker went to sleep in the view")
+
+
+def children(pid):
+    with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+        return [int(c) for c in f.read().split()]
 
 
 if __name__ == "__main__":
