@@ -290,13 +290,14 @@ def http_get(port, path="/"):
 
 def modules(thread):
     """The module paths of a thread's frames (without the +0xoffset)."""
-    return [re.sub(r"\+0x[0-9a-f]+$", "", f["module"]) for f in thread["frames"]]
+    return [re.sub(r"\+0x[0-9a-f]+$", "", f["module"]) for f in thread["frames"] if "module" in f]
 
 
 def frames(thread):
     """A thread's frames, short, for assertion messages."""
     return "thread %d (%s): %s" % (thread["tid"], thread["name"], [
-        "%s (%s)" % (f["function"], f["module"]) for f in thread["frames"]] or thread["notes"])
+        "%s (%s)" % (f["function"], f.get("module", "python")) for f in thread["frames"]]
+        or thread["notes"])
 
 
 # ------------------------------------------------------------ host processes
@@ -695,6 +696,10 @@ class Python(HostChecks, GmrTestCase):
             self.assertIn(exe, modules(t), frames(t))
         self.assertIn("_PyEval_EvalFrameDefault",
                       [f["function"] for t in report["threads"] for f in t["frames"]])
+        # Its Python frames too (test_python.py has the details).
+        python = {f["function"] for t in report["threads"] for f in t["frames"]
+                  if f.get("kind") == "python"}
+        self.assertLessEqual({"busy", "sleeper", "waiter", "<module>"}, python, python)
 
 
 # --------------------------------------------------------------------- JVM
