@@ -544,6 +544,16 @@ static void find_stale(struct py_stacks *st)
     }
 }
 
+static int greenlet_loaded(const struct maps *maps)
+{
+    size_t i;
+
+    for (i = 0; i < maps->n; i++)
+        if (!strncmp(base_name(maps->m[i].path), "_greenlet.", 10))
+            return 1;
+    return 0;
+}
+
 static int read_all(struct memreader *mr, const struct maps *maps, struct py_stacks *out)
 {
     struct image img;
@@ -554,6 +564,7 @@ static int read_all(struct memreader *mr, const struct maps *maps, struct py_sta
     if (find_interpreter(mr, maps, &img, &runtime) < 0)
         return 0;
     out->found = 1;
+    out->greenlet = greenlet_loaded(maps);
     version_at = image_symbol(&img, "Py_Version");
     if (!version_at || rd(mr, version_at, &v, sizeof(v)) < 0) {
         out->problem = "this CPython is older than 3.11 (it has no Py_Version); libgmr reads "

@@ -41,7 +41,18 @@ struct py_stacks {
     size_t n;
     struct py_thread *threads;
     long long read_us; /* what reading them took */
+    int greenlet;      /* the greenlet module is loaded (not read: GREENLETS_UNREAD) */
 };
+
+/* Why greenlets are not listed. They are in no list of the interpreter's:
+   oslo.reports finds them with gc.get_objects(), a walk of the garbage
+   collector's lists that the running interpreter relinks at every
+   allocation and free, safe only under the GIL, which libgmr never takes
+   (a hung process may hold it for ever). */
+#define GREENLETS_UNREAD                                                                           \
+    "greenlet is loaded, but its greenlets are not listed: they are found only through the "       \
+    "garbage collector's lists, which the interpreter changes under any reader that does not "     \
+    "hold the GIL, and libgmr never takes it"
 
 /* Reads every Python thread's stack. Returns 0 with out->found 0 in a
    process without CPython. */

@@ -68,6 +68,8 @@ void section_green_threads(struct emitter *e, struct report *r)
     else if (n == 0)
         e->ops->str(e, NULL, "No green threads: the program's lister reported none.",
                     EMIT_TEXT_ONLY);
+    if (r->python.greenlet)
+        e->ops->str(e, NULL, GREENLETS_UNREAD ".", EMIT_TEXT_ONLY);
     for (i = 0; i < n && scratch; i++)
         one(e, r, i, &list[i], scratch);
     e->ops->end_list(e);

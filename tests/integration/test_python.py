@@ -161,6 +161,22 @@ class PythonFrames(GmrTestCase):
         self.assertEqual((first["function"], first["file"], first["line"]),
                          ("leaf", SCRIPT, line_of("leaf sleeps")))
 
+    def test_greenlets_are_said_not_to_be_listed(self):
+        # oslo.reports lists greenlets through gc.get_objects(), under the
+        # GIL; libgmr does not take it, and says why there are none.
+        probe = subprocess.run([PYTHON, "-c", "import greenlet"], capture_output=True)
+        if probe.returncode:
+            self.skipTest("greenlet is not installed (Debian python3-greenlet)")
+        code = ("import greenlet, os, time\n"
+                "g = greenlet.greenlet(lambda: time.sleep(1)); print('ready', os.getpid(), "
+                "flush=True)\ntime.sleep(30)\n")
+        env = base_env(GMR_LOG_DIR=self.log_dir, GMR_FORMAT="json")
+        with Target([PYTHON, "-c", code], env=env) as t:
+            doc = self.json_report(t)
+        self.assertTrue(doc["header"]["greenlets"].startswith(
+            "greenlet is loaded, but its greenlets are not listed"), doc["header"])
+        self.assertEqual(doc["green_threads"], [])
+
     def test_a_process_without_python_says_nothing_of_it(self):
         env = base_env(GMR_LOG_DIR=self.log_dir)
         with Target(testd("--threads", 1), env=env) as t:
