@@ -39,7 +39,7 @@ PRELOAD_NEXT(id3_fn, setresuid)
 PRELOAD_NEXT(id3_fn, setresgid)
 PRELOAD_NEXT(groups_fn, setgroups)
 
-/* The call's result and errno, with the watcher out of the way. */
+/* The call, with the watcher out of the way; its result and errno. */
 static int finish(int stopped, int ret, int err)
 {
     watcher_follow_end(stopped);
@@ -47,95 +47,59 @@ static int finish(int stopped, int ret, int err)
     return ret;
 }
 
-static int call1(id1_fn fn, unsigned a)
-{
-    int stopped, ret;
-
-    if (!fn) {
-        errno = ENOSYS;
-        return -1;
-    }
-    stopped = watcher_follow_begin();
-    ret = fn(a);
-    return finish(stopped, ret, errno);
-}
-
-static int call2(id2_fn fn, unsigned a, unsigned b)
-{
-    int stopped, ret;
-
-    if (!fn) {
-        errno = ENOSYS;
-        return -1;
-    }
-    stopped = watcher_follow_begin();
-    ret = fn(a, b);
-    return finish(stopped, ret, errno);
-}
-
-static int call3(id3_fn fn, unsigned a, unsigned b, unsigned c)
-{
-    int stopped, ret;
-
-    if (!fn) {
-        errno = ENOSYS;
-        return -1;
-    }
-    stopped = watcher_follow_begin();
-    ret = fn(a, b, c);
-    return finish(stopped, ret, errno);
-}
+#define AROUND(fn, ...)                                                                            \
+    do {                                                                                           \
+        int stopped_, ret_;                                                                        \
+        if (!(fn)) {                                                                               \
+            errno = ENOSYS;                                                                        \
+            return -1;                                                                             \
+        }                                                                                          \
+        stopped_ = watcher_follow_begin();                                                         \
+        ret_ = (fn)(__VA_ARGS__);                                                                  \
+        return finish(stopped_, ret_, errno);                                                      \
+    } while (0)
 
 GMR_API int setuid(uid_t uid)
 {
-    return call1(next_fn_setuid(), uid);
+    AROUND(next_fn_setuid(), uid);
 }
 
 GMR_API int setgid(gid_t gid)
 {
-    return call1(next_fn_setgid(), gid);
+    AROUND(next_fn_setgid(), gid);
 }
 
 GMR_API int seteuid(uid_t uid)
 {
-    return call1(next_fn_seteuid(), uid);
+    AROUND(next_fn_seteuid(), uid);
 }
 
 GMR_API int setegid(gid_t gid)
 {
-    return call1(next_fn_setegid(), gid);
+    AROUND(next_fn_setegid(), gid);
 }
 
 GMR_API int setreuid(uid_t ruid, uid_t euid)
 {
-    return call2(next_fn_setreuid(), ruid, euid);
+    AROUND(next_fn_setreuid(), ruid, euid);
 }
 
 GMR_API int setregid(gid_t rgid, gid_t egid)
 {
-    return call2(next_fn_setregid(), rgid, egid);
+    AROUND(next_fn_setregid(), rgid, egid);
 }
 
 GMR_API int setresuid(uid_t ruid, uid_t euid, uid_t suid)
 {
-    return call3(next_fn_setresuid(), ruid, euid, suid);
+    AROUND(next_fn_setresuid(), ruid, euid, suid);
 }
 
 GMR_API int setresgid(gid_t rgid, gid_t egid, gid_t sgid)
 {
-    return call3(next_fn_setresgid(), rgid, egid, sgid);
+    AROUND(next_fn_setresgid(), rgid, egid, sgid);
 }
 
 GMR_API int setgroups(size_t size, const gid_t *list)
 {
-    groups_fn fn = next_fn_setgroups();
-    int stopped, ret;
-
-    if (!fn) {
-        errno = ENOSYS;
-        return -1;
-    }
-    stopped = watcher_follow_begin();
-    ret = fn(size, list);
-    return finish(stopped, ret, errno);
+    AROUND(next_fn_setgroups(), size, list);
 }
