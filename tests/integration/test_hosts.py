@@ -361,8 +361,11 @@ class Host:
 
     def finish(self, last="quit", timeout=30):
         """Sends the last line, closes stdin; returns (status, remaining stdout lines)."""
-        self.proc.stdin.write(last.encode() + b"\n")
-        self.proc.stdin.close()
+        try:
+            self.proc.stdin.write(last.encode() + b"\n")
+            self.proc.stdin.close()
+        except BrokenPipeError:
+            pass  # it ended first (node after SIGTERM, say): what it wrote is still read
         out, deadline = self.buffer, time.monotonic() + timeout
         while time.monotonic() < deadline:
             if select.select([self.proc.stdout], [], [], 0.2)[0]:
