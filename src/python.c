@@ -28,36 +28,61 @@
 #include <string.h>
 #include <unistd.h>
 
-/* CPython 3.11, x86_64 */
-#define RT_INTERP_HEAD  40  /* _PyRuntimeState.interpreters.head */
-#define RT_TSTATE_NOW   576 /* .gilstate.tstate_current: who holds the GIL, or NULL */
-#define IS_NEXT         0   /* PyInterpreterState.next */
-#define IS_THREADS_HEAD 16  /* .threads.head */
-#define TS_NEXT         8   /* PyThreadState.next */
-#define TS_CFRAME       56  /* .cframe */
-#define TS_NATIVE_ID    160 /* .native_thread_id */
-#define CF_CURRENT      8   /* _PyCFrame.current_frame */
-#define FR_CODE         32  /* _PyInterpreterFrame.f_code */
-#define FR_PREVIOUS     48  /* .previous */
-#define FR_PREV_INSTR   56  /* .prev_instr */
-#define FR_IS_ENTRY     68  /* .is_entry */
-#define FR_OWNER        69  /* .owner */
-#define FR_SIZE         70
-#define OB_TYPE         8  /* PyObject.ob_type */
-#define OB_SIZE         16 /* PyVarObject.ob_size, PyASCIIObject.length */
-#define CO_FIRSTLINENO  72
-#define CO_FILENAME     112
-#define CO_NAME         120
-#define CO_QUALNAME     128
-#define CO_LINETABLE    136
-#define CO_FIRSTTRACE   168 /* _co_firsttraceable */
-#define CO_CODE         184 /* co_code_adaptive */
-#define CO_SIZE         192
-#define STR_STATE       32 /* PyASCIIObject.state */
-#define STR_ASCII_DATA  48 /* sizeof(PyASCIIObject) */
-#define STR_DATA        72 /* sizeof(PyCompactUnicodeObject) */
-#define BYTES_DATA      32 /* PyBytesObject.ob_sval */
+/*
+ * Where things are in the interpreter's structures: CPython 3.11's from
+ * its headers (x86_64), or 3.13's from the _Py_DebugOffsets table the
+ * interpreter keeps at the start of _PyRuntime for tools like this one.
+ */
+struct layout {
+    uintptr_t code_type, str_type, bytes_type; /* the type objects */
+    size_t rt_interp_head;                     /* _PyRuntimeState.interpreters.head */
+    size_t rt_tstate_now;                      /* 3.11: who holds the GIL, or NULL; 0: none */
+    size_t is_next, is_threads_head;
+    size_t is_gil_locked, is_gil_holder; /* 3.13: the interpreter's own GIL; 0: none */
+    size_t ts_next, ts_native_id;
+    size_t ts_cframe;        /* 3.11: the _PyCFrame, which holds the current frame; 0: none */
+    size_t ts_current_frame; /* in the _PyCFrame (3.11) or the thread state (3.13) */
+    size_t fr_code, fr_previous, fr_instr, fr_owner, fr_size;
+    long fr_is_entry; /* 3.11; -1: entry frames are owned by the C stack (3.12+) */
+    int owner_cstack; /* 3.12+: the owner of those entry frames; -1: none */
+    size_t co_firstlineno, co_filename, co_name, co_qualname, co_linetable, co_code;
+    long co_firsttraceable; /* -1: not known */
+    size_t str_length, str_state, str_ascii_data, str_data;
+    size_t bytes_size, bytes_data;
+};
 
+static const struct layout cpython311 = {
+    .rt_interp_head = 40,
+    .rt_tstate_now = 576, /* .gilstate.tstate_current */
+    .is_next = 0,
+    .is_threads_head = 16,
+    .ts_next = 8,
+    .ts_native_id = 160,
+    .ts_cframe = 56,
+    .ts_current_frame = 8,
+    .fr_code = 32,
+    .fr_previous = 48,
+    .fr_instr = 56, /* prev_instr */
+    .fr_owner = 69,
+    .fr_size = 70,
+    .fr_is_entry = 68,
+    .owner_cstack = -1,
+    .co_firstlineno = 72,
+    .co_filename = 112,
+    .co_name = 120,
+    .co_qualname = 128,
+    .co_linetable = 136,
+    .co_code = 184, /* co_code_adaptive */
+    .co_firsttraceable = 168,
+    .str_length = 16,
+    .str_state = 32,
+    .str_ascii_data = 48, /* sizeof(PyASCIIObject) */
+    .str_data = 72,       /* sizeof(PyCompactUnicodeObject) */
+    .bytes_size = 16,
+    .bytes_data = 32,
+};
+
+#define OB_TYPE            8 /* PyObject.ob_type, in every version */
 #define OWNED_BY_GENERATOR 1
 
 #define MAX_INTERPRETERS 64
@@ -71,10 +96,6 @@ struct image {
     struct memreader *mr;
     uintptr_t bias;
     uintptr_t symtab, strtab, gnu_hash;
-};
-
-struct types {
-    uintptr_t code, unicode, bytes;
 };
 
 static int rd(struct memreader *mr, uintptr_t addr, void *out, size_t len)
@@ -227,7 +248,7 @@ static void utf8_put(char *out, size_t cap, size_t *at, uint32_t c)
 }
 
 /* A str object as UTF-8 into out; -1 if it is not a compact str. */
-static int read_str(struct memreader *mr, const struct types *t, uintptr_t obj, char *out,
+static int read_str(struct memreader *mr, const struct layout *t, uintptr_t obj, char *out,
                     size_t cap)
 {
     unsigned char raw[512];
@@ -236,14 +257,14 @@ static int read_str(struct memreader *mr, const struct types *t, uintptr_t obj, 
     size_t kind, n, i, at = 0;
 
     out[0] = '\0';
-    if (!is_a(mr, obj, t->unicode) || rd(mr, obj + OB_SIZE, &length, sizeof(length)) < 0 ||
-        rd(mr, obj + STR_STATE, &state, sizeof(state)) < 0 || length < 0)
+    if (!is_a(mr, obj, t->str_type) || rd(mr, obj + t->str_length, &length, sizeof(length)) < 0 ||
+        rd(mr, obj + t->str_state, &state, sizeof(state)) < 0 || length < 0)
         return -1;
     kind = state >> 2 & 7;
     if (!(state >> 5 & 1) || (kind != 1 && kind != 2 && kind != 4) || length > MAX_STR)
         return -1; /* not compact (names never are), or too long to be a name or a path */
     n = (size_t)length < sizeof(raw) / kind ? (size_t)length : sizeof(raw) / kind;
-    if (rd(mr, obj + ((state >> 6 & 1) ? STR_ASCII_DATA : STR_DATA), raw, n * kind) < 0)
+    if (rd(mr, obj + ((state >> 6 & 1) ? t->str_ascii_data : t->str_data), raw, n * kind) < 0)
         return -1;
     for (i = 0; i < n; i++) {
         uint32_t c = kind == 1 ? raw[i]
@@ -324,55 +345,73 @@ static int line_of(const unsigned char *table, size_t len, int first_line, long 
     return -1;
 }
 
-static int read_line(struct memreader *mr, const struct types *t, uintptr_t code,
+static int read_line(struct memreader *mr, const struct layout *t, uintptr_t code,
                      uintptr_t prev_instr)
 {
-    uintptr_t table = rd_ptr(mr, code + CO_LINETABLE);
+    uintptr_t table = rd_ptr(mr, code + t->co_linetable);
     int first = 0, line = -1;
     int64_t size;
     unsigned char *bytes;
 
-    if (rd(mr, code + CO_FIRSTLINENO, &first, sizeof(first)) < 0)
+    if (rd(mr, code + t->co_firstlineno, &first, sizeof(first)) < 0)
         return -1;
-    if (!is_a(mr, table, t->bytes) || rd(mr, table + OB_SIZE, &size, sizeof(size)) < 0 ||
+    if (!is_a(mr, table, t->bytes_type) || rd(mr, table + t->bytes_size, &size, sizeof(size)) < 0 ||
         size <= 0 || size > MAX_LINETABLE)
         return -1;
     bytes = malloc((size_t)size);
-    if (bytes && rd(mr, table + BYTES_DATA, bytes, (size_t)size) == 0)
-        line = line_of(bytes, (size_t)size, first, (long)(prev_instr - (code + CO_CODE)));
+    if (bytes && rd(mr, table + t->bytes_data, bytes, (size_t)size) == 0)
+        line = line_of(bytes, (size_t)size, first, (long)(prev_instr - (code + t->co_code)));
     free(bytes);
     return line;
 }
 
 /* ---- frames and threads ---- */
 
-/* One frame. 1: read; 0: not begun yet (skip it); -1: not a frame. */
-static int read_frame(struct memreader *mr, const struct types *t, uintptr_t frame,
+#define FRAME_READ    1
+#define FRAME_SKIPPED 0
+#define FRAME_ENTRY   2 /* 3.12+: where a call of the evaluation loop began */
+#define FRAME_BAD     (-1)
+#define FRAME_MAX     128 /* bytes of a frame read: more than any version's fields */
+
+static uintptr_t field(const unsigned char *f, size_t at)
+{
+    uintptr_t v;
+
+    memcpy(&v, f + at, sizeof(v));
+    return v;
+}
+
+/* One frame into out. */
+static int read_frame(struct memreader *mr, const struct layout *t, uintptr_t frame,
                       struct py_frame *out)
 {
-    unsigned char f[FR_SIZE];
-    uintptr_t code, prev_instr;
+    unsigned char f[FRAME_MAX];
+    uintptr_t code, instr;
     int first_traceable = 0;
 
-    if (rd(mr, frame, f, sizeof(f)) < 0)
-        return -1;
-    memcpy(&code, f + FR_CODE, sizeof(code));
-    memcpy(&prev_instr, f + FR_PREV_INSTR, sizeof(prev_instr));
-    if (!is_a(mr, code, t->code) ||
-        rd(mr, code + CO_FIRSTTRACE, &first_traceable, sizeof(first_traceable)) < 0)
-        return -1;
+    if (t->fr_size > sizeof(f) || rd(mr, frame, f, t->fr_size) < 0)
+        return FRAME_BAD;
+    if (t->owner_cstack >= 0 && f[t->fr_owner] == t->owner_cstack)
+        return FRAME_ENTRY;
+    code = field(f, t->fr_code);
+    instr = field(f, t->fr_instr);
+    if (!is_a(mr, code, t->code_type))
+        return FRAME_BAD;
     /* Pushed, but its first instruction not run (CPython skips these too). */
-    if (f[FR_OWNER] != OWNED_BY_GENERATOR &&
-        prev_instr < code + CO_CODE + (uintptr_t)first_traceable * 2)
-        return 0;
-    if (read_str(mr, t, rd_ptr(mr, code + CO_QUALNAME), out->function, sizeof(out->function)) < 0 &&
-        read_str(mr, t, rd_ptr(mr, code + CO_NAME), out->function, sizeof(out->function)) < 0)
+    if (t->co_firsttraceable >= 0 && f[t->fr_owner] != OWNED_BY_GENERATOR &&
+        rd(mr, code + (uintptr_t)t->co_firsttraceable, &first_traceable, sizeof(first_traceable)) ==
+            0 &&
+        instr < code + t->co_code + (uintptr_t)first_traceable * 2)
+        return FRAME_SKIPPED;
+    if (read_str(mr, t, rd_ptr(mr, code + t->co_qualname), out->function, sizeof(out->function)) <
+            0 &&
+        read_str(mr, t, rd_ptr(mr, code + t->co_name), out->function, sizeof(out->function)) < 0)
         snprintf(out->function, sizeof(out->function), "?");
-    if (read_str(mr, t, rd_ptr(mr, code + CO_FILENAME), out->file, sizeof(out->file)) < 0)
+    if (read_str(mr, t, rd_ptr(mr, code + t->co_filename), out->file, sizeof(out->file)) < 0)
         snprintf(out->file, sizeof(out->file), "?");
-    out->line = read_line(mr, t, code, prev_instr);
-    out->entry = f[FR_IS_ENTRY] != 0;
-    return 1;
+    out->line = read_line(mr, t, code, instr);
+    out->entry = t->fr_is_entry >= 0 && f[t->fr_is_entry] != 0;
+    return FRAME_READ;
 }
 
 /* The nodes of a linked list walked so far: one seen again means the
@@ -418,19 +457,19 @@ static struct py_frame *frame_room(struct py_thread *out, size_t *cap)
     return &out->frames[out->n];
 }
 
-static void read_thread(struct memreader *mr, const struct types *t, uintptr_t tstate,
+static void read_thread(struct memreader *mr, const struct layout *t, uintptr_t tstate,
                         uintptr_t holder, struct py_thread *out)
 {
-    uintptr_t cframe = rd_ptr(mr, tstate + TS_CFRAME), frame;
+    uintptr_t holds = t->ts_cframe ? rd_ptr(mr, tstate + t->ts_cframe) : tstate, frame;
     struct seen walked = {NULL, 0, 0};
     unsigned long native = 0;
     size_t cap = 0;
 
-    rd(mr, tstate + TS_NATIVE_ID, &native, sizeof(native));
+    rd(mr, tstate + t->ts_native_id, &native, sizeof(native));
     out->tid = (pid_t)native;
     out->holds_gil = tstate == holder;
-    for (frame = cframe ? rd_ptr(mr, cframe + CF_CURRENT) : 0; frame;
-         frame = rd_ptr(mr, frame + FR_PREVIOUS)) {
+    for (frame = holds ? rd_ptr(mr, holds + t->ts_current_frame) : 0; frame;
+         frame = rd_ptr(mr, frame + t->fr_previous)) {
         struct py_frame *room;
         int got;
 
@@ -448,7 +487,12 @@ static void read_thread(struct memreader *mr, const struct types *t, uintptr_t t
             break;
         }
         got = read_frame(mr, t, frame, room);
-        if (got < 0) {
+        if (got == FRAME_ENTRY) {
+            if (out->n)
+                out->frames[out->n - 1].entry = 1;
+            continue;
+        }
+        if (got == FRAME_BAD) {
             out->note = "its Python frames could not be read past here (the thread ran on, "
                         "or the memory is not a frame)";
             break;
@@ -472,28 +516,39 @@ static int add_thread(struct py_stacks *st, size_t *cap)
     return 0;
 }
 
-static void read_threads(struct memreader *mr, const struct types *t, uintptr_t runtime,
+static uintptr_t own_gil_holder(struct memreader *mr, const struct layout *t, uintptr_t interp)
+{
+    int locked = 0;
+
+    if (rd(mr, interp + t->is_gil_locked, &locked, sizeof(locked)) < 0 || !locked)
+        return 0;
+    return rd_ptr(mr, interp + t->is_gil_holder);
+}
+
+static void read_threads(struct memreader *mr, const struct layout *t, uintptr_t runtime,
                          struct py_stacks *st)
 {
-    uintptr_t interp = rd_ptr(mr, runtime + RT_INTERP_HEAD);
-    uintptr_t holder = rd_ptr(mr, runtime + RT_TSTATE_NOW);
+    uintptr_t interp = rd_ptr(mr, runtime + t->rt_interp_head);
+    uintptr_t holder = t->rt_tstate_now ? rd_ptr(mr, runtime + t->rt_tstate_now) : 0;
     struct seen interps = {NULL, 0, 0}, tstates = {NULL, 0, 0};
     size_t cap = 0;
 
     if (!interp)
         st->note = "it has no interpreter (not started yet, or finalized)";
-    for (; interp && !st->note; interp = rd_ptr(mr, interp + IS_NEXT)) {
+    for (; interp && !st->note; interp = rd_ptr(mr, interp + t->is_next)) {
         uintptr_t tstate, head;
 
         if (interps.n == MAX_INTERPRETERS || seen_before(&interps, interp)) {
             st->note = "its list of interpreters loops or is too long; the rest are not read";
             break;
         }
-        if (rd(mr, interp + IS_THREADS_HEAD, &head, sizeof(head)) < 0) {
+        if (rd(mr, interp + t->is_threads_head, &head, sizeof(head)) < 0) {
             st->note = "an interpreter's state could not be read";
             break;
         }
-        for (tstate = head; tstate && !st->note; tstate = rd_ptr(mr, tstate + TS_NEXT)) {
+        if (t->is_gil_locked) /* 3.13: the interpreter's own GIL; locked, its last holder */
+            holder = own_gil_holder(mr, t, interp);
+        for (tstate = head; tstate && !st->note; tstate = rd_ptr(mr, tstate + t->ts_next)) {
             if (tstates.n == MAX_THREADS || seen_before(&tstates, tstate))
                 st->note = "a list of thread states loops or is too long; the rest are not read";
             else if (add_thread(st, &cap) < 0)
@@ -554,10 +609,133 @@ static int greenlet_loaded(const struct maps *maps)
     return 0;
 }
 
+/*
+ * CPython 3.13's _Py_DebugOffsets (Include/internal/pycore_runtime.h), at
+ * the start of _PyRuntime: a cookie, the version, then the offsets, as
+ * 64-bit words in this order. Another version's table is laid out
+ * otherwise: only 3.13's is read, and only if every offset lies inside the
+ * size the table gives for its structure.
+ */
+enum {
+    D_VERSION = 0,
+    D_FREE_THREADED = 1,
+    D_RT_SIZE = 2,
+    D_RT_INTERP_HEAD = 4,
+    D_IS_SIZE = 5,
+    D_IS_NEXT = 7,
+    D_IS_THREADS_HEAD = 8,
+    D_IS_GIL_LOCKED = 16,
+    D_IS_GIL_HOLDER = 17,
+    D_TS_SIZE = 18,
+    D_TS_NEXT = 20,
+    D_TS_CURRENT_FRAME = 22,
+    D_TS_NATIVE_ID = 24,
+    D_FR_SIZE = 27,
+    D_FR_PREVIOUS = 28,
+    D_FR_EXECUTABLE = 29,
+    D_FR_INSTR = 30,
+    D_FR_OWNER = 32,
+    D_CO_SIZE = 33,
+    D_CO_FILENAME = 34,
+    D_CO_NAME = 35,
+    D_CO_QUALNAME = 36,
+    D_CO_LINETABLE = 37,
+    D_CO_FIRSTLINENO = 38,
+    D_CO_CODE = 42,
+    D_BYTES_SIZE = 63,
+    D_BYTES_OB_SIZE = 64,
+    D_BYTES_SVAL = 65,
+    D_STR_SIZE = 66,
+    D_STR_STATE = 67,
+    D_STR_LENGTH = 68,
+    D_STR_ASCII_SIZE = 69,
+    D_WORDS = 72
+};
+
+#define DEBUG_COOKIE    "xdebugpy"
+#define OWNED_BY_CSTACK 3
+#define MAX_STRUCT      (1 << 20)
+
+static int inside(const uint64_t *d, int size, int at, size_t width)
+{
+    return d[size] > 0 && d[size] < MAX_STRUCT && d[at] + width <= d[size];
+}
+
+static int debug_offsets(struct memreader *mr, uintptr_t runtime, struct layout *l)
+{
+    char cookie[8];
+    uint64_t d[D_WORDS];
+
+    if (rd(mr, runtime, cookie, sizeof(cookie)) < 0 || memcmp(cookie, DEBUG_COOKIE, 8) ||
+        rd(mr, runtime + 8, d, sizeof(d)) < 0 || (d[D_VERSION] >> 16) != 0x030d ||
+        d[D_FREE_THREADED])
+        return -1;
+    if (!inside(d, D_RT_SIZE, D_RT_INTERP_HEAD, 8) || !inside(d, D_IS_SIZE, D_IS_NEXT, 8) ||
+        !inside(d, D_IS_SIZE, D_IS_THREADS_HEAD, 8) || !inside(d, D_IS_SIZE, D_IS_GIL_LOCKED, 4) ||
+        !inside(d, D_IS_SIZE, D_IS_GIL_HOLDER, 8) || !inside(d, D_TS_SIZE, D_TS_NEXT, 8) ||
+        !inside(d, D_TS_SIZE, D_TS_CURRENT_FRAME, 8) || !inside(d, D_TS_SIZE, D_TS_NATIVE_ID, 8) ||
+        d[D_FR_SIZE] > FRAME_MAX || !inside(d, D_FR_SIZE, D_FR_PREVIOUS, 8) ||
+        !inside(d, D_FR_SIZE, D_FR_EXECUTABLE, 8) || !inside(d, D_FR_SIZE, D_FR_INSTR, 8) ||
+        !inside(d, D_FR_SIZE, D_FR_OWNER, 1) || !inside(d, D_CO_SIZE, D_CO_FILENAME, 8) ||
+        !inside(d, D_CO_SIZE, D_CO_NAME, 8) || !inside(d, D_CO_SIZE, D_CO_QUALNAME, 8) ||
+        !inside(d, D_CO_SIZE, D_CO_LINETABLE, 8) || !inside(d, D_CO_SIZE, D_CO_FIRSTLINENO, 4) ||
+        !inside(d, D_CO_SIZE, D_CO_CODE, 0) || !inside(d, D_BYTES_SIZE, D_BYTES_OB_SIZE, 8) ||
+        !inside(d, D_BYTES_SIZE, D_BYTES_SVAL, 0) || !inside(d, D_STR_SIZE, D_STR_STATE, 4) ||
+        !inside(d, D_STR_SIZE, D_STR_LENGTH, 8) || d[D_STR_ASCII_SIZE] > d[D_STR_SIZE])
+        return -1;
+    memset(l, 0, sizeof(*l)); /* no cframe, no tstate_current: 3.11's alone */
+    l->rt_interp_head = d[D_RT_INTERP_HEAD];
+    l->is_next = d[D_IS_NEXT];
+    l->is_threads_head = d[D_IS_THREADS_HEAD];
+    l->is_gil_locked = d[D_IS_GIL_LOCKED];
+    l->is_gil_holder = d[D_IS_GIL_HOLDER];
+    l->ts_next = d[D_TS_NEXT];
+    l->ts_current_frame = d[D_TS_CURRENT_FRAME];
+    l->ts_native_id = d[D_TS_NATIVE_ID];
+    l->fr_size = d[D_FR_SIZE];
+    l->fr_previous = d[D_FR_PREVIOUS];
+    l->fr_code = d[D_FR_EXECUTABLE];
+    l->fr_instr = d[D_FR_INSTR];
+    l->fr_owner = d[D_FR_OWNER];
+    l->fr_is_entry = -1;
+    l->owner_cstack = OWNED_BY_CSTACK;
+    l->co_filename = d[D_CO_FILENAME];
+    l->co_name = d[D_CO_NAME];
+    l->co_qualname = d[D_CO_QUALNAME];
+    l->co_linetable = d[D_CO_LINETABLE];
+    l->co_firstlineno = d[D_CO_FIRSTLINENO];
+    l->co_code = d[D_CO_CODE];
+    l->co_firsttraceable = -1;
+    l->str_length = d[D_STR_LENGTH];
+    l->str_state = d[D_STR_STATE];
+    l->str_ascii_data = d[D_STR_ASCII_SIZE];
+    l->str_data = d[D_STR_ASCII_SIZE] + 16; /* PyCompactUnicodeObject: + utf8_length, utf8 */
+    l->bytes_size = d[D_BYTES_OB_SIZE];
+    l->bytes_data = d[D_BYTES_SVAL];
+    return 0;
+}
+
+/* The layout for this interpreter's version, or NULL with out->problem. */
+static int pick_layout(struct memreader *mr, uintptr_t runtime, uint32_t v, struct layout *l,
+                       struct py_stacks *out)
+{
+    if ((v >> 16) == 0x030b) {
+        *l = cpython311;
+        return 0;
+    }
+    if ((v >> 16) == 0x030d && debug_offsets(mr, runtime, l) == 0)
+        return 0;
+    out->problem = (v >> 16) == 0x030d
+                       ? "its _Py_DebugOffsets table is not one libgmr can read (a free-threaded "
+                         "build, or damaged); no Python frames"
+                       : "libgmr reads the frames of CPython 3.11 and 3.13 only";
+    return -1;
+}
+
 static int read_all(struct memreader *mr, const struct maps *maps, struct py_stacks *out)
 {
     struct image img;
-    struct types t;
+    struct layout t;
     uintptr_t runtime = 0, version_at;
     uint32_t v = 0;
 
@@ -568,19 +746,17 @@ static int read_all(struct memreader *mr, const struct maps *maps, struct py_sta
     version_at = image_symbol(&img, "Py_Version");
     if (!version_at || rd(mr, version_at, &v, sizeof(v)) < 0) {
         out->problem = "this CPython is older than 3.11 (it has no Py_Version); libgmr reads "
-                       "the frames of 3.11 only";
+                       "the frames of 3.11 and 3.13 only";
         return 0;
     }
     snprintf(out->version, sizeof(out->version), "%u.%u.%u", v >> 24, v >> 16 & 0xff,
              v >> 8 & 0xff);
-    if ((v >> 16) != 0x030b) {
-        out->problem = "libgmr reads the frames of CPython 3.11 only";
+    if (pick_layout(mr, runtime, v, &t, out) < 0)
         return 0;
-    }
-    t.code = image_symbol(&img, "PyCode_Type");
-    t.unicode = image_symbol(&img, "PyUnicode_Type");
-    t.bytes = image_symbol(&img, "PyBytes_Type");
-    if (!t.code || !t.unicode || !t.bytes) {
+    t.code_type = image_symbol(&img, "PyCode_Type");
+    t.str_type = image_symbol(&img, "PyUnicode_Type");
+    t.bytes_type = image_symbol(&img, "PyBytes_Type");
+    if (!t.code_type || !t.str_type || !t.bytes_type) {
         out->problem = "the interpreter does not export its type objects; its frames cannot "
                        "be checked, so none are shown";
         return 0;

@@ -21,8 +21,8 @@ PYTHON = next((p for p in ("/usr/bin/python3", shutil.which("python3")) if p and
               None)
 
 
-def python_version():
-    out = subprocess.run([PYTHON, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
+def python_version(python=None):
+    out = subprocess.run([python or PYTHON, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
                          capture_output=True, text=True, timeout=60)
     return out.stdout.strip()
 
@@ -64,15 +64,18 @@ def the_thread(report, function):
 
 @unittest.skipIf(not PYTHON, "python3 is not installed (Debian python3)")
 class PythonFrames(GmrTestCase):
+    python = PYTHON
+
     def setUp(self):
         super().setUp()
-        self.version = python_version()
-        if not self.version.startswith("3.11."):
-            self.skipTest("libgmr reads CPython 3.11's frames; this python3 is %s" % self.version)
+        self.version = python_version(self.python)
+        if not self.version.startswith(("3.11.", "3.13.")):
+            self.skipTest("libgmr reads CPython 3.11's and 3.13's frames; %s is %s"
+                          % (self.python, self.version))
 
     def report(self, fmt):
         env = base_env(GMR_LOG_DIR=self.log_dir, GMR_FORMAT=fmt)
-        with Target([PYTHON, SCRIPT], env=env) as t:
+        with Target([self.python, SCRIPT], env=env) as t:
             asleep(t.pid)
             t.signal()
             path = wait_reports(self.log_dir, 1)[-1]
@@ -164,14 +167,14 @@ class PythonFrames(GmrTestCase):
     def test_greenlets_are_said_not_to_be_listed(self):
         # oslo.reports lists greenlets through gc.get_objects(), under the
         # GIL; libgmr does not take it, and says why there are none.
-        probe = subprocess.run([PYTHON, "-c", "import greenlet"], capture_output=True)
+        probe = subprocess.run([self.python, "-c", "import greenlet"], capture_output=True)
         if probe.returncode:
             self.skipTest("greenlet is not installed (Debian python3-greenlet)")
         code = ("import greenlet, os, time\n"
                 "g = greenlet.greenlet(lambda: time.sleep(1)); print('ready', os.getpid(), "
                 "flush=True)\ntime.sleep(30)\n")
         env = base_env(GMR_LOG_DIR=self.log_dir, GMR_FORMAT="json")
-        with Target([PYTHON, "-c", code], env=env) as t:
+        with Target([self.python, "-c", code], env=env) as t:
             doc = self.json_report(t)
         self.assertTrue(doc["header"]["greenlets"].startswith(
             "greenlet is loaded, but its greenlets are not listed"), doc["header"])
@@ -184,6 +187,18 @@ class PythonFrames(GmrTestCase):
             text = read(wait_reports(self.log_dir, 1)[-1])
         self.assertIsNone(re.search(r"^python = ", text, re.M))
         self.assertNotIn("[python]", text)
+
+# CPython 3.13 (its layout from the _Py_DebugOffsets table it carries),
+# where one is installed: Debian 12 has none; pyenv's, or python3.13.
+PYTHON313 = next((p for p in (os.path.expanduser("~/.pyenv/versions/3.13.0/bin/python3"),
+                              "/usr/bin/python3.13", shutil.which("python3.13"))
+                  if p and os.path.exists(p) and python_version(p).startswith("3.13.")), None)
+
+
+@unittest.skipIf(not PYTHON313, "CPython 3.13 is not installed (python3.13)")
+class PythonFrames313(PythonFrames):
+    python = PYTHON313
+
 
 CHURN = os.path.join(os.path.dirname(HERE), "hosts", "pychurn.py")
 
@@ -281,7 +296,7 @@ class HostileInterpreter(GmrTestCase):
         report, _, frames = self.report_of("version")
         self.assertEqual(frames, [])
         self.assertEqual(report["header"]["python"],
-                         "CPython 3.12.0: libgmr reads the frames of CPython 3.11 only")
+                         "CPython 3.12.0: libgmr reads the frames of CPython 3.11 and 3.13 only")
 
     def test_sizes_past_belief_are_not_believed(self):
         _, _, frames = self.report_of("huge")
