@@ -302,6 +302,7 @@ static void take_start(struct watcher *w)
     w->ctx.package = &w->package;
     w->control.fd = -1;
     w->asked.fd = -1;
+    w->tf.fd = -1;
     w->timeout_at_ms = start.timeout_at_ms;
 }
 
@@ -327,10 +328,10 @@ void *watcher_main(void *arg)
     struct watcher *w = arg;
     char written[4096];
 
+    w->ctx.self_tid = (pid_t)syscall(SYS_gettid);
+    atomic_store(&hs.watcher_tid, w->ctx.self_tid); /* first: watcher_follow_begin waits for it */
     take_start(w);
     prctl(PR_SET_NAME, "gmr-watcher");
-    w->ctx.self_tid = (pid_t)syscall(SYS_gettid);
-    atomic_store(&hs.watcher_tid, w->ctx.self_tid);
     atomic_store(&hs.watcher_state, WATCHER_READY);
     wait_to_serve(w);
     if (atomic_load(&hs.pending) == TRIGGER_QUIT)
@@ -432,6 +433,22 @@ void watcher_after_fork(void)
     spawn(w);
 }
 
+/* The watcher's tid. A program that changes its ids first thing (setpriv)
+   can come here before the watcher thread has run at all: glibc counts it
+   among the threads already, so wait (briefly) until it says who it is. */
+static pid_t started_tid(void)
+{
+    struct timespec nap = {0, 1000 * 1000};
+    pid_t tid = atomic_load(&hs.watcher_tid);
+    int i;
+
+    for (i = 0; tid <= 0 && i < 2000; i++) {
+        nanosleep(&nap, NULL);
+        tid = atomic_load(&hs.watcher_tid);
+    }
+    return tid;
+}
+
 /* The capabilities of a thread of ours (0: this one), or -1. */
 static int caps_of(pid_t tid, struct __user_cap_data_struct data[2])
 {
@@ -457,11 +474,13 @@ static int caps_of(pid_t tid, struct __user_cap_data_struct data[2])
 int watcher_follow_begin(void)
 {
     struct __user_cap_data_struct mine[2], its[2];
-    pid_t tid = atomic_load(&hs.watcher_tid);
+    pid_t tid;
     int err;
 
-    if (!start.running || tid <= 0 || getpid() != hs.pid || ll_gettid() == tid ||
-        atomic_load(&hs.crash.tid))
+    if (!start.running || getpid() != hs.pid || atomic_load(&hs.crash.tid))
+        return 0;
+    tid = started_tid();
+    if (tid <= 0 || ll_gettid() == tid)
         return 0;
     if (caps_of(0, mine) < 0 || caps_of(tid, its) < 0 || !memcmp(mine, its, sizeof(mine)))
         return 0;
