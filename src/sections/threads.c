@@ -35,7 +35,8 @@ static int cmp_rec(const void *a, const void *b, void *pid)
     return (x->tid > y->tid) - (x->tid < y->tid);
 }
 
-static void heading(struct emitter *e, const struct report *r, const struct thread_rec *t)
+static void heading(struct emitter *e, const struct report *r, const struct thread_rec *t,
+                    const struct py_thread *py)
 {
     struct emit_thread h;
     char recv[48], name[32], crashed[48];
@@ -61,7 +62,7 @@ static void heading(struct emitter *e, const struct report *r, const struct thre
         h.marks[h.nmarks++] = "called gmr_report";
     if (t->late)
         h.marks[h.nmarks++] = "started during capture";
-    if (python_thread(&r->python, t->tid) && python_thread(&r->python, t->tid)->holds_gil)
+    if (py && py->holds_gil)
         h.marks[h.nmarks++] = "holds the GIL";
     e->ops->begin_thread(e, &h);
 }
@@ -116,16 +117,17 @@ static void whereabouts(struct emitter *e, struct report *r, const struct thread
 static void one_thread(struct emitter *e, struct report *r, const struct thread_rec *t,
                        struct unwind_frame *scratch)
 {
+    const struct py_thread *py = python_thread(&r->python, t->tid);
     struct notes ns;
 
     memset(&ns, 0, sizeof(ns));
-    heading(e, r, t);
+    heading(e, r, t, py);
     if (t->status != CAP_GONE)
         cpu_time(e, t);
     if (t->preset == PRESET_CRASHED)
         crash_emit_registers(e, t->slot->regs);
     if (t->status == CAP_OK) {
-        frames_emit_slot(e, r, t->slot, scratch, &ns, 0, python_thread(&r->python, t->tid));
+        frames_emit_slot(e, r, t->slot, scratch, &ns, 0, py);
     } else {
         e->ops->begin_frames(e);
         e->ops->end_frames(e);
