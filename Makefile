@@ -110,6 +110,10 @@ $(BUILD)/targets/crash: SAN_FLAGS :=
 $(BUILD)/targets/hostile: SAN_FLAGS :=
 # The fake interpreter's symbols are found as CPython's are: dynamic ones.
 $(BUILD)/targets/fakepython: TARGET_FLAGS := -rdynamic
+# The module it loads to have greenlets: data only, no sanitizer.
+$(BUILD)/targets/_greenlet.fake.so: tests/targets/greenlet/_greenlet.c $(BUILD)/config.mk
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -shared -fPIC $(WARN) -o $@ $<
 
 # cxxapp with libstdc++ linked in, for a process where libstdc++.so.6
 # cannot be loaded. No sanitizer: UBSan's runtime needs libstdc++.so.6.
@@ -139,7 +143,8 @@ check: unit fuzz-smoke integration
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; CK_VERBOSITY=normal $$t; done
 
-integration: $(BUILD)/libgmr.so $(TARGET_BINS) $(EXAMPLE_BINS) $(TOOL_BINS)
+integration: $(BUILD)/libgmr.so $(TARGET_BINS) $(BUILD)/targets/_greenlet.fake.so $(EXAMPLE_BINS) \
+             $(TOOL_BINS)
 	GMR_TEST_BUILD=$(BUILD) GMR_TEST_SANITIZE=$(SANITIZE) \
 	    $(PYTHON) -m unittest discover -s tests/integration -t tests/integration -v
 

@@ -15,51 +15,33 @@
  * cpython/unicodeobject.h, for x86_64); another version gets a note
  * naming it and no frames, never frames read with the wrong layout.
  * Every walk is bounded; a pointer that leads to something that is not
- * what it should be ends the walk with a note.
+ * what it should be ends the walk with a note. greenlet.c, beside it,
+ * finds the greenlets; pyread.h holds what the two share.
  */
 #include "python.h"
 
+#include "elf_image.h"
 #include "lowlevel.h"
+#include "pyread.h"
 
-#include <elf.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-/*
- * Where things are in the interpreter's structures: CPython 3.11's from
- * its headers (x86_64), or 3.13's from the _Py_DebugOffsets table the
- * interpreter keeps at the start of _PyRuntime for tools like this one.
- */
-struct layout {
-    uintptr_t code_type, str_type, bytes_type; /* the type objects */
-    size_t rt_interp_head;                     /* _PyRuntimeState.interpreters.head */
-    size_t rt_tstate_now;                      /* 3.11: who holds the GIL, or NULL; 0: none */
-    size_t is_next, is_threads_head;
-    size_t is_gil_locked, is_gil_holder; /* 3.13: the interpreter's own GIL; 0: none */
-    size_t ts_next, ts_native_id;
-    size_t ts_cframe;        /* 3.11: the _PyCFrame, which holds the current frame; 0: none */
-    size_t ts_current_frame; /* in the _PyCFrame (3.11) or the thread state (3.13) */
-    size_t fr_code, fr_previous, fr_instr, fr_owner, fr_size;
-    long fr_is_entry; /* 3.11; -1: entry frames are owned by the C stack (3.12+) */
-    int owner_cstack; /* 3.12+: the owner of those entry frames; -1: none */
-    size_t co_firstlineno, co_filename, co_name, co_qualname, co_linetable, co_code;
-    long co_firsttraceable; /* -1: not known */
-    size_t str_length, str_state, str_ascii_data, str_data;
-    size_t bytes_size, bytes_data;
-};
-
 static const struct layout cpython311 = {
     .rt_interp_head = 40,
     .rt_tstate_now = 576, /* .gilstate.tstate_current */
     .is_next = 0,
     .is_threads_head = 16,
+    .is_gc_lists = {672, 696, 720, 752}, /* .gc.generations[0..2], .gc.permanent_generation */
+    .is_gc_collecting = 848,
     .ts_next = 8,
     .ts_native_id = 160,
     .ts_cframe = 56,
     .ts_current_frame = 8,
+    .ts_datastack_chunk = 296,
     .fr_code = 32,
     .fr_previous = 48,
     .fr_instr = 56, /* prev_instr */
@@ -67,6 +49,7 @@ static const struct layout cpython311 = {
     .fr_size = 70,
     .fr_is_entry = 68,
     .owner_cstack = -1,
+    .fo_frame = 24,
     .co_firstlineno = 72,
     .co_filename = 112,
     .co_name = 120,
@@ -82,7 +65,7 @@ static const struct layout cpython311 = {
     .bytes_data = 32,
 };
 
-#define OB_TYPE            8 /* PyObject.ob_type, in every version */
+#define OWNED_BY_THREAD    0
 #define OWNED_BY_GENERATOR 1
 
 #define MAX_INTERPRETERS 64
@@ -90,110 +73,6 @@ static const struct layout cpython311 = {
 #define MAX_FRAMES       1024
 #define MAX_LINETABLE    (1 << 20)
 #define MAX_STR          65536
-#define MAX_HASH_STEPS   (1 << 20)
-
-struct image {
-    struct memreader *mr;
-    uintptr_t bias;
-    uintptr_t symtab, strtab, gnu_hash;
-};
-
-static int rd(struct memreader *mr, uintptr_t addr, void *out, size_t len)
-{
-    return addr ? memreader_read(mr, addr, out, len) : -1;
-}
-
-static uintptr_t rd_ptr(struct memreader *mr, uintptr_t addr)
-{
-    uintptr_t v = 0;
-
-    return rd(mr, addr, &v, sizeof(v)) == 0 ? v : 0;
-}
-
-/* ---- the interpreter image's dynamic symbols ---- */
-
-static uint32_t gnu_hash(const char *s)
-{
-    uint32_t h = 5381;
-
-    while (*s)
-        h = h * 33 + (unsigned char)*s++;
-    return h;
-}
-
-/* A dynamic entry's address: ld.so has relocated most in place; one that
-   is not is relative to the image. */
-static uintptr_t dyn_addr(const struct image *img, uint64_t v)
-{
-    return v && v < img->bias ? img->bias + v : (uintptr_t)v;
-}
-
-static int image_open(struct memreader *mr, uintptr_t base, struct image *img)
-{
-    Elf64_Ehdr eh;
-    Elf64_Phdr ph;
-    uintptr_t dynamic = 0, lowest = UINTPTR_MAX;
-    Elf64_Dyn d;
-    int i;
-
-    memset(img, 0, sizeof(*img));
-    img->mr = mr;
-    if (rd(mr, base, &eh, sizeof(eh)) < 0 || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
-        eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(ph) || eh.e_phnum > 256)
-        return -1;
-    for (i = 0; i < eh.e_phnum; i++) {
-        if (rd(mr, base + eh.e_phoff + (uintptr_t)i * sizeof(ph), &ph, sizeof(ph)) < 0)
-            return -1;
-        if (ph.p_type == PT_LOAD && ph.p_vaddr < lowest)
-            lowest = ph.p_vaddr & ~(uintptr_t)0xfff;
-        if (ph.p_type == PT_DYNAMIC)
-            dynamic = ph.p_vaddr;
-    }
-    if (!dynamic || lowest == UINTPTR_MAX || lowest > base)
-        return -1;
-    img->bias = base - lowest;
-    for (i = 0; i < 512; i++) {
-        if (rd(mr, img->bias + dynamic + (uintptr_t)i * sizeof(d), &d, sizeof(d)) < 0 ||
-            d.d_tag == DT_NULL)
-            break;
-        if (d.d_tag == DT_SYMTAB)
-            img->symtab = dyn_addr(img, d.d_un.d_ptr);
-        else if (d.d_tag == DT_STRTAB)
-            img->strtab = dyn_addr(img, d.d_un.d_ptr);
-        else if (d.d_tag == DT_GNU_HASH)
-            img->gnu_hash = dyn_addr(img, d.d_un.d_ptr);
-    }
-    return img->symtab && img->strtab && img->gnu_hash ? 0 : -1;
-}
-
-/* The run-time address of a defined dynamic symbol, or 0. */
-static uintptr_t image_symbol(const struct image *img, const char *name)
-{
-    uint32_t head[4], h = gnu_hash(name), sym, chain, steps;
-    uintptr_t buckets, chains;
-    size_t len = strlen(name);
-    char found[64];
-    Elf64_Sym s;
-
-    if (len >= sizeof(found) || rd(img->mr, img->gnu_hash, head, sizeof(head)) < 0 || !head[0])
-        return 0;
-    buckets = img->gnu_hash + sizeof(head) + (uintptr_t)head[2] * 8;
-    chains = buckets + (uintptr_t)head[0] * 4;
-    if (rd(img->mr, buckets + (uintptr_t)(h % head[0]) * 4, &sym, sizeof(sym)) < 0 || sym < head[1])
-        return 0;
-    for (steps = 0; steps < MAX_HASH_STEPS; steps++, sym++) {
-        if (rd(img->mr, chains + (uintptr_t)(sym - head[1]) * 4, &chain, sizeof(chain)) < 0)
-            return 0;
-        if ((chain | 1) == (h | 1) &&
-            rd(img->mr, img->symtab + (uintptr_t)sym * sizeof(s), &s, sizeof(s)) == 0 &&
-            s.st_shndx != SHN_UNDEF && rd(img->mr, img->strtab + s.st_name, found, len + 1) == 0 &&
-            !memcmp(found, name, len + 1))
-            return s.st_value ? img->bias + s.st_value : 0;
-        if (chain & 1)
-            return 0;
-    }
-    return 0;
-}
 
 static const char *base_name(const char *path)
 {
@@ -211,11 +90,6 @@ static int interpreter_file(const char *path)
 }
 
 /* ---- objects ---- */
-
-static int is_a(struct memreader *mr, uintptr_t obj, uintptr_t type)
-{
-    return obj && type && rd_ptr(mr, obj + OB_TYPE) == type;
-}
 
 static void utf8_put(char *out, size_t cap, size_t *at, uint32_t c)
 {
@@ -257,14 +131,15 @@ static int read_str(struct memreader *mr, const struct layout *t, uintptr_t obj,
     size_t kind, n, i, at = 0;
 
     out[0] = '\0';
-    if (!is_a(mr, obj, t->str_type) || rd(mr, obj + t->str_length, &length, sizeof(length)) < 0 ||
-        rd(mr, obj + t->str_state, &state, sizeof(state)) < 0 || length < 0)
+    if (!py_is_a(mr, obj, t->str_type) ||
+        py_rd(mr, obj + t->str_length, &length, sizeof(length)) < 0 ||
+        py_rd(mr, obj + t->str_state, &state, sizeof(state)) < 0 || length < 0)
         return -1;
     kind = state >> 2 & 7;
     if (!(state >> 5 & 1) || (kind != 1 && kind != 2 && kind != 4) || length > MAX_STR)
         return -1; /* not compact (names never are), or too long to be a name or a path */
     n = (size_t)length < sizeof(raw) / kind ? (size_t)length : sizeof(raw) / kind;
-    if (rd(mr, obj + ((state >> 6 & 1) ? t->str_ascii_data : t->str_data), raw, n * kind) < 0)
+    if (py_rd(mr, obj + ((state >> 6 & 1) ? t->str_ascii_data : t->str_data), raw, n * kind) < 0)
         return -1;
     for (i = 0; i < n; i++) {
         uint32_t c = kind == 1 ? raw[i]
@@ -348,18 +223,19 @@ static int line_of(const unsigned char *table, size_t len, int first_line, long 
 static int read_line(struct memreader *mr, const struct layout *t, uintptr_t code,
                      uintptr_t prev_instr)
 {
-    uintptr_t table = rd_ptr(mr, code + t->co_linetable);
+    uintptr_t table = py_rd_ptr(mr, code + t->co_linetable);
     int first = 0, line = -1;
     int64_t size;
     unsigned char *bytes;
 
-    if (rd(mr, code + t->co_firstlineno, &first, sizeof(first)) < 0)
+    if (py_rd(mr, code + t->co_firstlineno, &first, sizeof(first)) < 0)
         return -1;
-    if (!is_a(mr, table, t->bytes_type) || rd(mr, table + t->bytes_size, &size, sizeof(size)) < 0 ||
-        size <= 0 || size > MAX_LINETABLE)
+    if (!py_is_a(mr, table, t->bytes_type) ||
+        py_rd(mr, table + t->bytes_size, &size, sizeof(size)) < 0 || size <= 0 ||
+        size > MAX_LINETABLE)
         return -1;
     bytes = malloc((size_t)size);
-    if (bytes && rd(mr, table + t->bytes_data, bytes, (size_t)size) == 0)
+    if (bytes && py_rd(mr, table + t->bytes_data, bytes, (size_t)size) == 0)
         line = line_of(bytes, (size_t)size, first, (long)(prev_instr - (code + t->co_code)));
     free(bytes);
     return line;
@@ -371,7 +247,8 @@ static int read_line(struct memreader *mr, const struct layout *t, uintptr_t cod
 #define FRAME_SKIPPED 0
 #define FRAME_ENTRY   2 /* 3.12+: where a call of the evaluation loop began */
 #define FRAME_BAD     (-1)
-#define FRAME_MAX     128 /* bytes of a frame read: more than any version's fields */
+#define FRAME_FOREIGN (-2) /* another greenlet's: where this one began */
+#define FRAME_MAX     128  /* bytes of a frame read: more than any version's fields */
 
 static uintptr_t field(const unsigned char *f, size_t at)
 {
@@ -381,33 +258,49 @@ static uintptr_t field(const unsigned char *f, size_t at)
     return v;
 }
 
+/* Is a frame the thread owns on one of its own chunks? Yes if they are
+   not known. */
+static int pushed_on(const struct py_chunks *own, uintptr_t frame)
+{
+    size_t i;
+
+    if (!own || !own->n)
+        return 1;
+    for (i = 0; i < own->n; i++)
+        if (frame >= own->lo[i] && frame < own->hi[i])
+            return 1;
+    return 0;
+}
+
 /* One frame into out. */
 static int read_frame(struct memreader *mr, const struct layout *t, uintptr_t frame,
-                      struct py_frame *out)
+                      const struct py_chunks *own, struct py_frame *out)
 {
     unsigned char f[FRAME_MAX];
     uintptr_t code, instr;
     int first_traceable = 0;
 
-    if (t->fr_size > sizeof(f) || rd(mr, frame, f, t->fr_size) < 0)
+    if (t->fr_size > sizeof(f) || py_rd(mr, frame, f, t->fr_size) < 0)
         return FRAME_BAD;
     if (t->owner_cstack >= 0 && f[t->fr_owner] == t->owner_cstack)
         return FRAME_ENTRY;
+    if (f[t->fr_owner] == OWNED_BY_THREAD && !pushed_on(own, frame))
+        return FRAME_FOREIGN;
     code = field(f, t->fr_code);
     instr = field(f, t->fr_instr);
-    if (!is_a(mr, code, t->code_type))
+    if (!py_is_a(mr, code, t->code_type))
         return FRAME_BAD;
     /* Pushed, but its first instruction not run (CPython skips these too). */
     if (t->co_firsttraceable >= 0 && f[t->fr_owner] != OWNED_BY_GENERATOR &&
-        rd(mr, code + (uintptr_t)t->co_firsttraceable, &first_traceable, sizeof(first_traceable)) ==
-            0 &&
+        py_rd(mr, code + (uintptr_t)t->co_firsttraceable, &first_traceable,
+              sizeof(first_traceable)) == 0 &&
         instr < code + t->co_code + (uintptr_t)first_traceable * 2)
         return FRAME_SKIPPED;
-    if (read_str(mr, t, rd_ptr(mr, code + t->co_qualname), out->function, sizeof(out->function)) <
-            0 &&
-        read_str(mr, t, rd_ptr(mr, code + t->co_name), out->function, sizeof(out->function)) < 0)
+    if (read_str(mr, t, py_rd_ptr(mr, code + t->co_qualname), out->function,
+                 sizeof(out->function)) < 0 &&
+        read_str(mr, t, py_rd_ptr(mr, code + t->co_name), out->function, sizeof(out->function)) < 0)
         snprintf(out->function, sizeof(out->function), "?");
-    if (read_str(mr, t, rd_ptr(mr, code + t->co_filename), out->file, sizeof(out->file)) < 0)
+    if (read_str(mr, t, py_rd_ptr(mr, code + t->co_filename), out->file, sizeof(out->file)) < 0)
         snprintf(out->file, sizeof(out->file), "?");
     out->line = read_line(mr, t, code, instr);
     out->entry = t->fr_is_entry >= 0 && f[t->fr_is_entry] != 0;
@@ -457,19 +350,32 @@ static struct py_frame *frame_room(struct py_thread *out, size_t *cap)
     return &out->frames[out->n];
 }
 
-static void read_thread(struct memreader *mr, const struct layout *t, uintptr_t tstate,
-                        uintptr_t holder, struct py_thread *out)
-{
-    uintptr_t holds = t->ts_cframe ? rd_ptr(mr, tstate + t->ts_cframe) : tstate, frame;
-    struct seen walked = {NULL, 0, 0};
-    unsigned long native = 0;
-    size_t cap = 0;
+#define MAX_CHUNK (1UL << 30)
 
-    rd(mr, tstate + t->ts_native_id, &native, sizeof(native));
-    out->tid = (pid_t)native;
-    out->holds_gil = tstate == holder;
-    for (frame = holds ? rd_ptr(mr, holds + t->ts_current_frame) : 0; frame;
-         frame = rd_ptr(mr, frame + t->fr_previous)) {
+void py_chunks_read(struct memreader *mr, uintptr_t chunk, struct py_chunks *out)
+{
+    uintptr_t head[2]; /* _PyStackChunk.previous, .size */
+
+    out->n = 0;
+    for (; chunk; chunk = head[0]) {
+        if (out->n == PY_MAX_CHUNKS || py_rd(mr, chunk, head, sizeof(head)) < 0 ||
+            head[1] > MAX_CHUNK || chunk > UINTPTR_MAX - head[1]) {
+            out->n = 0; /* not all known: cut nothing */
+            return;
+        }
+        out->lo[out->n] = chunk;
+        out->hi[out->n++] = chunk + head[1];
+    }
+}
+
+int py_walk(struct memreader *mr, const struct layout *t, uintptr_t frame,
+            const struct py_chunks *own, struct py_thread *out)
+{
+    struct seen walked = {NULL, 0, 0};
+    size_t cap = 0;
+    int foreign = 0;
+
+    for (; frame; frame = py_rd_ptr(mr, frame + t->fr_previous)) {
         struct py_frame *room;
         int got;
 
@@ -486,11 +392,15 @@ static void read_thread(struct memreader *mr, const struct layout *t, uintptr_t 
             out->note = "no memory for the rest of its Python frames";
             break;
         }
-        got = read_frame(mr, t, frame, room);
+        got = read_frame(mr, t, frame, own, room);
         if (got == FRAME_ENTRY) {
             if (out->n)
                 out->frames[out->n - 1].entry = 1;
             continue;
+        }
+        if (got == FRAME_FOREIGN) {
+            foreign = 1; /* the caller says why, if it is worth saying */
+            break;
         }
         if (got == FRAME_BAD) {
             out->note = "its Python frames could not be read past here (the thread ran on, "
@@ -500,6 +410,26 @@ static void read_thread(struct memreader *mr, const struct layout *t, uintptr_t 
         out->n += (size_t)got;
     }
     free(walked.at);
+    return foreign;
+}
+
+static void read_thread(struct memreader *mr, const struct layout *t, uintptr_t tstate,
+                        uintptr_t holder, int greenlet, struct py_thread *out)
+{
+    uintptr_t holds = t->ts_cframe ? py_rd_ptr(mr, tstate + t->ts_cframe) : tstate;
+    uintptr_t frame = holds ? py_rd_ptr(mr, holds + t->ts_current_frame) : 0;
+    struct py_chunks own;
+    unsigned long native = 0;
+
+    py_rd(mr, tstate + t->ts_native_id, &native, sizeof(native));
+    out->tid = (pid_t)native;
+    out->holds_gil = tstate == holder;
+    own.n = 0;
+    if (greenlet && t->ts_datastack_chunk)
+        py_chunks_read(mr, py_rd_ptr(mr, tstate + t->ts_datastack_chunk), &own);
+    if (py_walk(mr, t, frame, &own, out))
+        out->note = "its Python frames are its running greenlet's; the greenlets it switched "
+                    "from are listed under Green Threads";
 }
 
 static int add_thread(struct py_stacks *st, size_t *cap)
@@ -520,51 +450,53 @@ static uintptr_t own_gil_holder(struct memreader *mr, const struct layout *t, ui
 {
     int locked = 0;
 
-    if (rd(mr, interp + t->is_gil_locked, &locked, sizeof(locked)) < 0 || !locked)
+    if (py_rd(mr, interp + t->is_gil_locked, &locked, sizeof(locked)) < 0 || !locked)
         return 0;
-    return rd_ptr(mr, interp + t->is_gil_holder);
+    return py_rd_ptr(mr, interp + t->is_gil_holder);
 }
 
-static void read_threads(struct memreader *mr, const struct layout *t, uintptr_t runtime,
-                         struct py_stacks *st)
+static void read_threads(struct memreader *mr, const struct maps *maps, const struct layout *t,
+                         uintptr_t runtime, struct py_stacks *st)
 {
-    uintptr_t interp = rd_ptr(mr, runtime + t->rt_interp_head);
-    uintptr_t holder = t->rt_tstate_now ? rd_ptr(mr, runtime + t->rt_tstate_now) : 0;
+    uintptr_t interp = py_rd_ptr(mr, runtime + t->rt_interp_head);
+    uintptr_t holder = t->rt_tstate_now ? py_rd_ptr(mr, runtime + t->rt_tstate_now) : 0;
     struct seen interps = {NULL, 0, 0}, tstates = {NULL, 0, 0};
     size_t cap = 0;
 
     if (!interp)
         st->note = "it has no interpreter (not started yet, or finalized)";
-    for (; interp && !st->note; interp = rd_ptr(mr, interp + t->is_next)) {
+    for (; interp && !st->note; interp = py_rd_ptr(mr, interp + t->is_next)) {
         uintptr_t tstate, head;
 
         if (interps.n == MAX_INTERPRETERS || seen_before(&interps, interp)) {
             st->note = "its list of interpreters loops or is too long; the rest are not read";
             break;
         }
-        if (rd(mr, interp + t->is_threads_head, &head, sizeof(head)) < 0) {
+        if (py_rd(mr, interp + t->is_threads_head, &head, sizeof(head)) < 0) {
             st->note = "an interpreter's state could not be read";
             break;
         }
         if (t->is_gil_locked) /* 3.13: the interpreter's own GIL; locked, its last holder */
             holder = own_gil_holder(mr, t, interp);
-        for (tstate = head; tstate && !st->note; tstate = rd_ptr(mr, tstate + t->ts_next)) {
+        for (tstate = head; tstate && !st->note; tstate = py_rd_ptr(mr, tstate + t->ts_next)) {
             if (tstates.n == MAX_THREADS || seen_before(&tstates, tstate))
                 st->note = "a list of thread states loops or is too long; the rest are not read";
             else if (add_thread(st, &cap) < 0)
                 st->note = "no memory for the rest of the Python threads";
             else {
                 memset(&st->threads[st->n], 0, sizeof(st->threads[0]));
-                read_thread(mr, t, tstate, holder, &st->threads[st->n++]);
+                read_thread(mr, t, tstate, holder, st->greenlet, &st->threads[st->n++]);
             }
         }
+        if (st->greenlet)
+            greenlets_read(mr, maps, t, interp, st);
     }
     free(interps.at);
     free(tstates.at);
 }
 
 /* The image of the interpreter among the mappings, with its symbols. */
-static int find_interpreter(struct memreader *mr, const struct maps *maps, struct image *img,
+static int find_interpreter(struct memreader *mr, const struct maps *maps, struct elf_dynsym *img,
                             uintptr_t *runtime)
 {
     size_t i;
@@ -572,9 +504,10 @@ static int find_interpreter(struct memreader *mr, const struct maps *maps, struc
     for (i = 0; i < maps->n; i++) {
         const struct mapping *m = &maps->m[i];
 
-        if (m->offset || !m->inode || !interpreter_file(m->path) || image_open(mr, m->start, img))
+        if (m->offset || !m->inode || !interpreter_file(m->path) ||
+            elf_dynsym_open(mr, m->start, img))
             continue;
-        *runtime = image_symbol(img, "_PyRuntime");
+        *runtime = elf_dynsym_lookup(img, "_PyRuntime");
         if (*runtime)
             return 0;
     }
@@ -597,16 +530,6 @@ static void find_stale(struct py_stacks *st)
                      "process's (the thread that forked it, in the parent)",
                      (int)t->tid);
     }
-}
-
-static int greenlet_loaded(const struct maps *maps)
-{
-    size_t i;
-
-    for (i = 0; i < maps->n; i++)
-        if (!strncmp(base_name(maps->m[i].path), "_greenlet.", 10))
-            return 1;
-    return 0;
 }
 
 /*
@@ -666,8 +589,8 @@ static int debug_offsets(struct memreader *mr, uintptr_t runtime, struct layout 
     char cookie[8];
     uint64_t d[D_WORDS];
 
-    if (rd(mr, runtime, cookie, sizeof(cookie)) < 0 || memcmp(cookie, DEBUG_COOKIE, 8) ||
-        rd(mr, runtime + 8, d, sizeof(d)) < 0 || (d[D_VERSION] >> 16) != 0x030d ||
+    if (py_rd(mr, runtime, cookie, sizeof(cookie)) < 0 || memcmp(cookie, DEBUG_COOKIE, 8) ||
+        py_rd(mr, runtime + 8, d, sizeof(d)) < 0 || (d[D_VERSION] >> 16) != 0x030d ||
         d[D_FREE_THREADED])
         return -1;
     if (!inside(d, D_RT_SIZE, D_RT_INTERP_HEAD, 8) || !inside(d, D_IS_SIZE, D_IS_NEXT, 8) ||
@@ -734,7 +657,7 @@ static int pick_layout(struct memreader *mr, uintptr_t runtime, uint32_t v, stru
 
 static int read_all(struct memreader *mr, const struct maps *maps, struct py_stacks *out)
 {
-    struct image img;
+    struct elf_dynsym img;
     struct layout t;
     uintptr_t runtime = 0, version_at;
     uint32_t v = 0;
@@ -742,9 +665,9 @@ static int read_all(struct memreader *mr, const struct maps *maps, struct py_sta
     if (find_interpreter(mr, maps, &img, &runtime) < 0)
         return 0;
     out->found = 1;
-    out->greenlet = greenlet_loaded(maps);
-    version_at = image_symbol(&img, "Py_Version");
-    if (!version_at || rd(mr, version_at, &v, sizeof(v)) < 0) {
+    out->greenlet = greenlet_module(maps) != NULL;
+    version_at = elf_dynsym_lookup(&img, "Py_Version");
+    if (!version_at || py_rd(mr, version_at, &v, sizeof(v)) < 0) {
         out->problem = "this CPython is older than 3.11 (it has no Py_Version); libgmr reads "
                        "the frames of 3.11 and 3.13 only";
         return 0;
@@ -753,15 +676,16 @@ static int read_all(struct memreader *mr, const struct maps *maps, struct py_sta
              v >> 8 & 0xff);
     if (pick_layout(mr, runtime, v, &t, out) < 0)
         return 0;
-    t.code_type = image_symbol(&img, "PyCode_Type");
-    t.str_type = image_symbol(&img, "PyUnicode_Type");
-    t.bytes_type = image_symbol(&img, "PyBytes_Type");
+    t.code_type = elf_dynsym_lookup(&img, "PyCode_Type");
+    t.str_type = elf_dynsym_lookup(&img, "PyUnicode_Type");
+    t.bytes_type = elf_dynsym_lookup(&img, "PyBytes_Type");
+    t.frame_type = elf_dynsym_lookup(&img, "PyFrame_Type");
     if (!t.code_type || !t.str_type || !t.bytes_type) {
         out->problem = "the interpreter does not export its type objects; its frames cannot "
                        "be checked, so none are shown";
         return 0;
     }
-    read_threads(mr, &t, runtime, out);
+    read_threads(mr, maps, &t, runtime, out);
     find_stale(out);
     return 0;
 }
@@ -784,6 +708,9 @@ void python_free(struct py_stacks *st)
     for (i = 0; i < st->n; i++)
         free(st->threads[i].frames);
     free(st->threads);
+    for (i = 0; i < st->n_greenlets; i++)
+        free(st->greenlets[i].frames);
+    free(st->greenlets);
     memset(st, 0, sizeof(*st));
 }
 

@@ -1,6 +1,7 @@
 /*
- * python.h - the Python stacks of a process that runs CPython, read from
- * the interpreter's own structures.
+ * python.h - the Python stacks of a process that runs CPython, its
+ * threads' and its suspended greenlets', read from the interpreter's own
+ * structures (python.c, greenlet.c).
  *
  * No Python code runs, no GIL is taken, nothing in the interpreter is
  * written: every read goes through memread (fault-free) and is checked
@@ -24,13 +25,14 @@ struct py_frame {
 };
 
 struct py_thread {
-    pid_t tid; /* native_thread_id */
+    pid_t tid; /* native_thread_id; 0 for a greenlet */
     int holds_gil;
     size_t n;
     struct py_frame *frames; /* innermost first */
     const char *note;        /* why the stack is cut short, or NULL */
     int stale;               /* tid is no thread of this process */
     char stale_note[160];
+    char name[64]; /* a greenlet's type (greenlet, GreenThread, ...) */
 };
 
 struct py_stacks {
@@ -41,18 +43,16 @@ struct py_stacks {
     size_t n;
     struct py_thread *threads;
     long long read_us; /* what reading them took */
-    int greenlet;      /* the greenlet module is loaded (not read: GREENLETS_UNREAD) */
+    /* greenlet, where its module is loaded: each suspended greenlet's
+       Python stack, found through the garbage collector's lists */
+    int greenlet; /* the module is loaded */
+    size_t n_greenlets;
+    struct py_thread *greenlets;
+    size_t greenlets_elsewhere; /* running (their thread shows them), not started, or finished */
+    size_t greenlets_unlisted;  /* past the cap, or not readable */
+    const char *greenlet_note;  /* why they are not all listed, or NULL */
+    long long gc_objects;       /* objects the walk of the collector's lists looked at */
 };
-
-/* Why greenlets are not listed. They are in no list of the interpreter's:
-   oslo.reports finds them with gc.get_objects(), a walk of the garbage
-   collector's lists that the running interpreter relinks at every
-   allocation and free, safe only under the GIL, which libgmr never takes
-   (a hung process may hold it for ever). */
-#define GREENLETS_UNREAD                                                                           \
-    "greenlet is loaded, but its greenlets are not listed: they are found only through the "       \
-    "garbage collector's lists, which the interpreter changes under any reader that does not "     \
-    "hold the GIL, and libgmr never takes it"
 
 /* Reads every Python thread's stack. Returns 0 with out->found 0 in a
    process without CPython. */
@@ -63,6 +63,9 @@ void python_free(struct py_stacks *st);
    does not renew native_thread_id after fork): the main thread, which
    is that thread in the child, gets it, with stale_note to say so. */
 const struct py_thread *python_thread(const struct py_stacks *st, pid_t tid);
+/* What was found of greenlets, in a line: "3 suspended (listed under
+   Green Threads), 1 running, not started or finished", and the note. */
+void python_greenlets_summary(const struct py_stacks *st, char *out, size_t cap);
 /* Is `function` the evaluation loop, where a thread's Python frames run? */
 int python_is_eval_frame(const char *function);
 

@@ -175,6 +175,19 @@ static void python_rest(struct emitter *e, const struct py_thread *py, size_t ne
         emit_python_run(e, py, &next, index);
 }
 
+void frames_emit_python(struct emitter *e, const struct py_thread *py, struct notes *ns)
+{
+    size_t next = 0;
+    int index = 0;
+
+    e->ops->begin_frames(e);
+    while (next < py->n)
+        emit_python_run(e, py, &next, &index);
+    e->ops->end_frames(e);
+    if (py->note)
+        frames_note(ns, "%s", py->note);
+}
+
 void frames_emit_slot(struct emitter *e, struct report *r, const struct slot *slot,
                       struct unwind_frame *scratch, struct notes *ns, int green,
                       const struct py_thread *py)

@@ -2,9 +2,11 @@
  * green_threads.c - coroutines. oslo.reports lists eventlet's green
  * threads here; a native program can register a lister
  * (gmr_register_green_threads) that hands us each suspended coroutine's
- * saved registers, and we unwind its stack where it lies. Without a
- * lister the section says there is nothing to show. JSON key
- * "green_threads": a list shaped like "threads", with "index" for "tid".
+ * saved registers, and we unwind its stack where it lies. In a Python
+ * process with greenlet loaded, each suspended greenlet follows, with its
+ * Python frames (python.c found them). Without either the section says
+ * there is nothing to show. JSON key "green_threads": a list shaped like
+ * "threads", with "index" for "tid".
  *
  * A suspended coroutine's stack does not move while it sleeps, so it is
  * read in place, not copied; one resumed meanwhile may show stale frames,
@@ -52,6 +54,39 @@ static void one(struct emitter *e, struct report *r, long index, const struct gr
     e->ops->end_thread(e);
 }
 
+static void greenlet(struct emitter *e, long index, const struct py_thread *g)
+{
+    struct emit_thread h;
+    struct notes ns;
+
+    memset(&h, 0, sizeof(h));
+    memset(&ns, 0, sizeof(ns));
+    h.green = 1;
+    h.tid = index;
+    h.name = g->name;
+    h.state = "suspended";
+    e->ops->begin_thread(e, &h);
+    frames_emit_python(e, g, &ns);
+    frames_emit_notes(e, &ns);
+    e->ops->end_thread(e);
+}
+
+/* What was found of greenlets, and what their blocks hold. */
+static void greenlets_said(struct emitter *e, const struct py_stacks *py)
+{
+    char text[512];
+    int n;
+
+    n = snprintf(text, sizeof(text), "greenlets: ");
+    python_greenlets_summary(py, text + n, sizeof(text) - (size_t)n);
+    e->ops->str(e, NULL, text, EMIT_TEXT_ONLY);
+    if (py->n_greenlets)
+        e->ops->str(e, NULL,
+                    "A greenlet's block shows its Python frames only: its C stack is saved "
+                    "away in pieces, where no unwinder can follow it.",
+                    EMIT_TEXT_ONLY);
+}
+
 void section_green_threads(struct emitter *e, struct report *r)
 {
     struct unwind_frame *scratch = calloc((size_t)r->cfg->max_frames, sizeof(*scratch));
@@ -60,7 +95,7 @@ void section_green_threads(struct emitter *e, struct report *r)
 
     e->ops->begin_section(e, "Green Threads", "green_threads");
     e->ops->begin_list(e, NULL, 0);
-    if (n < 0)
+    if (n < 0 && !r->python.n_greenlets)
         e->ops->str(e, NULL,
                     "No green threads: no coroutine lister is registered "
                     "(gmr_register_green_threads).",
@@ -69,9 +104,11 @@ void section_green_threads(struct emitter *e, struct report *r)
         e->ops->str(e, NULL, "No green threads: the program's lister reported none.",
                     EMIT_TEXT_ONLY);
     if (r->python.greenlet)
-        e->ops->str(e, NULL, GREENLETS_UNREAD ".", EMIT_TEXT_ONLY);
+        greenlets_said(e, &r->python);
     for (i = 0; i < n && scratch; i++)
         one(e, r, i, &list[i], scratch);
+    for (size_t g = 0; g < r->python.n_greenlets; g++)
+        greenlet(e, (n > 0 ? n : 0) + (long)g, &r->python.greenlets[g]);
     e->ops->end_list(e);
     e->ops->end_section(e);
     free(list);

@@ -110,8 +110,11 @@ static void python(struct emitter *e, const struct report *r)
              r->python.version, why ? ": " : "", why ? why : "");
     emit_str(e, "python", text);
     e->ops->num(e, "python_read_us", r->python.read_us, EMIT_JSON_ONLY);
-    if (r->python.greenlet)
-        e->ops->str(e, "greenlets", GREENLETS_UNREAD, EMIT_JSON_ONLY);
+    if (!r->python.greenlet)
+        return;
+    python_greenlets_summary(&r->python, text, sizeof(text));
+    emit_str(e, "greenlets", text);
+    e->ops->num(e, "gc_objects_walked", r->python.gc_objects, EMIT_JSON_ONLY);
 }
 
 void section_header(struct emitter *e, struct report *r)

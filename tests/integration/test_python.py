@@ -13,7 +13,8 @@ import subprocess
 import time
 import unittest
 
-from gmrtest import GmrTestCase, Target, base_env, parse_text, read, testd, wait_reports
+from gmrtest import (PY_FRAME_RE, GmrTestCase, Target, base_env, parse_text, read, testd,
+                     wait_reports)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPT = os.path.join(os.path.dirname(HERE), "hosts", "pystack.py")
@@ -164,22 +165,6 @@ class PythonFrames(GmrTestCase):
         self.assertEqual((first["function"], first["file"], first["line"]),
                          ("leaf", SCRIPT, line_of("leaf sleeps")))
 
-    def test_greenlets_are_said_not_to_be_listed(self):
-        # oslo.reports lists greenlets through gc.get_objects(), under the
-        # GIL; libgmr does not take it, and says why there are none.
-        probe = subprocess.run([self.python, "-c", "import greenlet"], capture_output=True)
-        if probe.returncode:
-            self.skipTest("greenlet is not installed (Debian python3-greenlet)")
-        code = ("import greenlet, os, time\n"
-                "g = greenlet.greenlet(lambda: time.sleep(1)); print('ready', os.getpid(), "
-                "flush=True)\ntime.sleep(30)\n")
-        env = base_env(GMR_LOG_DIR=self.log_dir, GMR_FORMAT="json")
-        with Target([self.python, "-c", code], env=env) as t:
-            doc = self.json_report(t)
-        self.assertTrue(doc["header"]["greenlets"].startswith(
-            "greenlet is loaded, but its greenlets are not listed"), doc["header"])
-        self.assertEqual(doc["green_threads"], [])
-
     def test_a_process_without_python_says_nothing_of_it(self):
         env = base_env(GMR_LOG_DIR=self.log_dir)
         with Target(testd("--threads", 1), env=env) as t:
@@ -200,16 +185,97 @@ class PythonFrames313(PythonFrames):
     python = PYTHON313
 
 
+GREENAPP = os.path.join(os.path.dirname(HERE), "hosts", "greenapp.py")
+GREEN_FUNCTIONS = ("green_sleeper", "green_napper", "green_queue_taker", "green_acceptor", "main")
+
+
+def has_module(python, name):
+    return python and subprocess.run([python, "-c", "import " + name],
+                                     capture_output=True, timeout=60).returncode == 0
+
+
+@unittest.skipIf(not PYTHON, "python3 is not installed (Debian python3)")
+class GreenThreads(GmrTestCase):
+    """tests/hosts/greenapp.py on eventlet and on gevent: each suspended
+    greenlet is found on the garbage collector's lists and listed under
+    Green Threads with its own Python stack; the program runs as it does
+    without libgmr."""
+
+    def run_app(self, lib):
+        if not python_version().startswith("3.11."):
+            self.skipTest("libgmr lists the greenlets of CPython 3.11; %s is %s"
+                          % (PYTHON, python_version()))
+        if not has_module(PYTHON, lib):
+            self.skipTest("%s is not installed (Debian python3-%s)" % (lib, lib))
+        args = [PYTHON, GREENAPP, lib]
+        env = dict(base_env(GREENAPP_SECONDS="0.5"))
+        env.pop("LD_PRELOAD", None)
+        bare = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+        env = base_env(GMR_LOG_DIR=self.log_dir, GMR_FORMAT="json", GREENAPP_SECONDS="3")
+        with Target(args, env=env) as t:
+            doc = self.json_report(t)
+            t.proc.wait(timeout=60)
+            t.read_stdout(1)
+            ours = (t.proc.returncode, re.sub(r"\d+", "N", t.out))
+        self.assertEqual(ours, (bare.returncode, re.sub(r"\d+", "N", bare.stdout)), bare.stderr)
+        self.assertEqual(bare.returncode, 0, bare.stderr)
+        return doc
+
+    def runs(self, doc, function):
+        found = [g for g in doc["green_threads"] if function in [f for f, _ in python_frames(g)]]
+        self.assertEqual(len(found), 1, "%d green threads run %s: %s" % (
+            len(found), function, [python_frames(g) for g in doc["green_threads"]]))
+        return python_frames(found[0])
+
+    def check_green_threads(self, doc):
+        for g in doc["green_threads"]:
+            self.assertTrue(g["frames"], g)
+            for f in g["frames"]:
+                self.assertEqual(f["kind"], "python", g)
+                self.assertTrue(f["file"] and isinstance(f["line"], int), f)
+            own = {f for f, _ in python_frames(g)} & set(GREEN_FUNCTIONS)
+            self.assertLessEqual(len(own), 1, python_frames(g))
+        here = lambda comment: line_of(comment, GREENAPP)
+        self.assertIn(("green_sleeper", here("green_sleeper sleeps")), self.runs(doc, "green_sleeper"))
+        napper = [p for p in self.runs(doc, "green_napper") if p[0] == "green_napper"]
+        self.assertEqual(napper, [("green_napper", here("green_napper sleeps"))]
+                         + [("green_napper", here("green_napper recurses"))] * 3)
+        self.assertIn(("green_queue_taker", here("green_queue_taker waits")),
+                      self.runs(doc, "green_queue_taker"))
+        self.assertIn(("green_acceptor", here("green_acceptor waits")),
+                      self.runs(doc, "green_acceptor"))
+        self.assertEqual(self.runs(doc, "main")[-2:], [("main", here("main waits")),
+                                                         ("<module>", here("the main greenlet"))])
+        # Their frames are theirs: no thread shows them too.
+        for t in doc["threads"]:
+            self.assertFalse({f for f, _ in python_frames(t)} & set(GREEN_FUNCTIONS), t)
+        self.assertTrue(doc["header"]["greenlets"].startswith("5 suspended"), doc["header"])
+        self.assertGreater(doc["header"]["gc_objects_walked"], 1000)
+
+    def test_eventlet_each_green_thread_its_own_python_stack(self):
+        doc = self.run_app("eventlet")
+        self.check_green_threads(doc)
+        self.assertEqual(self.runs(doc, "green_sleeper")[-1][0], "GreenThread.main")
+        self.assertEqual({g["name"] for g in doc["green_threads"]},
+                         {"GreenThread", "greenlet.greenlet"})
+        # The hub's greenlet runs: the main thread's stack is its own.
+        main = next(t for t in doc["threads"] if t["tid"] == doc["header"]["pid"])
+        self.assertEqual([f for f, _ in python_frames(main)][-1], "BaseHub.run", main)
+
+    def test_gevent_each_green_thread_its_own_python_stack(self):
+        self.check_green_threads(self.run_app("gevent"))
+
+
 CHURN = os.path.join(os.path.dirname(HERE), "hosts", "pychurn.py")
 
 
 @unittest.skipIf(not PYTHON, "python3 is not installed (Debian python3)")
 class Churn(GmrTestCase):
-    def test_a_hundred_reports_change_nothing(self):
+    def churn(self, *mode):
         # Threads coming and going and allocating while 100 reports are
         # asked for: same output and status as without libgmr, and every
         # report whole.
-        args = [PYTHON, CHURN, "400"]
+        args = [PYTHON, CHURN, "400", *mode]
         env = dict(base_env())
         env.pop("LD_PRELOAD", None)
         bare = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
@@ -225,17 +291,29 @@ class Churn(GmrTestCase):
         out, err = proc.communicate(timeout=300)
         self.assertEqual((proc.returncode, out), (0, bare.stdout.split("\n", 1)[1]), err[-3000:])
         self.assertGreater(sent, 20, "the host ended before 20 reports were asked for")
-        paths = wait_reports(self.log_dir, 1)
+        reports = [parse_text(read(path)) for path in wait_reports(self.log_dir, 1)]
         with_python = 0
-        for path in paths:
-            report = parse_text(read(path))
-            self.assertIn("Resource Usage", report["sections"], path)
+        for report in reports:
+            self.assertIn("Resource Usage", report["sections"])
             with_python += any(f.get("kind") == "python" for t in report["threads"]
                                for f in t["frames"])
         self.assertGreater(with_python, 0)
+        return reports
+
+    def test_a_hundred_reports_change_nothing(self):
+        self.churn()
+
+    def test_greenlets_switching_and_a_hundred_reports_change_nothing(self):
+        if not python_version().startswith("3.11.") or not has_module(PYTHON, "greenlet"):
+            self.skipTest("greenlets are listed on CPython 3.11 with greenlet (Debian "
+                          "python3-greenlet)")
+        reports = self.churn("greenlets")
+        for report in reports:
+            self.assertRegex(report["header"].get("greenlets", ""), r"^\d+ suspended", report["header"])
 
 
 FAKE = os.path.join(os.path.dirname(os.path.dirname(HERE)), "build", "targets", "fakepython")
+FAKE_GREENLET = os.path.join(os.path.dirname(FAKE), "_greenlet.fake.so")
 
 
 class HostileInterpreter(GmrTestCase):
@@ -243,10 +321,10 @@ class HostileInterpreter(GmrTestCase):
     broken on purpose. The report must show what is sound, say where it
     stopped, and leave the process as it was."""
 
-    def report_of(self, mode):
+    def report_of(self, mode, *greenlet):
         exe = os.path.join(self.tmp, "python3-fake")  # found by its name, as CPython is
         shutil.copy(FAKE, exe)
-        with Target([exe, mode], env=base_env(GMR_LOG_DIR=self.log_dir)) as t:
+        with Target([exe, mode, *greenlet], env=base_env(GMR_LOG_DIR=self.log_dir)) as t:
             t.signal()
             report = parse_text(read(wait_reports(self.log_dir, 1)[-1]))
             self.assertTrue(t.alive())
@@ -301,6 +379,43 @@ class HostileInterpreter(GmrTestCase):
     def test_sizes_past_belief_are_not_believed(self):
         _, _, frames = self.report_of("huge")
         self.assertEqual(frames, [("?", None), ("?", None), ("?", None)])
+
+    def green_threads(self, report):
+        """[(name, [(function, line)])] of the Green Threads section."""
+        found = []
+        for line in report["sections"]["Green Threads"]:
+            m = re.match(r"^-+ +Green Thread #\d+ \((?P<name>[^)]*)\)", line)
+            py = PY_FRAME_RE.match(line)
+            if m:
+                found.append((m.group("name"), []))
+            elif py and found:
+                found[-1][1].append((py.group("function"), int(py.group("line"))))
+        return found
+
+    def test_greenlets_are_found_on_the_collectors_lists(self):
+        report, main, frames = self.report_of("greenlets", FAKE_GREENLET)
+        self.assertEqual(self.green_threads(report),
+                         [("greenlet.greenlet", [("f0", 10), ("f1", 20), ("f2", 30)])])
+        self.assertEqual(report["header"]["greenlets"], "1 suspended (listed under Green "
+                         "Threads), 1 running, not started or finished")
+        # The main thread pushed f0 and f1 on its own chunk; f2 is another
+        # greenlet's, where this one was switched to.
+        self.assertEqual(frames, [("f0", 10), ("f1", 20)])
+        self.assertIn("its Python frames are its running greenlet's; the greenlets it switched "
+                      "from are listed under Green Threads", main["notes"])
+
+    def test_a_collector_list_that_loops_is_left_and_said(self):
+        report, _, _ = self.report_of("gcloop", FAKE_GREENLET)
+        self.assertEqual(len(self.green_threads(report)), 1)
+        self.assertTrue(report["header"]["greenlets"].endswith(
+            ": the garbage collector's lists changed while they were read (the thread holding "
+            "the GIL ran on); some greenlets may be missing"), report["header"])
+
+    def test_a_greenlet_laid_out_otherwise_is_not_read(self):
+        report, _, _ = self.report_of("badgreenlet", FAKE_GREENLET)
+        self.assertEqual(self.green_threads(report), [])
+        self.assertIn(", 2 not listed: no greenlet's state is laid out as greenlet 2.0's",
+                      report["header"]["greenlets"])
 
 
 UWSGI = shutil.which("uwsgi")
