@@ -145,6 +145,8 @@ static void unique(struct hunt *h)
 {
     size_t i, n = 0;
 
+    if (h->n < 2)
+        return; /* and qsort is not to be given NULL */
     qsort(h->found, h->n, sizeof(*h->found), by_address);
     for (i = 0; i < h->n; i++)
         if (!n || h->found[n - 1] != h->found[i])
