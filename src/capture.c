@@ -213,7 +213,9 @@ static void note_sigwaiter(const struct thread_rec *t)
         nsigwaiters++;
 }
 
-static void read_whereabouts(int taskdir, struct thread_rec *t)
+/* The system call the thread sits in: read for every thread before it is
+   signalled (the signal takes it out of the call), for the Waits section. */
+static void read_syscall(int taskdir, struct thread_rec *t)
 {
     char path[32];
     ssize_t n;
@@ -222,6 +224,13 @@ static void read_whereabouts(int taskdir, struct thread_rec *t)
     n = procfs_readat(taskdir, path, t->syscall, sizeof(t->syscall));
     if (n > 0 && t->syscall[n - 1] == '\n')
         t->syscall[n - 1] = '\0';
+}
+
+static void read_whereabouts(int taskdir, struct thread_rec *t)
+{
+    char path[32];
+
+    read_syscall(taskdir, t);
     snprintf(path, sizeof(path), "%d/wchan", (int)t->tid);
     procfs_readat(taskdir, path, t->wchan, sizeof(t->wchan));
     if (!strcmp(t->wchan, "0"))
@@ -408,6 +417,8 @@ static void enroll_one(struct capture *c, struct thread_rec *t, const struct map
         return;
     }
     if (preset) {
+        if (kind == PRESET_TRIGGER) /* back in its call, as a rule: its handler has returned */
+            read_syscall(c->taskdir, t);
         take_preset(t, preset, kind);
         return;
     }
@@ -424,8 +435,10 @@ static void enroll_one(struct capture *c, struct thread_rec *t, const struct map
         t->status = reach_status(reach);
     else if (!set)
         t->status = CAP_NO_MEMORY;
-    else
+    else {
+        read_syscall(c->taskdir, t);
         send_to(c, t, set, filtered);
+    }
 }
 
 /* Adds the threads in `tids` not yet known and captures them. Returns how

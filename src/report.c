@@ -17,9 +17,11 @@
 #define TRIGGER_WAIT_MS 50 /* naps of 1 ms, so about that long at most */
 
 static const section_fn sections[] = {
-    section_header,           section_package,       section_threads,     section_green_threads,
-    section_processes,        section_configuration, section_environment, section_shared_objects,
-    section_file_descriptors, section_signals,       section_memory,      section_resource_usage,
+    section_header,           section_waits,         section_package,
+    section_threads,          section_green_threads, section_processes,
+    section_configuration,    section_environment,   section_shared_objects,
+    section_file_descriptors, section_signals,       section_memory,
+    section_resource_usage,
 };
 
 const char *report_trigger_name(unsigned bits)
@@ -147,6 +149,7 @@ void report_write(const struct report_ctx *ctx, const struct report_request *req
         symbolizer_refresh(ctx->sym, &r.cap.maps);
         r.sym = ctx->sym;
     }
+    waits_read(&r, &r.waits);
     /* gmr-report's own format; a report to the sink, the process's */
     render(&r, &out,
            req->reply && !req->reply->to_sink ? req->reply->json : ctx->cfg->format == FORMAT_JSON);
@@ -178,6 +181,7 @@ out:
     symbolizer_shed(ctx->sym);
     unwind_end(r.unwind);
     python_free(&r.python);
+    waits_free(&r.waits);
     memreader_free(r.mr);
     capture_free(&r.cap);
     return_trigger_slot();

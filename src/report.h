@@ -16,6 +16,7 @@
 #include "memread.h"
 #include "symbolize.h"
 #include "unwind.h"
+#include "waits.h"
 
 #include <sys/types.h>
 #include <time.h>
@@ -58,6 +59,7 @@ struct report {
     struct memreader *mr;
     struct unwind_session *unwind; /* NULL if libunwind is missing */
     struct py_stacks python;       /* found 0: no CPython in the process */
+    struct waits waits;            /* what each thread waits for, and the deadlocks */
     struct symbolizer *sym;        /* NULL if elfutils is missing */
 };
 

@@ -41,6 +41,7 @@ void frames_emit_slot(struct emitter *e, struct report *r, const struct slot *sl
 void frames_emit_python(struct emitter *e, const struct py_thread *py, struct notes *ns);
 
 void section_header(struct emitter *e, struct report *r);
+void section_waits(struct emitter *e, struct report *r);
 void section_package(struct emitter *e, struct report *r);
 void section_threads(struct emitter *e, struct report *r);
 void section_green_threads(struct emitter *e, struct report *r);

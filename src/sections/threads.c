@@ -9,6 +9,8 @@
  */
 #include "sections.h"
 
+#include "../waits.h"
+
 #include "../crash_fallback.h"
 #include "../signames.h"
 
@@ -114,6 +116,41 @@ static void whereabouts(struct emitter *e, struct report *r, const struct thread
         emit_str(e, "wchan", t->wchan);
 }
 
+/* What it waits for (waits.c), and the deadlock it is in. */
+static void wait_of(struct emitter *e, const struct report *r, const struct thread_rec *t)
+{
+    const struct wait *w = waits_of(&r->waits, t->tid);
+    const pid_t *cycle = NULL;
+    size_t n;
+    char text[24];
+
+    if (!w || !w->text[0])
+        return;
+    e->ops->str(e, "wait", w->text, EMIT_TEXT_ONLY);
+    e->ops->begin_object(e, "wait", NULL, EMIT_JSON_ONLY);
+    emit_str(e, "kind", wait_kind_name(w->kind));
+    if (w->addr) {
+        snprintf(text, sizeof(text), "0x%lx", w->addr);
+        emit_str(e, "address", text);
+    }
+    if (w->fd >= 0)
+        emit_num(e, "fd", w->fd);
+    if (w->holder)
+        emit_num(e, "holder", w->holder);
+    emit_str(e, "text", w->text);
+    e->ops->end_object(e);
+    n = waits_cycle_of(&r->waits, t->tid, &cycle);
+    if (n) {
+        char *sentence = malloc(4096);
+
+        if (!sentence)
+            return;
+        waits_sentence(r, &r->waits, cycle, n, 1, sentence, 4096);
+        emit_str(e, "deadlock", sentence);
+        free(sentence);
+    }
+}
+
 static void one_thread(struct emitter *e, struct report *r, const struct thread_rec *t,
                        struct unwind_frame *scratch)
 {
@@ -134,6 +171,7 @@ static void one_thread(struct emitter *e, struct report *r, const struct thread_
         frames_note(&ns, "%s", capture_status_text(t));
     }
     frames_emit_notes(e, &ns);
+    wait_of(e, r, t);
     if (t->status != CAP_OK && t->status != CAP_SELF && t->status != CAP_GONE)
         whereabouts(e, r, t);
     e->ops->end_thread(e);
