@@ -132,6 +132,7 @@ static void put(struct wait *w, const char *fmt, ...)
     if (len + 1 >= sizeof(w->text))
         return;
     va_start(ap, fmt);
+    /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): va_start is just above */
     vsnprintf(w->text + len, sizeof(w->text) - len, fmt, ap);
     va_end(ap);
 }
@@ -727,9 +728,12 @@ static long next_of(const struct waits *w, size_t i)
 static int add_run(pid_t **tids, size_t **at, size_t **len, size_t *nruns, size_t *used,
                    const pid_t *run, size_t n)
 {
-    pid_t *t = realloc(*tids, (*used + n) * sizeof(**tids));
+    pid_t *t;
     size_t *a, *l;
 
+    if (!n)
+        return 0;
+    t = realloc(*tids, (*used + n) * sizeof(**tids));
     if (!t)
         return -1;
     *tids = t;
