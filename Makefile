@@ -185,12 +185,14 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/config.mk
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -pthread -D_GNU_SOURCE $(WARN) -o $@ $<
 
-bench: $(BUILD)/libgmr.so $(BUILD)/bench/target $(BUILD)/bench/true $(TOOL_BINS)
+bench: $(BUILD)/libgmr.so $(BUILD)/bench/target $(BUILD)/bench/true $(BUILD)/targets/waits \
+       $(TOOL_BINS)
 	@command -v eu-stack >/dev/null && command -v gdb >/dev/null && \
 	    command -v hyperfine >/dev/null || scripts/install-deps --tools
 	BUILD=$(BUILD) $(PYTHON) bench/run.py $(BENCH_ARGS)
 	BUILD=$(BUILD) $(PYTHON) bench/processes.py
 	BUILD=$(BUILD) $(PYTHON) bench/python.py
+	BUILD=$(BUILD) $(PYTHON) bench/waits.py
 
 # The stress tests at full size: 1000 reports in a row, and the rest.
 stress: $(BUILD)/libgmr.so $(TARGET_BINS)

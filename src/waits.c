@@ -32,6 +32,7 @@
  */
 #include "waits.h"
 
+#include "lowlevel.h"
 #include "memread.h"
 #include "netsock.h"
 #include "procfs.h"
@@ -99,27 +100,32 @@ enum {
 #define KIND_KNOWN                                                                                 \
     (KIND_TYPE | KIND_ROBUST | KIND_PI | KIND_PP | KIND_PSHARED | KIND_ELISION | KIND_NOELIDE)
 
-#define FUTEX_CMD_MASK 127
-#define FUTEX_LOCK_PI  6
+#ifndef FUTEX_LOCK_PI2 /* linux/futex.h has the rest; this one since Linux 5.14 */
 #define FUTEX_LOCK_PI2 13
+#endif
 
 struct sysc {
     long nr; /* -1: not in a system call; -2: running or unknown */
     unsigned long long a[6];
 };
 
-#define PIPES_KEPT 8
+#define MAX_PIPE_ENDS 65536
+
+/* A descriptor, in some process, that is a pipe. */
+struct pipe_end {
+    unsigned long inode;
+    pid_t pid;
+    int fd;
+};
 
 /* What one analysis needs, carried through it. */
 struct ctx {
     struct report *r;
     struct sock_table socks;
     int socks_loaded;
-    struct { /* pipes whose other ends were looked for: /proc is walked once each */
-        char target[64];
-        char holders[200];
-    } pipes[PIPES_KEPT];
-    size_t npipes;
+    struct pipe_end *ends; /* every pipe descriptor /proc lets us see, read once */
+    size_t nends;
+    int ends_loaded;
 };
 
 static void put(struct wait *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -408,19 +414,36 @@ static const struct sock_info *socket_of(struct ctx *c, unsigned long inode)
     return netsock_find(&c->socks, inode);
 }
 
-/* Other holders of pipe `target` ("pipe:[123]") into out: this process's
-   other descriptors, then other processes', as far as /proc lets us see. */
-static void find_pipe_holders(const char *target, int fd, char *out, size_t cap)
+static void add_end(struct ctx *c, size_t *cap, unsigned long inode, pid_t pid, int fd)
 {
-    char path[300], link[64], comm[64];
+    struct pipe_end *grown;
+
+    if (c->nends == *cap) {
+        *cap = *cap ? *cap * 2 : 256;
+        grown = realloc(c->ends, *cap * sizeof(*grown));
+        if (!grown) {
+            *cap = c->nends;
+            return;
+        }
+        c->ends = grown;
+    }
+    c->ends[c->nends].inode = inode;
+    c->ends[c->nends].pid = pid;
+    c->ends[c->nends++].fd = fd;
+}
+
+/* One walk of /proc/PID/fd for every process we may look at (at most
+   MAX_PROCS), keeping the pipes: any number of pipe waits cost one walk. */
+static void load_pipe_ends(struct ctx *c)
+{
+    char path[300], link[64];
     DIR *procs = opendir("/proc");
     struct dirent *p;
-    int found = 0, seen = 0;
-    size_t len = 0;
-    pid_t self = getpid();
+    size_t cap = 0;
+    int seen = 0;
 
-    out[0] = '\0';
-    while (procs && (p = readdir(procs)) && found < MAX_HOLDERS && seen < MAX_PROCS) {
+    c->ends_loaded = 1;
+    while (procs && (p = readdir(procs)) && seen < MAX_PROCS && c->nends < MAX_PIPE_ENDS) {
         DIR *fds;
         struct dirent *f;
         int pid = atoi(p->d_name);
@@ -430,50 +453,52 @@ static void find_pipe_holders(const char *target, int fd, char *out, size_t cap)
         seen++;
         snprintf(path, sizeof(path), "/proc/%d/fd", pid);
         fds = opendir(path);
-        while (fds && (f = readdir(fds)) && found < MAX_HOLDERS && len < cap) {
+        while (fds && (f = readdir(fds)) && c->nends < MAX_PIPE_ENDS) {
+            unsigned long inode;
             ssize_t n;
 
-            if (f->d_name[0] == '.' || (pid == self && atoi(f->d_name) == fd))
+            if (f->d_name[0] == '.')
                 continue;
             snprintf(path, sizeof(path), "/proc/%d/fd/%s", pid, f->d_name);
             n = readlink(path, link, sizeof(link) - 1);
             if (n <= 0)
                 continue;
             link[n] = '\0';
-            if (strcmp(link, target))
-                continue;
-            snprintf(path, sizeof(path), "/proc/%d/comm", pid);
-            if (procfs_read(path, comm, sizeof(comm)) <= 0)
-                snprintf(comm, sizeof(comm), "?");
-            comm[strcspn(comm, "\n")] = '\0';
-            len += (size_t)snprintf(
-                out + len, cap - len, "%s%s %d (%s) fd %s",
-                found ? ", " : "; its other end: ", pid == self ? "this process," : "process", pid,
-                comm, f->d_name);
-            found++;
+            if (sscanf(link, "pipe:[%lu]", &inode) == 1)
+                add_end(c, &cap, inode, pid, atoi(f->d_name));
         }
         if (fds)
             closedir(fds);
     }
     if (procs)
         closedir(procs);
-    if (!found)
-        snprintf(out, cap, "; no other holder of it found (in the processes libgmr may look at)");
 }
 
-static void pipe_holders(struct ctx *c, struct wait *w, const char *target, int fd)
+/* "; its other end: process 12 (cat) fd 1": who else holds pipe `inode`. */
+static void pipe_holders(struct ctx *c, struct wait *w, unsigned long inode, int fd)
 {
+    pid_t self = getpid();
+    char path[64], comm[64];
     size_t i;
+    int found = 0;
 
-    for (i = 0; i < c->npipes; i++)
-        if (!strcmp(c->pipes[i].target, target)) {
-            put(w, "%s", c->pipes[i].holders);
-            return;
-        }
-    i = c->npipes < PIPES_KEPT ? c->npipes++ : PIPES_KEPT - 1;
-    snprintf(c->pipes[i].target, sizeof(c->pipes[i].target), "%.63s", target);
-    find_pipe_holders(target, fd, c->pipes[i].holders, sizeof(c->pipes[i].holders));
-    put(w, "%s", c->pipes[i].holders);
+    if (!c->ends_loaded)
+        load_pipe_ends(c);
+    for (i = 0; i < c->nends && found < MAX_HOLDERS; i++) {
+        const struct pipe_end *e = &c->ends[i];
+
+        if (e->inode != inode || (e->pid == self && e->fd == fd))
+            continue;
+        snprintf(path, sizeof(path), "/proc/%d/comm", (int)e->pid);
+        if (procfs_read(path, comm, sizeof(comm)) <= 0)
+            snprintf(comm, sizeof(comm), "?");
+        comm[strcspn(comm, "\n")] = '\0';
+        put(w, "%s%s %d (%s) fd %d",
+            found++ ? ", " : "; its other end: ", e->pid == self ? "this process," : "process",
+            (int)e->pid, comm, e->fd);
+    }
+    if (!found)
+        put(w, "; no other holder of it found (in the processes libgmr may look at)");
 }
 
 /* "fd 3 (tcp 127.0.0.1:80 -> 127.0.0.1:5000 ESTABLISHED)" */
@@ -484,6 +509,10 @@ static void name_fd(struct ctx *c, struct wait *w, int fd, int holders)
     unsigned long inode;
     ssize_t n;
 
+    if (fd < 0) {
+        put(w, "fd %d (not a descriptor: the thread has moved on?)", fd);
+        return;
+    }
     snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
     n = readlink(path, target, sizeof(target) - 1);
     if (n < 0) {
@@ -497,8 +526,8 @@ static void name_fd(struct ctx *c, struct wait *w, int fd, int holders)
         return;
     }
     put(w, "fd %d (%s)", fd, target);
-    if (holders && !strncmp(target, "pipe:[", 6))
-        pipe_holders(c, w, target, fd);
+    if (holders && sscanf(target, "pipe:[%lu]", &inode) == 1)
+        pipe_holders(c, w, inode, fd);
 }
 
 static const char *fd_verb(long nr)
@@ -823,6 +852,7 @@ void waits_graph(struct waits *w)
 
 void waits_read(struct report *r, struct waits *out)
 {
+    long long start = ll_now_us();
     struct ctx c;
     size_t i;
 
@@ -840,6 +870,8 @@ void waits_read(struct report *r, struct waits *out)
     waits_graph(out);
     if (c.socks_loaded)
         netsock_free(&c.socks);
+    free(c.ends);
+    out->read_us = ll_now_us() - start;
 }
 
 void waits_free(struct waits *w)

@@ -54,6 +54,7 @@ struct waits {
     size_t *cycle_at, *cycle_len, ncycles;
     pid_t *chain;
     size_t *chain_at, *chain_len, nchains;
+    long long read_us; /* what the analysis took */
 };
 
 /* Analyzes every captured thread's wait; out is zeroed first. */

@@ -62,6 +62,7 @@ static void capture_summary(struct emitter *e, const struct report *r)
     e->ops->num(e, "capture_us", r->cap.elapsed_us, EMIT_JSON_ONLY);
     e->ops->num(e, "pause_median_ns", median, EMIT_JSON_ONLY);
     e->ops->num(e, "pause_max_ns", max, EMIT_JSON_ONLY);
+    e->ops->num(e, "waits_us", r->waits.read_us, EMIT_JSON_ONLY);
 }
 
 static void crash_fields(struct emitter *e)

@@ -109,12 +109,14 @@ class Waits(GmrTestCase):
         self.assertNotIn("Deadlock:", text)
         kinds = {n: threads[n]["wait"]["kind"] for n in (
             "cond-waiter", "sem-waiter", "barrier-waiter", "rw-reader", "pshared-waiter",
-            "pipe-reader", "acceptor", "sock-reader", "joiner", "rw-writer", "sleeper-j")}
+            "pipe-reader", "acceptor", "sock-reader", "joiner", "rw-writer", "sleeper-j",
+            "poller", "epoller", "child-waiter")}
         self.assertEqual(kinds, {
             "cond-waiter": "condition_variable", "sem-waiter": "semaphore",
             "barrier-waiter": "barrier", "rw-reader": "rwlock", "pshared-waiter": "mutex",
             "pipe-reader": "fd", "acceptor": "fd", "sock-reader": "fd", "joiner": "join",
-            "rw-writer": "sleep", "sleeper-j": "sleep"})
+            "rw-writer": "sleep", "sleeper-j": "sleep", "poller": "poll", "epoller": "poll",
+            "child-waiter": "child"})
         for name in ("cond-waiter", "sem-waiter", "barrier-waiter"):
             self.assertNotIn("holder", threads[name]["wait"])
         self.assertIn("(value 0)", threads["sem-waiter"]["wait"]["text"])
@@ -134,6 +136,13 @@ class Waits(GmrTestCase):
                          r"^reads from fd \d+ \(tcp 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:%d "
                          r"ESTABLISHED\)$" % peer)
         self.assertIn("sleeps for 3600.000 s", threads["sleeper-j"]["wait"]["text"])
+        self.assertRegex(threads["poller"]["wait"]["text"],
+                         r"^polls 1 descriptor: fd \d+ \(tcp 127\.0\.0\.1:%d LISTEN\)$" % listen)
+        self.assertRegex(threads["epoller"]["wait"]["text"],
+                         r"^waits in epoll instance fd \d+, watching fd \d+ "
+                         r"\(tcp 127\.0\.0\.1:%d LISTEN\)$" % listen)
+        self.assertEqual(threads["child-waiter"]["wait"]["text"],
+                         "waits for child %d (waits) (wait4)" % child)
         self.assertLine(r"^Chain: Thread #\d+ \(joiner\) waits for Thread #\d+ \(sleeper-j\) "
                         r"to end \(pthread_join\), which sleeps for", text)
         # The text block carries the same sentence.

@@ -16,7 +16,15 @@
  *                     a child process holds; pipe-reader reads a pipe whose
  *                     write end only that child holds; acceptor accepts on
  *                     a TCP socket; sock-reader reads from a connected TCP
- *                     socket; joiner joins sleeper-j, which sleeps
+ *                     socket; joiner joins sleeper-j, which sleeps;
+ *                     poller polls the listening socket, epoller waits on
+ *                     an epoll instance watching it, child-waiter waits
+ *                     for the child
+ *
+ *   waits many N      N threads each reading a pipe of its own, whose
+ *                     write end a child holds; N more waiting, in pairs,
+ *                     for a mutex the other of the pair holds while it
+ *                     sleeps (bench/waits.py)
  *
  * "child <pid>", "listen <port>" and "peer <port>" lines say what the
  * test should find named.
@@ -29,6 +37,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -155,6 +165,7 @@ static sem_t rw_taken;
 static pthread_mutex_t *shared;
 static int pipe_read_end, listener, client;
 static pthread_t sleeper_j;
+static pid_t child;
 
 static void *cond_waiter(void *arg)
 {
@@ -170,7 +181,8 @@ static void *sem_waiter(void *arg)
 {
     (void)arg;
     name("sem-waiter");
-    sem_wait(&sem);
+    while (sem_wait(&sem) < 0)
+        ;
     return NULL;
 }
 
@@ -248,6 +260,40 @@ static void *joiner(void *arg)
     return NULL;
 }
 
+static void *poller(void *arg)
+{
+    struct pollfd p = {.fd = listener, .events = POLLIN};
+
+    (void)arg;
+    name("poller");
+    while (poll(&p, 1, -1) < 0) /* EINTR: a report's capture signal ends a poll */
+        ;
+    return NULL;
+}
+
+static void *epoller(void *arg)
+{
+    struct epoll_event ev = {.events = EPOLLIN};
+    int ep = epoll_create1(0);
+
+    (void)arg;
+    name("epoller");
+    ev.data.fd = listener;
+    if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, listener, &ev))
+        return NULL;
+    while (epoll_wait(ep, &ev, 1, -1) < 0)
+        ;
+    return NULL;
+}
+
+static void *child_waiter(void *arg)
+{
+    (void)arg;
+    name("child-waiter");
+    waitpid(child, NULL, 0);
+    return NULL;
+}
+
 static int tcp_listener(int *port)
 {
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -294,7 +340,6 @@ static void others(void)
     pthread_mutexattr_t a;
     struct sockaddr_in to = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int fds[2], port, peer_port;
-    pid_t child;
 
     sem_init(&sem, 0, 0);
     sem_init(&rw_taken, 0, 0);
@@ -327,6 +372,51 @@ static void others(void)
     if (pthread_create(&sleeper_j, NULL, sleeper, NULL))
         exit(1);
     start(joiner, NULL);
+    start(poller, NULL);
+    start(epoller, NULL);
+    start(child_waiter, NULL);
+}
+
+static void *pipe_reader_n(void *arg)
+{
+    char c;
+
+    name("pipe-reader");
+    while (read((int)(long)arg, &c, 1) < 0)
+        ;
+    return NULL;
+}
+
+static void many(int n)
+{
+    int i, told[2];
+    int *write_ends = calloc((size_t)n, sizeof(*write_ends));
+    char c = 0;
+
+    if (!write_ends || pipe(told))
+        exit(1);
+    for (i = 0; i < n; i++) {
+        int fds[2];
+
+        if (pipe(fds))
+            exit(1);
+        write_ends[i] = fds[1];
+        start(pipe_reader_n, (void *)(long)fds[0]);
+    }
+    if (fork() == 0) { /* holds every write end */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (write(told[1], &c, 1) != 1)
+            _exit(1);
+        for (;;)
+            pause();
+    }
+    if (read(told[0], &c, 1) != 1)
+        exit(1);
+    for (i = 0; i < n; i++)
+        close(write_ends[i]);
+    free(write_ends);
+    for (i = 0; i < n / 2; i++)
+        kind("many", PTHREAD_MUTEX_NORMAL, 0, 0);
 }
 
 int main(int argc, char **argv)
@@ -342,6 +432,8 @@ int main(int argc, char **argv)
         kinds();
     else if (!strcmp(mode, "others"))
         others();
+    else if (!strcmp(mode, "many"))
+        many(argc > 2 ? atoi(argv[2]) : 100);
     else
         return 2;
     usleep(300 * 1000); /* for every thread to be in its wait */
