@@ -686,8 +686,11 @@ static void classify(struct ctx *c, const struct thread_rec *t, struct wait *w)
 
     w->tid = t->tid;
     w->fd = -1;
+    w->nr = -1;
     if (parse_syscall(t->syscall, &s) < 0 || s.nr < 0)
         return;
+    w->nr = s.nr;
+    w->arg0 = s.a[0];
     verb = fd_verb(s.nr);
     if (verb) {
         fd_wait(c, w, &s, verb);
@@ -737,6 +740,34 @@ static void classify(struct ctx *c, const struct thread_rec *t, struct wait *w)
 }
 
 /* ---- the wait-for graph ---- */
+
+#define SYS_RESTART 219 /* restart_syscall: a timed wait, resumed after our signal */
+
+/* Is the thread still in the call it was in before the capture? The
+   holders were read after it, from live memory: a lock released and taken
+   meanwhile (by the waiter itself, even) must not make a deadlock. */
+static int still_waiting(const struct wait *w)
+{
+    char path[64], text[160];
+    struct sysc s;
+
+    snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)w->tid);
+    if (procfs_read(path, text, sizeof(text)) < 0 || parse_syscall(text, &s) < 0)
+        return 0;
+    return s.nr == SYS_RESTART || (s.nr == w->nr && s.a[0] == w->arg0);
+}
+
+/* Drops the edges of threads that have moved on, saying so. */
+static void confirm_edges(struct waits *w)
+{
+    size_t i;
+
+    for (i = 0; i < w->n; i++)
+        if (w->v[i].holder && !still_waiting(&w->v[i])) {
+            w->v[i].holder = 0;
+            put(&w->v[i], " (it has moved on since: not counted in deadlocks)");
+        }
+}
 
 static long index_of(const struct waits *w, pid_t tid)
 {
@@ -867,6 +898,7 @@ void waits_read(struct report *r, struct waits *out)
     out->n = r->cap.n;
     for (i = 0; i < r->cap.n; i++)
         classify(&c, &r->cap.threads[i], &out->v[i]);
+    confirm_edges(out);
     waits_graph(out);
     if (c.socks_loaded)
         netsock_free(&c.socks);

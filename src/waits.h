@@ -42,6 +42,8 @@ struct wait {
     pid_t holder;       /* the thread of this process it waits for, or 0 */
     char text[480];     /* "waits for mutex 0x... held by Thread #12 (worker)" */
     int in_cycle;       /* one of a deadlock's threads */
+    long nr;            /* the system call it was in, and its first argument */
+    unsigned long long arg0;
 };
 
 struct waits {
