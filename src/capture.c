@@ -26,6 +26,7 @@
  */
 #include "capture.h"
 
+#include "capture_ptrace.h"
 #include "lowlevel.h"
 #include "procfs.h"
 #include "tasks.h"
@@ -287,8 +288,9 @@ static int queue_signal(pid_t pid, pid_t tid, int signo, uint32_t seq, uint32_t 
     return (int)syscall(SYS_rt_tgsigqueueinfo, pid, tid, signo, &si);
 }
 
-static void send_to(struct capture *c, struct thread_rec *t, const struct map_set *set,
-                    int filtered)
+/* A slot for the thread, made ready for its answer; NULL if none is left. */
+static struct slot *reserve_slot(struct capture *c, struct thread_rec *t,
+                                 const struct map_set *set, int filtered)
 {
     struct round *r = c->round;
     uint32_t idx = atomic_load(&r->nslots);
@@ -296,7 +298,7 @@ static void send_to(struct capture *c, struct thread_rec *t, const struct map_se
 
     if (idx >= r->cap) {
         t->status = CAP_NO_ROOM;
-        return;
+        return NULL;
     }
     s = &r->slots[idx];
     s->tid = t->tid;
@@ -306,16 +308,38 @@ static void send_to(struct capture *c, struct thread_rec *t, const struct map_se
     s->via_mem_file = filtered;
     atomic_store(&s->state, SLOT_SENT);
     atomic_store(&r->nslots, idx + 1);
-    atomic_fetch_add(&r->expected, 1);
     t->slot = s;
     t->status = CAP_NO_ANSWER; /* until it answers */
-    if (queue_signal(hs.pid, t->tid, c->signo, r->seq, idx) < 0) {
+    return s;
+}
+
+/* The thread's slot, writable: the round owns it. */
+static struct slot *slot_of(struct capture *c, const struct thread_rec *t)
+{
+    return &c->round->slots[t->slot - c->round->slots];
+}
+
+/* Queues the capture signal for a thread whose slot is ready. */
+static void signal_slot(struct capture *c, struct thread_rec *t)
+{
+    struct round *r = c->round;
+    struct slot *s = slot_of(c, t);
+
+    atomic_fetch_add(&r->expected, 1);
+    if (queue_signal(hs.pid, t->tid, c->signo, r->seq, (uint32_t)(s - r->slots)) < 0) {
         t->err = errno;
         t->status = errno == ESRCH ? CAP_GONE : CAP_SEND_FAILED;
         atomic_store(&s->state, SLOT_EMPTY);
         atomic_fetch_sub(&r->expected, 1);
         t->slot = NULL;
     }
+}
+
+static void send_to(struct capture *c, struct thread_rec *t, const struct map_set *set,
+                    int filtered)
+{
+    if (reserve_slot(c, t, set, filtered))
+        signal_slot(c, t);
 }
 
 /* Reads a map for the threads that have none yet (see step 1). */
@@ -398,6 +422,51 @@ static void take_preset(struct thread_rec *t, const struct slot *preset, enum ca
     t->slot = t->kept;
 }
 
+/* ---- the ptrace backend (capture_ptrace.c) ---- */
+
+/*
+ * Threads enrolled for the tracer are captured in one batch; any it could
+ * not capture get the signal after all, if it would reach them. If the
+ * tracer could trace no thread at all, the rest of the capture uses
+ * signals, and the header says why.
+ */
+static void trace_enrolled(struct capture *c, size_t first, long timeout_ms)
+{
+    struct slot **batch = calloc(c->n - first + 1, sizeof(*batch));
+    struct ptrace_outcome out;
+    size_t i, n = 0;
+
+    for (i = first; batch && i < c->n; i++)
+        if (c->threads[i].traced && c->threads[i].slot)
+            batch[n++] = slot_of(c, &c->threads[i]);
+    if (!batch || !n)
+        goto out;
+    ptrace_capture(hs.pid, batch, n, timeout_ms, &out);
+    c->ptraced += out.captured;
+    if (!out.captured && out.why) {
+        c->ptrace = 0;
+        c->ptrace_why = out.why;
+    }
+    for (i = first; i < c->n; i++) {
+        struct thread_rec *t = &c->threads[i];
+        enum task_reach reach;
+        int filtered;
+
+        if (!t->traced || !t->slot || atomic_load(&t->slot->state) == SLOT_DONE)
+            continue;
+        reach = task_reach(c->taskdir, t->tid, c->signo, &filtered);
+        if (reach == REACH_YES)
+            signal_slot(c, t);
+        else {
+            atomic_store(&slot_of(c, t)->state, SLOT_EMPTY);
+            t->slot = NULL;
+            t->status = reach_status(reach);
+        }
+    }
+out:
+    free(batch);
+}
+
 /* Captures one newly listed thread, or says why not. */
 static void enroll_one(struct capture *c, struct thread_rec *t, const struct map_set *set,
                        pid_t self, const struct capture_presets *p)
@@ -423,6 +492,12 @@ static void enroll_one(struct capture *c, struct thread_rec *t, const struct map
         return;
     }
     reach = was_sigwaiter(t) ? REACH_SIGWAIT : task_reach(c->taskdir, t->tid, c->signo, &filtered);
+    if (c->ptrace && set && reach != REACH_GONE && (!p || p->send)) {
+        /* No signal: whether it blocks ours or waits for it does not matter. */
+        read_syscall(c->taskdir, t);
+        t->traced = reserve_slot(c, t, set, filtered) != NULL;
+        return;
+    }
     if (reach == REACH_SIGWAIT)
         note_sigwaiter(t);
     if (reach == REACH_PENDING && task_in_vfork(c->taskdir, t->tid)) {
@@ -455,6 +530,8 @@ static size_t enroll(struct capture *c, const pid_t *tids, size_t ntids, pid_t s
         set = fresh_map_set(c);
     for (i = first; i < c->n; i++)
         enroll_one(c, &c->threads[i], set, self, p);
+    if (c->ptrace)
+        trace_enrolled(c, first, c->timeout_ms);
     return c->n - first;
 }
 
@@ -704,7 +781,7 @@ static void run_round(struct capture *c, pid_t *tids, size_t ntids, pid_t self, 
 }
 
 void capture_run(struct capture *c, int signo, long timeout_ms, pid_t self,
-                 const struct capture_presets *p)
+                 const struct capture_presets *p, int use_ptrace)
 {
     long long start = ll_now_us();
     pid_t *tids = NULL;
@@ -712,6 +789,9 @@ void capture_run(struct capture *c, int signo, long timeout_ms, pid_t self,
 
     memset(c, 0, sizeof(*c));
     c->signo = signo;
+    c->ptrace = use_ptrace && (!p || p->send);
+    c->ptrace_asked = c->ptrace;
+    c->timeout_ms = timeout_ms;
     c->taskdir = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (c->taskdir < 0 || procfs_tids(&tids, &ntids) < 0)
         goto out;

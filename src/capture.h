@@ -70,6 +70,7 @@ struct thread_rec {
     /* For threads not captured: /proc/self/task/TID/{syscall,wchan}. */
     char syscall[160];
     char wchan[64];
+    int traced; /* enrolled for the ptrace backend */
 };
 
 struct capture {
@@ -85,13 +86,18 @@ struct capture {
     long elapsed_us;
     int signo;
     int taskdir; /* /proc/self/task, open during capture_run */
+    long timeout_ms;
+    int ptrace;             /* threads go to the tracer (capture_ptrace.c) first */
+    int ptrace_asked;       /* the configuration asked for it */
+    size_t ptraced;         /* threads the tracer captured */
+    const char *ptrace_why; /* why it captured none, or NULL */
 };
 
 /* Captures every thread but `self`, taking the presets' slots for their
    threads instead of signalling them. Always fills c->threads (on
    failure every thread has a status saying why). */
 void capture_run(struct capture *c, int signo, long timeout_ms, pid_t self,
-                 const struct capture_presets *presets);
+                 const struct capture_presets *presets, int use_ptrace);
 void capture_free(struct capture *c);
 /* A sentence for a thread's status, for the report. */
 const char *capture_status_text(const struct thread_rec *t);

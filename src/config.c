@@ -169,6 +169,26 @@ static int parse_format(struct gmr_config *cfg, const char *value, const char **
     return 0;
 }
 
+static int parse_capture(struct gmr_config *cfg, const char *value, const char **why)
+{
+    if (!strcasecmp(value, "signal"))
+        cfg->capture = CAPTURE_SIGNAL;
+    else if (!strcasecmp(value, "auto"))
+        cfg->capture = CAPTURE_AUTO;
+    else if (!strcasecmp(value, "ptrace"))
+        cfg->capture = CAPTURE_PTRACE;
+    else {
+        *why = "expected auto, ptrace or signal";
+        return -1;
+    }
+    return 0;
+}
+
+static const char *capture_text(enum cfg_capture c)
+{
+    return c == CAPTURE_AUTO ? "auto" : c == CAPTURE_PTRACE ? "ptrace" : "signal";
+}
+
 static int parse_crash(struct gmr_config *cfg, const char *value, const char **why)
 {
     return parse_bool(value, &cfg->crash, why);
@@ -311,6 +331,7 @@ static const struct cfg_def defs[CFG_COUNT] = {
                             parse_capture_signal},
     [CFG_CAPTURE_TIMEOUT] = {"GMR_CAPTURE_TIMEOUT", "capture_timeout", NULL, "1",
                              parse_capture_timeout},
+    [CFG_CAPTURE] = {"GMR_CAPTURE", "capture", NULL, "signal", parse_capture},
     [CFG_MAX_FRAMES] = {"GMR_MAX_FRAMES", "max_frames", NULL, "256", parse_max_frames},
     [CFG_VERSION] = {"GMR_VERSION", "version", NULL, NULL, parse_version},
 };
@@ -585,6 +606,8 @@ const char *config_value_text(const struct gmr_config *cfg, enum cfg_key key, ch
         return seconds_text(cfg->timeout_ms, out, len);
     case CFG_FORMAT:
         return text_or_unset(cfg->format == FORMAT_JSON ? "json" : "text", out, len);
+    case CFG_CAPTURE:
+        return text_or_unset(capture_text(cfg->capture), out, len);
     case CFG_CRASH:
         return text_or_unset(cfg->crash ? "1" : "0", out, len);
     case CFG_TIMEOUT_ABORT:

@@ -30,6 +30,7 @@ enum cfg_key {
     CFG_MAX_REPORTS,
     CFG_CAPTURE_SIGNAL,
     CFG_CAPTURE_TIMEOUT,
+    CFG_CAPTURE,
     CFG_MAX_FRAMES,
     CFG_VERSION,
     CFG_COUNT
@@ -38,6 +39,9 @@ enum cfg_key {
 enum cfg_source { CFG_FROM_DEFAULT, CFG_FROM_FILE, CFG_FROM_ENV };
 
 enum cfg_format { FORMAT_TEXT, FORMAT_JSON };
+
+/* How threads are captured: signals, or ptrace first (capture_ptrace.c). */
+enum cfg_capture { CAPTURE_SIGNAL, CAPTURE_AUTO, CAPTURE_PTRACE };
 
 /* Where reports go. AUTO (not set) means files with a log dir, else stderr. */
 enum cfg_output { OUTPUT_AUTO, OUTPUT_STDERR, OUTPUT_FILES, OUTPUT_JOURNAL };
@@ -60,6 +64,7 @@ struct gmr_config {
     int max_reports;    /* report files a service keeps in its log dir; 0 = all */
     int capture_signal; /* 0 = choose a free real-time signal */
     long capture_timeout_ms;
+    enum cfg_capture capture;
     int max_frames;
     enum cfg_source source[CFG_COUNT];
     char service_name[128]; /* "" = derive from argv[0] */

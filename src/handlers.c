@@ -205,25 +205,6 @@ void handler_trigger(int sig, siginfo_t *si, void *uc)
 
 /* ---- the capture signal ---- */
 
-/* End of the readable mapping that holds sp, or 0 if none is known. */
-static uintptr_t stack_end(const struct map_set *m, uintptr_t sp)
-{
-    size_t lo = 0, hi = m->n;
-
-    if (sp >= m->grow_lo && sp < m->grow_hi)
-        return m->grow_hi;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (sp < m->r[mid].start)
-            hi = mid;
-        else if (sp >= m->r[mid].end)
-            lo = mid + 1;
-        else
-            return m->r[mid].end;
-    }
-    return 0;
-}
-
 static void fill_slot(struct round *r, uint64_t payload, const ucontext_t *uc)
 {
     uint32_t seq = (uint32_t)(payload >> 32), idx = (uint32_t)payload;
@@ -240,7 +221,7 @@ static void fill_slot(struct round *r, uint64_t payload, const ucontext_t *uc)
     if (!atomic_compare_exchange_strong(&s->state, &expect, SLOT_BUSY))
         return;
     copy_regs(s, uc);
-    copy_stack(s, stack_end(s->maps, (uintptr_t)s->regs[REG_RSP] & ~(uintptr_t)7));
+    copy_stack(s, map_set_stack_end(s->maps, (uintptr_t)s->regs[REG_RSP] & ~(uintptr_t)7));
     s->pause_ns = elapsed_ns(&start);
     atomic_store(&s->state, SLOT_DONE);
     /* Only the last expected answer wakes the watcher: a thousand

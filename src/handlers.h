@@ -32,6 +32,26 @@ struct map_set {
     struct map_range r[];
 };
 
+/* End of the readable mapping that holds sp, or 0 if none is known: where
+   a stack copy stops. Async-signal-safe. */
+static inline uintptr_t map_set_stack_end(const struct map_set *m, uintptr_t sp)
+{
+    size_t lo = 0, hi = m->n;
+
+    if (sp >= m->grow_lo && sp < m->grow_hi)
+        return m->grow_hi;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (sp < m->r[mid].start)
+            hi = mid;
+        else if (sp >= m->r[mid].end)
+            lo = mid + 1;
+        else
+            return m->r[mid].end;
+    }
+    return 0;
+}
+
 enum slot_state { SLOT_EMPTY, SLOT_SENT, SLOT_BUSY, SLOT_DONE, SLOT_TAKEN };
 
 struct slot {

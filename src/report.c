@@ -139,7 +139,8 @@ void report_write(const struct report_ctx *ctx, const struct report_request *req
     r.trigger_sender = atomic_load(&hs.trigger_sender);
     let_trigger_handlers_return();
     presets_for(req->bits, &presets);
-    capture_run(&r.cap, ctx->capture_signal, ctx->cfg->capture_timeout_ms, ctx->self_tid, &presets);
+    capture_run(&r.cap, ctx->capture_signal, ctx->cfg->capture_timeout_ms, ctx->self_tid, &presets,
+                ctx->cfg->capture != CAPTURE_SIGNAL);
     r.mr = memreader_new();
     if (r.mr) {
         r.unwind = unwind_begin(&r.cap.maps, r.mr);

@@ -46,17 +46,27 @@ static void capture_summary(struct emitter *e, const struct report *r)
 {
     size_t i, captured = 0;
     long median, max;
-    char text[160];
+    char text[400];
+    int len;
 
     for (i = 0; i < r->cap.n; i++)
         captured += r->cap.threads[i].status == CAP_OK;
     pauses(r, &median, &max);
-    snprintf(text, sizeof(text),
-             "%zu of %zu threads in %ld.%03ld ms; each paused %ld.%ld us (median), %ld.%ld us "
-             "(max)",
-             captured, r->cap.n, r->cap.elapsed_us / 1000, r->cap.elapsed_us % 1000, median / 1000,
-             median % 1000 / 100, max / 1000, max % 1000 / 100);
+    len = snprintf(text, sizeof(text),
+                   "%zu of %zu threads in %ld.%03ld ms; each paused %ld.%ld us (median), %ld.%ld "
+                   "us (max)",
+                   captured, r->cap.n, r->cap.elapsed_us / 1000, r->cap.elapsed_us % 1000,
+                   median / 1000, median % 1000 / 100, max / 1000, max % 1000 / 100);
+    if (r->cap.ptrace_asked && len > 0 && (size_t)len < sizeof(text))
+        snprintf(text + len, sizeof(text) - (size_t)len, "; %zu by ptrace%s%s", r->cap.ptraced,
+                 r->cap.ptrace_why ? ", the rest by signal: " : "",
+                 r->cap.ptrace_why ? r->cap.ptrace_why : "");
     e->ops->str(e, "capture", text, EMIT_TEXT_ONLY);
+    if (r->cap.ptrace_asked) {
+        e->ops->num(e, "threads_ptraced", (long long)r->cap.ptraced, EMIT_JSON_ONLY);
+        if (r->cap.ptrace_why)
+            e->ops->str(e, "ptrace_refused", r->cap.ptrace_why, EMIT_JSON_ONLY);
+    }
     e->ops->num(e, "threads", (long long)r->cap.n, EMIT_JSON_ONLY);
     e->ops->num(e, "threads_captured", (long long)captured, EMIT_JSON_ONLY);
     e->ops->num(e, "capture_us", r->cap.elapsed_us, EMIT_JSON_ONLY);

@@ -29,7 +29,7 @@ TARGETS = os.path.join(BUILD, "targets")
 EXAMPLES = os.path.join(BUILD, "examples")
 
 REPORT_GLOB = "*_gurumeditation_*"
-SECTIONS = ["Package", "Threads", "Green Threads", "Processes", "Configuration", "Environment",
+SECTIONS = ["Waits", "Package", "Threads", "Green Threads", "Processes", "Configuration", "Environment",
             "Shared Objects", "File Descriptors", "Signals", "Memory", "Resource Usage"]
 SANITIZER_MARKERS = ["ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer"]
 # A function may hold spaces and parentheses once demangled ("app::f(int,
@@ -282,6 +282,8 @@ def false_deadlocks(log_dir):
     the tests that make one (issue 15)."""
     found = []
     for path in glob.glob(os.path.join(log_dir, "**", REPORT_GLOB), recursive=True):
+        if not os.path.isfile(path):
+            continue
         text = read(path)
         if re.search(r"^Deadlock: ", text, re.M) or re.search(r'"deadlocks": *\[ *\[', text):
             found.append(path)

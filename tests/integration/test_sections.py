@@ -14,7 +14,7 @@ import unittest
 from gmrtest import (SECTIONS, GmrTestCase, Target, base_env, parse_text, read, testd, wait_reports,
                      wait_stderr_report)
 
-JSON_KEYS = ["header", "package", "threads", "green_threads", "processes", "configuration",
+JSON_KEYS = ["header", "deadlocks", "package", "threads", "green_threads", "processes", "configuration",
              "environment", "shared_objects", "file_descriptors", "signals", "memory",
              "resource_usage"]
 

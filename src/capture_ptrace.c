@@ -1,0 +1,271 @@
+/*
+ * capture_ptrace.c - the ptrace capture backend (capture_ptrace.h).
+ *
+ * A thread cannot ptrace its own process, so the watcher makes a tracer: a
+ * task of its own that shares our memory (CLONE_VM) but is a process of
+ * its own, with exit signal 0 (the host gets no SIGCHLD, and its
+ * waitpid(-1) without __WALL never sees it). The tracer seizes one thread
+ * at a time (PTRACE_SEIZE, PTRACE_INTERRUPT), waits for it to stop, reads
+ * its registers and the live part of its stack (process_vm_readv, which
+ * cannot fault), and lets it go (PTRACE_DETACH): the thread pauses for
+ * microseconds and sees no signal; a system call it was in is restarted
+ * by the kernel as under a debugger (sleeps are not cut short).
+ *
+ * The tracer runs with no C library state of its own (no TLS, the
+ * watcher's errno is not its to write): it makes raw system calls only.
+ * If it dies or hangs, the watcher kills it, and the kernel releases
+ * every thread it held. Where ptrace is refused (the process is traced
+ * already, or not dumpable, Yama, a seccomp filter: a filter that kills
+ * kills only the tracer, which is a process of its own), it captures
+ * nothing and says why: the caller uses signals.
+ */
+#include "capture_ptrace.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <linux/ptrace.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TRACER_STACK (128 * 1024)
+#define STOP_WAIT_NS (100 * 1000000LL) /* for one thread to stop */
+#define POLL_NS      20000L
+#define REAP_MS      2000
+
+struct job {
+    pid_t pid;
+    struct slot **slots;
+    size_t n;
+    long long deadline_ns;
+    size_t captured;
+    int err;                   /* the first refusal, as an errno */
+    _Atomic uint32_t finished; /* futex word */
+};
+
+/* A system call without the C library: -errno on failure, errno unset. */
+static long raw(long nr, long a, long b, long c, long d, long e, long f)
+{
+    register long r10 __asm__("r10") = d;
+    register long r8 __asm__("r8") = e;
+    register long r9 __asm__("r9") = f;
+    long ret;
+
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+                     : "rcx", "r11", "memory");
+    return ret;
+}
+
+static long long now_ns(void)
+{
+    struct timespec ts = {0, 0};
+
+    raw(SYS_clock_gettime, CLOCK_MONOTONIC, (long)&ts, 0, 0, 0, 0);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void nap(long ns)
+{
+    struct timespec ts = {0, ns};
+
+    raw(SYS_nanosleep, (long)&ts, 0, 0, 0, 0, 0);
+}
+
+/* The registers as a signal handler's ucontext would give them. */
+static void regs_to_slot(const struct user_regs_struct *u, struct slot *s)
+{
+    size_t i;
+
+    for (i = 0; i < NGREG; i++)
+        s->regs[i] = 0;
+    s->regs[REG_R8] = (greg_t)u->r8;
+    s->regs[REG_R9] = (greg_t)u->r9;
+    s->regs[REG_R10] = (greg_t)u->r10;
+    s->regs[REG_R11] = (greg_t)u->r11;
+    s->regs[REG_R12] = (greg_t)u->r12;
+    s->regs[REG_R13] = (greg_t)u->r13;
+    s->regs[REG_R14] = (greg_t)u->r14;
+    s->regs[REG_R15] = (greg_t)u->r15;
+    s->regs[REG_RDI] = (greg_t)u->rdi;
+    s->regs[REG_RSI] = (greg_t)u->rsi;
+    s->regs[REG_RBP] = (greg_t)u->rbp;
+    s->regs[REG_RBX] = (greg_t)u->rbx;
+    s->regs[REG_RDX] = (greg_t)u->rdx;
+    s->regs[REG_RAX] = (greg_t)u->rax;
+    s->regs[REG_RCX] = (greg_t)u->rcx;
+    s->regs[REG_RSP] = (greg_t)u->rsp;
+    s->regs[REG_RIP] = (greg_t)u->rip;
+    s->regs[REG_EFL] = (greg_t)u->eflags;
+    s->regs[REG_CSGSFS] = (greg_t)(u->cs | u->gs << 16 | u->fs << 32);
+}
+
+/* The live part of the stack, as the signal handler copies it. */
+static void copy_stack(const struct job *j, struct slot *s)
+{
+    uintptr_t sp = (uintptr_t)s->regs[REG_RSP] & ~(uintptr_t)7;
+    uintptr_t end = s->maps ? map_set_stack_end(s->maps, sp) : 0;
+    size_t want = s->copy_cap;
+    struct iovec local, remote;
+    long n;
+
+    if (end > sp && end - sp <= want)
+        want = end - sp;
+    else if (end > sp)
+        s->copy_clipped = 1;
+    local.iov_base = s->copy;
+    local.iov_len = want;
+    remote.iov_base = (void *)sp;
+    remote.iov_len = want;
+    n = raw(SYS_process_vm_readv, j->pid, (long)&local, 1, (long)&remote, 1, 0);
+    if (n <= 0) {
+        s->copy_errno = n < 0 ? (int)-n : EFAULT;
+        return;
+    }
+    s->stack_lo = sp;
+    s->copy_len = (size_t)n & ~(size_t)7;
+    if ((size_t)n < want && end > sp)
+        s->copy_short = 1;
+    if (!end && (size_t)n == want)
+        s->copy_clipped = 1;
+}
+
+/* Waits for the seized thread to stop. 1 stopped, 0 gone or too slow. */
+static int stopped(pid_t tid, int *status, long long until)
+{
+    for (;;) {
+        long r = raw(SYS_wait4, tid, (long)status, __WALL | WNOHANG, 0, 0, 0);
+
+        if (r == tid)
+            return WIFSTOPPED(*status);
+        if (r < 0 || now_ns() > until)
+            return 0;
+        nap(POLL_NS);
+    }
+}
+
+/* One thread: 1 captured, 0 not (gone, or did not stop), -errno refused. */
+static int capture_one(struct job *j, struct slot *s)
+{
+    struct user_regs_struct u;
+    long long start = now_ns();
+    int status = 0;
+    long r, sig = 0;
+
+    r = raw(SYS_ptrace, PTRACE_SEIZE, s->tid, 0, 0, 0, 0);
+    if (r < 0)
+        return r == -ESRCH ? 0 : (int)r;
+    if (raw(SYS_ptrace, PTRACE_INTERRUPT, s->tid, 0, 0, 0, 0) < 0 ||
+        !stopped(s->tid, &status, start + STOP_WAIT_NS))
+        return 0; /* still seized: the tracer's exit lets it go */
+    /* A signal on its way in stopped it first: hand it back on detach. */
+    if ((status >> 16) == 0 && WSTOPSIG(status) != SIGTRAP)
+        sig = WSTOPSIG(status);
+    r = raw(SYS_ptrace, PTRACE_GETREGS, s->tid, 0, (long)&u, 0, 0);
+    if (r == 0) {
+        regs_to_slot(&u, s);
+        copy_stack(j, s);
+    }
+    raw(SYS_ptrace, PTRACE_DETACH, s->tid, 0, sig, 0, 0);
+    if (r < 0)
+        return 0;
+    s->pause_ns = (long)(now_ns() - start);
+    atomic_store(&s->state, SLOT_DONE);
+    return 1;
+}
+
+static int tracer(void *arg)
+{
+    struct job *j = arg;
+    unsigned long all = ~0UL;
+    size_t i;
+
+    raw(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, 0, sizeof(all), 0, 0);
+    for (i = 0; i < j->n && now_ns() < j->deadline_ns; i++) {
+        int r = capture_one(j, j->slots[i]);
+
+        if (r > 0)
+            j->captured++;
+        else if (r < 0 && !j->err)
+            j->err = -r;
+        if (r < 0 && !j->captured)
+            break; /* refused from the first: signals it is */
+    }
+    atomic_store(&j->finished, 1);
+    raw(SYS_futex, (long)&j->finished, FUTEX_WAKE, 1, 0, 0, 0);
+    return 0;
+}
+
+static const char *refusal(int err)
+{
+    switch (err) {
+    case EPERM:
+        return "ptrace was refused (EPERM: traced already, not dumpable, or Yama)";
+    case ENOSYS:
+        return "ptrace is not available (ENOSYS: a seccomp filter?)";
+    default:
+        return "ptrace failed";
+    }
+}
+
+void ptrace_capture(pid_t pid, struct slot **slots, size_t n, long timeout_ms,
+                    struct ptrace_outcome *out)
+{
+    struct job j;
+    struct timespec ts;
+    long long give_up;
+    char *stack;
+    int status = 0, reaped = 0;
+    pid_t t;
+
+    memset(out, 0, sizeof(*out));
+    memset(&j, 0, sizeof(j));
+    j.pid = pid;
+    j.slots = slots;
+    j.n = n;
+    j.deadline_ns = now_ns() + timeout_ms * 1000000LL;
+    stack = mmap(NULL, TRACER_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (stack == MAP_FAILED) {
+        out->why = "no memory for the tracer's stack";
+        return;
+    }
+    t = clone(tracer, stack + TRACER_STACK, CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_UNTRACED,
+              &j);
+    if (t < 0) {
+        out->err = errno;
+        out->why = "the tracer could not be started";
+        munmap(stack, TRACER_STACK);
+        return;
+    }
+    give_up = now_ns() + (timeout_ms + REAP_MS) * 1000000LL;
+    while (!atomic_load(&j.finished) && now_ns() < give_up) {
+        if (waitpid(t, &status, __WALL | WNOHANG) == t) {
+            reaped = 1; /* it died before it finished */
+            break;
+        }
+        ts.tv_sec = 0;
+        ts.tv_nsec = 1000000L;
+        syscall(SYS_futex, &j.finished, FUTEX_WAIT, 0, &ts, NULL, 0);
+    }
+    if (!reaped && !atomic_load(&j.finished))
+        kill(t, SIGKILL); /* the kernel lets go of every thread it held */
+    while (!reaped && waitpid(t, &status, __WALL) < 0 && errno == EINTR)
+        ;
+    munmap(stack, TRACER_STACK);
+    out->captured = j.captured;
+    out->err = j.err;
+    if (!j.captured && j.err)
+        out->why = refusal(j.err);
+    else if (WIFSIGNALED(status) && !j.captured)
+        out->why = "the tracer was killed (a seccomp filter that forbids ptrace?)";
+}
