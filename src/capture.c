@@ -289,8 +289,8 @@ static int queue_signal(pid_t pid, pid_t tid, int signo, uint32_t seq, uint32_t 
 }
 
 /* A slot for the thread, made ready for its answer; NULL if none is left. */
-static struct slot *reserve_slot(struct capture *c, struct thread_rec *t,
-                                 const struct map_set *set, int filtered)
+static struct slot *reserve_slot(struct capture *c, struct thread_rec *t, const struct map_set *set,
+                                 int filtered)
 {
     struct round *r = c->round;
     uint32_t idx = atomic_load(&r->nslots);

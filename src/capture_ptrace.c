@@ -42,6 +42,10 @@
 #define POLL_NS      20000L
 #define REAP_MS      2000
 
+/* What the tracer runs: no sanitizer either, whose per-thread state (in
+   the TLS the tracer shares with the watcher) is the watcher's. */
+#define TRACER __attribute__((no_sanitize_address, no_sanitize_undefined))
+
 struct job {
     pid_t pid;
     struct slot **slots;
@@ -53,7 +57,7 @@ struct job {
 };
 
 /* A system call without the C library: -errno on failure, errno unset. */
-static long raw(long nr, long a, long b, long c, long d, long e, long f)
+TRACER static long raw(long nr, long a, long b, long c, long d, long e, long f)
 {
     register long r10 __asm__("r10") = d;
     register long r8 __asm__("r8") = e;
@@ -67,7 +71,7 @@ static long raw(long nr, long a, long b, long c, long d, long e, long f)
     return ret;
 }
 
-static long long now_ns(void)
+TRACER static long long now_ns(void)
 {
     struct timespec ts = {0, 0};
 
@@ -75,7 +79,7 @@ static long long now_ns(void)
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static void nap(long ns)
+TRACER static void nap(long ns)
 {
     struct timespec ts = {0, ns};
 
@@ -83,7 +87,7 @@ static void nap(long ns)
 }
 
 /* The registers as a signal handler's ucontext would give them. */
-static void regs_to_slot(const struct user_regs_struct *u, struct slot *s)
+TRACER static void regs_to_slot(const struct user_regs_struct *u, struct slot *s)
 {
     size_t i;
 
@@ -111,7 +115,7 @@ static void regs_to_slot(const struct user_regs_struct *u, struct slot *s)
 }
 
 /* The live part of the stack, as the signal handler copies it. */
-static void copy_stack(const struct job *j, struct slot *s)
+TRACER static void copy_stack(const struct job *j, struct slot *s)
 {
     uintptr_t sp = (uintptr_t)s->regs[REG_RSP] & ~(uintptr_t)7;
     uintptr_t end = s->maps ? map_set_stack_end(s->maps, sp) : 0;
@@ -141,7 +145,7 @@ static void copy_stack(const struct job *j, struct slot *s)
 }
 
 /* Waits for the seized thread to stop. 1 stopped, 0 gone or too slow. */
-static int stopped(pid_t tid, int *status, long long until)
+TRACER static int stopped(pid_t tid, int *status, long long until)
 {
     for (;;) {
         long r = raw(SYS_wait4, tid, (long)status, __WALL | WNOHANG, 0, 0, 0);
@@ -155,7 +159,7 @@ static int stopped(pid_t tid, int *status, long long until)
 }
 
 /* One thread: 1 captured, 0 not (gone, or did not stop), -errno refused. */
-static int capture_one(struct job *j, struct slot *s)
+TRACER static int capture_one(struct job *j, struct slot *s)
 {
     struct user_regs_struct u;
     long long start = now_ns();
@@ -184,7 +188,7 @@ static int capture_one(struct job *j, struct slot *s)
     return 1;
 }
 
-static int tracer(void *arg)
+TRACER static int tracer(void *arg)
 {
     struct job *j = arg;
     unsigned long all = ~0UL;
@@ -239,8 +243,7 @@ void ptrace_capture(pid_t pid, struct slot **slots, size_t n, long timeout_ms,
         out->why = "no memory for the tracer's stack";
         return;
     }
-    t = clone(tracer, stack + TRACER_STACK, CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_UNTRACED,
-              &j);
+    t = clone(tracer, stack + TRACER_STACK, CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_UNTRACED, &j);
     if (t < 0) {
         out->err = errno;
         out->why = "the tracer could not be started";

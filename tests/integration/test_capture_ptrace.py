@@ -1,0 +1,105 @@
+"""GMR_CAPTURE=ptrace (issue 16): threads captured by a tracer task of
+libgmr's own, with no signal. tests/targets/sleepers.c says whether its
+blocking calls were cut short; the same test with GMR_CAPTURE=signal shows
+the cuts, so it can fail."""
+
+import os
+import re
+import shutil
+import subprocess
+import time
+import unittest
+
+from gmrtest import BUILD, GmrTestCase, Target, base_env, parse_text, read, wait_reports
+
+SLEEPERS = os.path.join(BUILD, "targets", "sleepers")
+STRACE = shutil.which("strace")
+SANITIZED = bool(os.environ.get("GMR_TEST_SANITIZE"))
+
+
+def ptrace_allowed():
+    """Can a child trace its parent here (no Yama restriction beyond 1)?"""
+    try:
+        with open("/proc/sys/kernel/yama/ptrace_scope") as f:
+            return int(f.read()) == 0
+    except OSError:
+        return True
+
+
+@unittest.skipUnless(ptrace_allowed(), "Yama's ptrace_scope forbids a child to trace its parent")
+class PtraceCapture(GmrTestCase):
+    def calls(self, capture, reports=20):
+        env = base_env(GMR_LOG_DIR=self.log_dir, GMR_CAPTURE=capture)
+        with Target([SLEEPERS, "calls", "3"], env=env) as t:
+            for i in range(reports):
+                t.signal()
+                wait_reports(self.log_dir, i + 1)
+                time.sleep(0.05)
+            t.proc.wait(timeout=30)
+            t.read_stdout(1)
+            out = dict(l.split() for l in t.out.splitlines() if not l.startswith("ready"))
+        return out, [parse_text(read(p)) for p in wait_reports(self.log_dir, reports)]
+
+    def test_no_call_is_cut_short(self):
+        out, reports = self.calls("ptrace")
+        self.assertEqual(set(out.values()), {"whole"}, out)
+        self.assertEqual(len(out), 7, out)
+        for report in reports:
+            self.assertRegex(report["header"]["capture"], r"; \d+ by ptrace$")
+            for t in report["threads"]:
+                if t["name"] in out:
+                    self.assertTrue(t["frames"], t)
+
+    def test_signals_cut_them_short(self):
+        # The same run with signals: sleeps end early, so the test above
+        # would see it.
+        out, _ = self.calls("signal", reports=5)
+        self.assertIn("cut", [out["sleep"], out["nanosleep"], out["clock_nanosleep"]], out)
+
+    def stacks_of_all_blocked(self, mode, capture):
+        log_dir = os.path.join(self.log_dir, capture)
+        env = base_env(GMR_LOG_DIR=log_dir, GMR_CAPTURE=capture)
+        with Target([SLEEPERS, mode], env=env) as t:
+            t.signal()
+            report = parse_text(read(wait_reports(log_dir, 1)[-1]))
+            self.assertTrue(t.alive())
+        return report, next(th for th in report["threads"] if th["name"] == "all-blocked")
+
+    def test_a_thread_that_blocks_every_signal_gets_its_stack(self):
+        report, thread = self.stacks_of_all_blocked("blocked", "ptrace")
+        self.assertTrue(any(f.get("function") == "all_blocked" for f in thread["frames"]), thread)
+        _, by_signal = self.stacks_of_all_blocked("blocked", "signal")
+        self.assertEqual(by_signal["frames"], [])
+        self.assertTrue(any("blocks" in n for n in by_signal["notes"]), by_signal)
+
+    def test_no_extra_child_for_waitpid(self):
+        env = base_env(GMR_LOG_DIR=self.log_dir, GMR_CAPTURE="ptrace")
+        with Target([SLEEPERS, "children"], env=env) as t:
+            for i in range(5):
+                t.signal()
+                wait_reports(self.log_dir, i + 1)
+            t.proc.wait(timeout=30)
+            t.read_stdout(1)
+            self.assertIn("reaped 1", t.out)
+            self.assertEqual(t.proc.returncode, 0)
+
+    @unittest.skipIf(SANITIZED, "the sanitizer runtimes do not survive a seccomp filter on ptrace")
+    def test_a_seccomp_filter_that_kills_ptrace_kills_only_the_tracer(self):
+        report, thread = self.stacks_of_all_blocked("seccomp", "ptrace")
+        self.assertRegex(report["header"]["capture"], r"; 0 by ptrace, the rest by signal: ")
+        self.assertIn("Resource Usage", report["sections"])
+
+    @unittest.skipIf(not STRACE, "strace is not installed")
+    def test_under_strace_signals_do_it_and_say_why(self):
+        env = base_env(GMR_LOG_DIR=self.log_dir, GMR_CAPTURE="ptrace")
+        with Target([STRACE, "-f", "-o", os.devnull, SLEEPERS, "blocked"], env=env) as t:
+            pid = int(re.search(r"ready (\d+)", t.out).group(1))
+            os.kill(pid, 12)
+            report = parse_text(read(wait_reports(self.log_dir, 1)[-1]))
+        self.assertRegex(report["header"]["capture"],
+                         r"; 0 by ptrace, the rest by signal: ptrace was refused \(EPERM")
+        self.assertIn("Resource Usage", report["sections"])
+
+
+if __name__ == "__main__":
+    unittest.main()
