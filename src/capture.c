@@ -432,6 +432,7 @@ static void take_preset(struct thread_rec *t, const struct slot *preset, enum ca
  */
 static void trace_enrolled(struct capture *c, size_t first, long timeout_ms)
 {
+    /* an array of pointers */ /* NOLINTNEXTLINE(bugprone-sizeof-expression) */
     struct slot **batch = calloc(c->n - first + 1, sizeof(*batch));
     struct ptrace_outcome out;
     size_t i, n = 0;
@@ -455,9 +456,13 @@ static void trace_enrolled(struct capture *c, size_t first, long timeout_ms)
         if (!t->traced || !t->slot || atomic_load(&t->slot->state) == SLOT_DONE)
             continue;
         reach = task_reach(c->taskdir, t->tid, c->signo, &filtered);
-        if (reach == REACH_YES)
+        if (task_in_vfork(c->taskdir, t->tid)) { /* it cannot stop, nor take a signal */
+            atomic_store(&slot_of(c, t)->state, SLOT_EMPTY);
+            t->slot = NULL;
+            t->status = CAP_IN_VFORK;
+        } else if (reach == REACH_YES) {
             signal_slot(c, t);
-        else {
+        } else {
             atomic_store(&slot_of(c, t)->state, SLOT_EMPTY);
             t->slot = NULL;
             t->status = reach_status(reach);
@@ -465,6 +470,18 @@ static void trace_enrolled(struct capture *c, size_t first, long timeout_ms)
     }
 out:
     free(batch);
+}
+
+/* Valgrind runs the program on a CPU of its own: ptrace would see
+   valgrind's registers, not the program's. */
+static int under_valgrind(const struct maps *maps)
+{
+    size_t i;
+
+    for (i = 0; i < maps->n; i++)
+        if (strstr(maps->m[i].path, "/vgpreload_"))
+            return 1;
+    return 0;
 }
 
 /* Captures one newly listed thread, or says why not. */
@@ -528,6 +545,10 @@ static size_t enroll(struct capture *c, const pid_t *tids, size_t ntids, pid_t s
         return 0;
     if (!p || p->send)
         set = fresh_map_set(c);
+    if (c->ptrace && under_valgrind(&c->maps)) {
+        c->ptrace = 0;
+        c->ptrace_why = "under valgrind, whose threads' registers only its signals show";
+    }
     for (i = first; i < c->n; i++)
         enroll_one(c, &c->threads[i], set, self, p);
     if (c->ptrace)

@@ -30,6 +30,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/user.h>
@@ -39,7 +40,8 @@
 
 #define TRACER_STACK (128 * 1024)
 #define STOP_WAIT_NS (100 * 1000000LL) /* for one thread to stop */
-#define POLL_NS      20000L
+#define POLL_NS      10000L
+#define YIELDS       200
 #define REAP_MS      2000
 
 /* What the tracer runs: no sanitizer either, whose per-thread state (in
@@ -144,9 +146,13 @@ TRACER static void copy_stack(const struct job *j, struct slot *s)
         s->copy_clipped = 1;
 }
 
-/* Waits for the seized thread to stop. 1 stopped, 0 gone or too slow. */
+/* Waits for the seized thread to stop. 1 stopped, 0 gone or too slow.
+   A thread stops within microseconds: yield the CPU to it first, and
+   sleep only if it takes longer. */
 TRACER static int stopped(pid_t tid, int *status, long long until)
 {
+    int spins = 0;
+
     for (;;) {
         long r = raw(SYS_wait4, tid, (long)status, __WALL | WNOHANG, 0, 0, 0);
 
@@ -154,7 +160,10 @@ TRACER static int stopped(pid_t tid, int *status, long long until)
             return WIFSTOPPED(*status);
         if (r < 0 || now_ns() > until)
             return 0;
-        nap(POLL_NS);
+        if (spins++ < YIELDS)
+            raw(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
+        else
+            nap(POLL_NS);
     }
 }
 
@@ -162,7 +171,7 @@ TRACER static int stopped(pid_t tid, int *status, long long until)
 TRACER static int capture_one(struct job *j, struct slot *s)
 {
     struct user_regs_struct u;
-    long long start = now_ns();
+    long long start = now_ns(), held;
     int status = 0;
     long r, sig = 0;
 
@@ -171,7 +180,8 @@ TRACER static int capture_one(struct job *j, struct slot *s)
         return r == -ESRCH ? 0 : (int)r;
     if (raw(SYS_ptrace, PTRACE_INTERRUPT, s->tid, 0, 0, 0, 0) < 0 ||
         !stopped(s->tid, &status, start + STOP_WAIT_NS))
-        return 0; /* still seized: the tracer's exit lets it go */
+        return 0;    /* still seized: the tracer's exit lets it go */
+    held = now_ns(); /* stopped since about now: its pause is from here */
     /* A signal on its way in stopped it first: hand it back on detach. */
     if ((status >> 16) == 0 && WSTOPSIG(status) != SIGTRAP)
         sig = WSTOPSIG(status);
@@ -183,7 +193,7 @@ TRACER static int capture_one(struct job *j, struct slot *s)
     raw(SYS_ptrace, PTRACE_DETACH, s->tid, 0, sig, 0, 0);
     if (r < 0)
         return 0;
-    s->pause_ns = (long)(now_ns() - start);
+    s->pause_ns = (long)(now_ns() - held);
     atomic_store(&s->state, SLOT_DONE);
     return 1;
 }
@@ -195,6 +205,7 @@ TRACER static int tracer(void *arg)
     size_t i;
 
     raw(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, 0, sizeof(all), 0, 0);
+    raw(SYS_prctl, PR_SET_TIMERSLACK, 1, 0, 0, 0, 0); /* its naps are short */
     for (i = 0; i < j->n && now_ns() < j->deadline_ns; i++) {
         int r = capture_one(j, j->slots[i]);
 

@@ -331,7 +331,7 @@ static const struct cfg_def defs[CFG_COUNT] = {
                             parse_capture_signal},
     [CFG_CAPTURE_TIMEOUT] = {"GMR_CAPTURE_TIMEOUT", "capture_timeout", NULL, "1",
                              parse_capture_timeout},
-    [CFG_CAPTURE] = {"GMR_CAPTURE", "capture", NULL, "signal", parse_capture},
+    [CFG_CAPTURE] = {"GMR_CAPTURE", "capture", NULL, "auto", parse_capture},
     [CFG_MAX_FRAMES] = {"GMR_MAX_FRAMES", "max_frames", NULL, "256", parse_max_frames},
     [CFG_VERSION] = {"GMR_VERSION", "version", NULL, NULL, parse_version},
 };
@@ -360,6 +360,7 @@ void config_defaults(struct gmr_config *cfg)
     cfg->inherit = 1;
     cfg->max_reports = 100;
     cfg->capture_timeout_ms = 1000;
+    cfg->capture = CAPTURE_AUTO;
     cfg->max_frames = 256;
 }
 

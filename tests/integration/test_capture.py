@@ -84,7 +84,9 @@ class EveryThread(GmrTestCase):
         # 20 s; the capture must settle it at once (the header says how
         # long the capture took), and reports after the first must not pile
         # more capture signals onto its queue.
-        env = base_env(GMR_LOG_DIR=self.log_dir, GMR_CAPTURE_TIMEOUT=20)
+        # The signal backend's case: ptrace (the default) takes such a
+        # thread whole (test_capture_ptrace.py).
+        env = base_env(GMR_LOG_DIR=self.log_dir, GMR_CAPTURE_TIMEOUT=20, GMR_CAPTURE="signal")
         with Target(testd("--threads", 4, "--block-all"), env=env) as t:
             t.signal()
             path = wait_reports(self.log_dir, 1, timeout=15)[0]

@@ -196,7 +196,11 @@ class Signals(HostileCase):
         self.assertEqual(outs[1], outs[0])
         self.assertEqual(outs[0].count("got signal"), 4, outs[0])
         self.assertLess(doc["header"]["capture_us"], 500000)
-        self.assertTrue(any("sigwaitinfo" in n for n in notes_of(doc)), notes_of(doc))
+        if doc["header"].get("threads_ptraced"):  # no signal at all: every thread whole
+            self.assertEqual([th["tid"] for th in doc["threads"] if not th["frames"]
+                              and th["name"] != "gmr-watcher"], [])
+        else:
+            self.assertTrue(any("sigwaitinfo" in n for n in notes_of(doc)), notes_of(doc))
 
     def test_silent_threads_do_not_end_the_round_early(self):
         # Case 4: threads blocking every signal in bursts, one in vfork.

@@ -648,15 +648,20 @@ class OwnsSigusr2:
 
 def check_blocking_threads(test, run, pid):
     """The threads of pid that blocked every signal before the report are
-    listed in it with a note; returns how many there were."""
+    listed in it: with their stacks where the ptrace backend took them (the
+    header says how many it did), else with a note; returns how many there
+    were."""
     report = run.reports[pid][-1]
     listed = {t["tid"]: t for t in report["threads"]}
     blocking = [tid for tid, mask in run.masks[pid].items() if blocks_all(mask)
                 and run.snapshots[pid][tid] != "gmr-watcher"]
     test.assertTrue(blocking, "no thread of %d blocks every signal: %s"
                     % (pid, {t: hex(m or 0) for t, m in run.masks[pid].items()}))
+    ptraced = re.search(r"; [1-9]\d* by ptrace$", report["header"].get("capture", ""))
     for tid in blocking:
-        if tid in listed:
+        if tid in listed and ptraced:
+            test.assertTrue(listed[tid]["frames"], listed[tid])
+        elif tid in listed:
             test.assertTrue(listed[tid]["notes"], frames(listed[tid]))
     return len(blocking)
 
