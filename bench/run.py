@@ -42,11 +42,17 @@ TRUE = os.path.join(BUILD, "bench", "true")
 DEPTH = 20
 
 
+# GMR_CAPTURE for every run, from --capture: the backends side by side.
+CAPTURE = None
+
+
 def env_with(preload=True, **extra):
     env = {k: v for k, v in os.environ.items() if not k.startswith("GMR_")}
     env.pop("LD_PRELOAD", None)
     if preload:
         env["LD_PRELOAD"] = LIB
+    if preload and CAPTURE:
+        env["GMR_CAPTURE"] = CAPTURE
     env.update({k: str(v) for k, v in extra.items()})
     return env
 
@@ -404,7 +410,11 @@ def main():
     p.add_argument("--idle-seconds", type=int, default=10)
     p.add_argument("--quick", action="store_true", help="skip the 65 s wait for the cache release")
     p.add_argument("--write", default=os.path.join(ROOT, "bench", "RESULTS.md"))
+    p.add_argument("--capture", choices=("auto", "ptrace", "signal"),
+                   help="GMR_CAPTURE for every process (default: libgmr's own)")
     args = p.parse_args()
+    global CAPTURE
+    CAPTURE = args.capture
     for tool in ("eu-stack", "gdb"):
         if not shutil.which(tool):
             print("bench: %s is not installed (scripts/install-deps --tools); its column is "
