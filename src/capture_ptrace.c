@@ -121,29 +121,11 @@ TRACER static void copy_stack(const struct job *j, struct slot *s)
 {
     uintptr_t sp = (uintptr_t)s->regs[REG_RSP] & ~(uintptr_t)7;
     uintptr_t end = s->maps ? map_set_stack_end(s->maps, sp) : 0;
-    size_t want = s->copy_cap;
-    struct iovec local, remote;
-    long n;
+    size_t want = slot_copy_want(s, sp, end);
+    struct iovec local = {s->copy, want}, remote = {(void *)sp, want};
+    long n = raw(SYS_process_vm_readv, j->pid, (long)&local, 1, (long)&remote, 1, 0);
 
-    if (end > sp && end - sp <= want)
-        want = end - sp;
-    else if (end > sp)
-        s->copy_clipped = 1;
-    local.iov_base = s->copy;
-    local.iov_len = want;
-    remote.iov_base = (void *)sp;
-    remote.iov_len = want;
-    n = raw(SYS_process_vm_readv, j->pid, (long)&local, 1, (long)&remote, 1, 0);
-    if (n <= 0) {
-        s->copy_errno = n < 0 ? (int)-n : EFAULT;
-        return;
-    }
-    s->stack_lo = sp;
-    s->copy_len = (size_t)n & ~(size_t)7;
-    if ((size_t)n < want && end > sp)
-        s->copy_short = 1;
-    if (!end && (size_t)n == want)
-        s->copy_clipped = 1;
+    slot_copy_done(s, sp, end, want, n < 0 ? -1 : n, n < 0 ? (int)-n : 0);
 }
 
 /* Waits for the seized thread to stop. 1 stopped, 0 gone or too slow.

@@ -134,24 +134,10 @@ static void copy_regs(struct slot *s, const ucontext_t *uc)
 static void copy_stack(struct slot *s, uintptr_t end)
 {
     uintptr_t sp = (uintptr_t)s->regs[REG_RSP] & ~(uintptr_t)7;
-    size_t want = s->copy_cap;
-    ssize_t n;
+    size_t want = slot_copy_want(s, sp, end);
+    ssize_t n = safe_copy(s->copy, sp, want, s->via_mem_file);
 
-    if (end > sp && end - sp <= want)
-        want = end - sp;
-    else if (end > sp)
-        s->copy_clipped = 1;
-    n = safe_copy(s->copy, sp, want, s->via_mem_file);
-    if (n <= 0) {
-        s->copy_errno = n < 0 ? errno : EFAULT;
-        return;
-    }
-    s->stack_lo = sp;
-    s->copy_len = (size_t)n & ~(size_t)7;
-    if ((size_t)n < want && end > sp)
-        s->copy_short = 1;
-    if (!end && (size_t)n == want)
-        s->copy_clipped = 1;
+    slot_copy_done(s, sp, end, want, (long)n, errno);
 }
 
 /* ---- the trigger signal ---- */

@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <errno.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <ucontext.h>
@@ -71,6 +72,37 @@ struct slot {
     int frozen;       /* no copy: the stack is read in place, the owner cannot run */
     long pause_ns;    /* time the thread spent in the capture handler */
 };
+
+/* A stack copy, in two halves shared by the capture handler and the ptrace
+   tracer: how much of the stack at sp to copy (up to `end`, the end of its
+   mapping, 0 if not known; at most copy_cap), then what the copy of n
+   bytes (n <= 0: none, for errno err) leaves in the slot.
+   Async-signal-safe. */
+static inline size_t slot_copy_want(struct slot *s, uintptr_t sp, uintptr_t end)
+{
+    size_t want = s->copy_cap;
+
+    if (end > sp && end - sp <= want)
+        want = end - sp;
+    else if (end > sp)
+        s->copy_clipped = 1;
+    return want;
+}
+
+static inline void slot_copy_done(struct slot *s, uintptr_t sp, uintptr_t end, size_t want, long n,
+                                  int err)
+{
+    if (n <= 0) {
+        s->copy_errno = n < 0 ? err : EFAULT;
+        return;
+    }
+    s->stack_lo = sp;
+    s->copy_len = (size_t)n & ~(size_t)7;
+    if ((size_t)n < want && end > sp)
+        s->copy_short = 1;
+    if (!end && (size_t)n == want)
+        s->copy_clipped = 1;
+}
 
 struct round {
     uint32_t seq;

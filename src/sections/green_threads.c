@@ -33,20 +33,26 @@ static void slot_from(struct slot *s, const struct gmr_green_thread *g)
     s->regs[REG_R15] = (greg_t)g->r15;
 }
 
+static void begin_green(struct emitter *e, long index, const char *name, const char *state)
+{
+    struct emit_thread h;
+
+    memset(&h, 0, sizeof(h));
+    h.green = 1;
+    h.tid = index;
+    h.name = name;
+    h.state = state;
+    e->ops->begin_thread(e, &h);
+}
+
 static void one(struct emitter *e, struct report *r, long index, const struct green_thread *t,
                 struct unwind_frame *scratch)
 {
-    struct emit_thread h;
     struct notes ns;
     struct slot s;
 
-    memset(&h, 0, sizeof(h));
     memset(&ns, 0, sizeof(ns));
-    h.green = 1;
-    h.tid = index;
-    h.name = t->name;
-    h.state = t->state[0] ? t->state : NULL;
-    e->ops->begin_thread(e, &h);
+    begin_green(e, index, t->name, t->state[0] ? t->state : NULL);
     slot_from(&s, &t->g);
     frames_emit_slot(e, r, &s, scratch, &ns, 1, NULL);
     frames_note(&ns, "read in place from the suspended coroutine's stack");
@@ -56,16 +62,10 @@ static void one(struct emitter *e, struct report *r, long index, const struct gr
 
 static void greenlet(struct emitter *e, long index, const struct py_thread *g)
 {
-    struct emit_thread h;
     struct notes ns;
 
-    memset(&h, 0, sizeof(h));
     memset(&ns, 0, sizeof(ns));
-    h.green = 1;
-    h.tid = index;
-    h.name = g->name;
-    h.state = "suspended";
-    e->ops->begin_thread(e, &h);
+    begin_green(e, index, g->name, "suspended");
     frames_emit_python(e, g, &ns);
     frames_emit_notes(e, &ns);
     e->ops->end_thread(e);
