@@ -444,10 +444,10 @@ static void trace_enrolled(struct capture *c, size_t first, long timeout_ms)
         goto out;
     ptrace_capture(hs.pid, batch, n, timeout_ms, &out);
     c->ptraced += out.captured;
-    if (!out.captured && out.why) {
-        c->ptrace = 0;
+    if (out.why)
         c->ptrace_why = out.why;
-    }
+    if (!out.captured && out.why)
+        c->ptrace = 0; /* refused: the rest of this capture by signal */
     for (i = first; i < c->n; i++) {
         struct thread_rec *t = &c->threads[i];
         enum task_reach reach;

@@ -90,7 +90,7 @@ struct capture {
     int ptrace;             /* threads go to the tracer (capture_ptrace.c) first */
     int ptrace_asked;       /* the configuration asked for it */
     size_t ptraced;         /* threads the tracer captured */
-    const char *ptrace_why; /* why it captured none, or NULL */
+    const char *ptrace_why; /* why it captured none, or not all, or NULL */
 };
 
 /* Captures every thread but `self`, taking the presets' slots for their

@@ -222,7 +222,7 @@ void ptrace_capture(pid_t pid, struct slot **slots, size_t n, long timeout_ms,
     struct timespec ts;
     long long give_up;
     char *stack;
-    int status = 0, reaped = 0;
+    int status = 0, reaped = 0, overstayed;
     pid_t t;
 
     memset(out, 0, sizeof(*out));
@@ -253,7 +253,8 @@ void ptrace_capture(pid_t pid, struct slot **slots, size_t n, long timeout_ms,
         ts.tv_nsec = 1000000L;
         syscall(SYS_futex, &j.finished, FUTEX_WAIT, 0, &ts, NULL, 0);
     }
-    if (!reaped && !atomic_load(&j.finished))
+    overstayed = !reaped && !atomic_load(&j.finished);
+    if (overstayed)
         kill(t, SIGKILL); /* the kernel lets go of every thread it held */
     while (!reaped && waitpid(t, &status, __WALL) < 0 && errno == EINTR)
         ;
@@ -262,6 +263,9 @@ void ptrace_capture(pid_t pid, struct slot **slots, size_t n, long timeout_ms,
     out->err = j.err;
     if (!j.captured && j.err)
         out->why = refusal(j.err);
-    else if (WIFSIGNALED(status) && !j.captured)
-        out->why = "the tracer was killed (a seccomp filter that forbids ptrace?)";
+    else if (overstayed)
+        out->why = "the tracer did not finish within the capture timeout";
+    else if (WIFSIGNALED(status))
+        out->why = j.captured ? "the tracer was killed before it was done"
+                              : "the tracer was killed (a seccomp filter that forbids ptrace?)";
 }

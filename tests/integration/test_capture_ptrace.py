@@ -13,6 +13,7 @@ import unittest
 from gmrtest import BUILD, GmrTestCase, Target, base_env, parse_text, read, wait_reports
 
 SLEEPERS = os.path.join(BUILD, "targets", "sleepers")
+WAITS = os.path.join(BUILD, "targets", "waits")
 STRACE = shutil.which("strace")
 SANITIZED = bool(os.environ.get("GMR_TEST_SANITIZE"))
 
@@ -24,6 +25,39 @@ def ptrace_allowed():
             return int(f.read()) == 0
     except OSError:
         return True
+
+
+def children(pid):
+    found = []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
+                found += [int(c) for c in f.read().split()]
+        except OSError:
+            pass
+    return found
+
+
+def kill_new_child(pid, before, timeout=2.0):
+    """SIGKILLs the first child of pid not in before; True if one was."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for child in children(pid):
+            if child not in before:
+                try:
+                    os.kill(child, 9)
+                    return True
+                except OSError:
+                    return False
+    return False
+
+
+def task_state(pid, tid):
+    try:
+        with open("/proc/%d/task/%d/stat" % (pid, tid)) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
 
 
 @unittest.skipUnless(ptrace_allowed(), "Yama's ptrace_scope forbids a child to trace its parent")
@@ -82,6 +116,29 @@ class PtraceCapture(GmrTestCase):
             t.read_stdout(1)
             self.assertIn("reaped 1", t.out)
             self.assertEqual(t.proc.returncode, 0)
+
+    def test_a_tracer_killed_midway_lets_every_thread_go(self):
+        # The tracer is a child of the process (a clone of the watcher):
+        # killed while it holds a thread, the kernel must let that thread
+        # go, and the threads it did not reach are captured by signal.
+        env = base_env(GMR_LOG_DIR=self.log_dir, GMR_CAPTURE="ptrace")
+        with Target([WAITS, "many", "200"], env=env) as t:  # 400 threads waiting
+            for attempt in range(1, 6):
+                before = set(children(t.pid))
+                t.signal()
+                killed = kill_new_child(t.pid, before)
+                report = parse_text(read(wait_reports(self.log_dir, attempt)[-1]))
+                if killed:
+                    break
+            self.assertTrue(killed, "the tracer was never seen in 5 reports")
+            time.sleep(0.3)
+            stopped = [tid for tid in t.tids() if task_state(t.pid, tid) in ("t", "T")]
+            self.assertEqual(stopped, [], "threads left stopped")
+            self.assertTrue(t.alive())
+            listed = len(t.tids())
+        self.assertIn("the tracer was killed", report["header"]["capture"])
+        self.assertEqual(len(report["threads"]), listed, report["header"]["capture"])
+        self.assertIn("Resource Usage", report["sections"])
 
     @unittest.skipIf(SANITIZED, "the sanitizer runtimes do not survive a seccomp filter on ptrace")
     def test_a_seccomp_filter_that_kills_ptrace_kills_only_the_tracer(self):
