@@ -424,13 +424,21 @@ static void take_preset(struct thread_rec *t, const struct slot *preset, enum ca
 
 /* ---- the ptrace backend (capture_ptrace.c) ---- */
 
+/* A reserved slot given back unused: the thread is not captured, `why`. */
+static void give_back(struct capture *c, struct thread_rec *t, enum capture_status why)
+{
+    atomic_store(&slot_of(c, t)->state, SLOT_EMPTY);
+    t->slot = NULL;
+    t->status = why;
+}
+
 /*
  * Threads enrolled for the tracer are captured in one batch; any it could
  * not capture get the signal after all, if it would reach them. If the
  * tracer could trace no thread at all, the rest of the capture uses
  * signals, and the header says why.
  */
-static void trace_enrolled(struct capture *c, size_t first, long timeout_ms)
+static void trace_enrolled(struct capture *c, size_t first)
 {
     /* an array of pointers */ /* NOLINTNEXTLINE(bugprone-sizeof-expression) */
     struct slot **batch = calloc(c->n - first + 1, sizeof(*batch));
@@ -442,7 +450,7 @@ static void trace_enrolled(struct capture *c, size_t first, long timeout_ms)
             batch[n++] = slot_of(c, &c->threads[i]);
     if (!batch || !n)
         goto out;
-    ptrace_capture(hs.pid, batch, n, timeout_ms, &out);
+    ptrace_capture(hs.pid, batch, n, c->timeout_ms, &out);
     c->ptraced += out.captured;
     if (out.why)
         c->ptrace_why = out.why;
@@ -455,18 +463,15 @@ static void trace_enrolled(struct capture *c, size_t first, long timeout_ms)
 
         if (!t->traced || !t->slot || atomic_load(&t->slot->state) == SLOT_DONE)
             continue;
-        reach = task_reach(c->taskdir, t->tid, c->signo, &filtered);
         if (task_in_vfork(c->taskdir, t->tid)) { /* it cannot stop, nor take a signal */
-            atomic_store(&slot_of(c, t)->state, SLOT_EMPTY);
-            t->slot = NULL;
-            t->status = CAP_IN_VFORK;
-        } else if (reach == REACH_YES) {
-            signal_slot(c, t);
-        } else {
-            atomic_store(&slot_of(c, t)->state, SLOT_EMPTY);
-            t->slot = NULL;
-            t->status = reach_status(reach);
+            give_back(c, t, CAP_IN_VFORK);
+            continue;
         }
+        reach = task_reach(c->taskdir, t->tid, c->signo, &filtered);
+        if (reach == REACH_YES)
+            signal_slot(c, t);
+        else
+            give_back(c, t, reach_status(reach));
     }
 out:
     free(batch);
@@ -552,7 +557,7 @@ static size_t enroll(struct capture *c, const pid_t *tids, size_t ntids, pid_t s
     for (i = first; i < c->n; i++)
         enroll_one(c, &c->threads[i], set, self, p);
     if (c->ptrace)
-        trace_enrolled(c, first, c->timeout_ms);
+        trace_enrolled(c, first);
     return c->n - first;
 }
 

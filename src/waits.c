@@ -169,6 +169,17 @@ static const struct thread_rec *thread_of(const struct report *r, pid_t tid)
     return NULL;
 }
 
+/* A process's name, "?" if it cannot be read. */
+static void comm_of(long pid, char *out, size_t cap)
+{
+    char path[64];
+
+    snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+    if (procfs_read(path, out, cap) <= 0)
+        snprintf(out, cap, "?");
+    out[strcspn(out, "\n")] = '\0';
+}
+
 /* "Thread #12 (worker)" */
 static void name_thread(struct wait *w, const struct report *r, pid_t tid)
 {
@@ -244,13 +255,19 @@ static void name_owner(struct wait *w, const struct report *r, pid_t tid)
     }
     snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
     if (procfs_read(path, text, sizeof(text)) < 0) {
-        put(w, "thread %d, which no longer exists (it ended holding it)", (int)tid);
+        put(w, "thread %d, which no longer exists", (int)tid);
         return;
     }
     tgid = procfs_field(text, "Tgid:", &len);
     name = procfs_field(text, "Name:", &nlen);
     put(w, "thread %d of process %.*s (%.*s), not this one", (int)tid, tgid ? (int)len : 1,
         tgid ? tgid : "?", name ? (int)nlen : 1, name ? name : "?");
+}
+
+/* glibc keeps a robust or PI mutex's owner in __lock, others' in __owner. */
+static pid_t mutex_owner(const struct gl_mutex *m)
+{
+    return m->kind & (KIND_ROBUST | KIND_PI) ? (pid_t)((unsigned)m->lock & FUTEX_TID) : m->owner;
 }
 
 static int mutex_shape(const struct gl_mutex *m)
@@ -299,7 +316,7 @@ static void mutex_wait(struct ctx *c, struct wait *w, unsigned long addr, int pi
     mutex_kind(m.kind, kind, sizeof(kind));
     if (kind[0])
         put(w, " (%s)", kind);
-    owner = m.kind & (KIND_ROBUST | KIND_PI) ? (pid_t)((unsigned)m.lock & FUTEX_TID) : m.owner;
+    owner = mutex_owner(&m);
     if (owner <= 0) {
         put(w, ", owner unknown%s",
             m.kind & KIND_ELISION ? " (an elided lock records none)" : " (released just now?)");
@@ -344,12 +361,7 @@ static void join_wait(struct ctx *c, struct wait *w, unsigned long addr)
         return;
     }
     put(w, "waits for ");
-    if (thread_of(c->r, tid)) {
-        w->holder = tid;
-        name_thread(w, c->r, tid);
-    } else {
-        put(w, "thread %d", tid);
-    }
+    name_owner(w, c->r, tid);
     put(w, " to end (pthread_join)");
 }
 
@@ -366,9 +378,7 @@ static void futex_wait(struct ctx *c, struct wait *w, const struct thread_rec *t
     if (op == FUTEX_LOCK_PI || op == FUTEX_LOCK_PI2)
         kind = WAIT_MUTEX;
     if (kind == WAIT_NONE && memreader_read(c->r->mr, addr, &m, sizeof(m)) == 0 &&
-        mutex_shape(&m) &&
-        thread_of(c->r, m.kind & (KIND_ROBUST | KIND_PI) ? (pid_t)((unsigned)m.lock & FUTEX_TID)
-                                                         : m.owner))
+        mutex_shape(&m) && thread_of(c->r, mutex_owner(&m)))
         kind = WAIT_MUTEX; /* no symbols, but shaped as one, with an owner of ours */
     switch (kind) {
     case WAIT_MUTEX:
@@ -478,7 +488,7 @@ static void load_pipe_ends(struct ctx *c)
 static void pipe_holders(struct ctx *c, struct wait *w, unsigned long inode, int fd)
 {
     pid_t self = getpid();
-    char path[64], comm[64];
+    char comm[64];
     size_t i;
     int found = 0;
 
@@ -489,10 +499,7 @@ static void pipe_holders(struct ctx *c, struct wait *w, unsigned long inode, int
 
         if (e->inode != inode || (e->pid == self && e->fd == fd))
             continue;
-        snprintf(path, sizeof(path), "/proc/%d/comm", (int)e->pid);
-        if (procfs_read(path, comm, sizeof(comm)) <= 0)
-            snprintf(comm, sizeof(comm), "?");
-        comm[strcspn(comm, "\n")] = '\0';
+        comm_of(e->pid, comm, sizeof(comm));
         put(w, "%s%s %d (%s) fd %d",
             found++ ? ", " : "; its other end: ", e->pid == self ? "this process," : "process",
             (int)e->pid, comm, e->fd);
@@ -665,17 +672,14 @@ static void sleep_wait(struct ctx *c, struct wait *w, const struct sysc *s)
 static void child_wait(struct wait *w, const struct sysc *s)
 {
     long pid = s->nr == SYS_WAIT4 ? (long)(int)s->a[0] : (s->a[0] == 1 ? (long)(int)s->a[1] : -1);
-    char path[64], comm[64];
+    char comm[64];
 
     w->kind = WAIT_CHILD;
     if (pid <= 0) {
         put(w, "waits for any child to change state (%s)", s->nr == SYS_WAIT4 ? "wait4" : "waitid");
         return;
     }
-    snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
-    if (procfs_read(path, comm, sizeof(comm)) <= 0)
-        snprintf(comm, sizeof(comm), "?");
-    comm[strcspn(comm, "\n")] = '\0';
+    comm_of(pid, comm, sizeof(comm));
     put(w, "waits for child %ld (%s) (%s)", pid, comm, s->nr == SYS_WAIT4 ? "wait4" : "waitid");
 }
 
