@@ -67,10 +67,7 @@ class Stress(GmrTestCase):
     def test_threads_coming_and_going(self):
         env = base_env(GMR_LOG_DIR=self.log_dir)
         notes = collections.Counter()
-        # Under ASan the churn target's threads pile up faster than they
-        # end, with libgmr or without (4798 tasks and 12735 mappings after
-        # 3 s without it): ten reports, before the map count runs out.
-        count = 10 if SANITIZE and not FULL else REPORTS // 2
+        count = REPORTS // 2
         with Target([STRESS, "churn", 4], env=env) as t:
             paths = self.reports_in_a_row(t, count)
             self.assertTrue(t.alive())

@@ -50,10 +50,17 @@ static void *allocator(void *arg)
     return NULL;
 }
 
+/* Threads started by the churners and not yet ended. Without a bound they
+ * pile up faster than they end under AddressSanitizer (whose thread exit is
+ * slow) until mmap fails: the host, not libgmr, runs out of mappings. */
+#define MAX_SHORT_LIVED 256
+static atomic_int short_alive;
+
 static void *short_lived(void *arg)
 {
     (void)arg;
     sleep_ms(1);
+    atomic_fetch_sub(&short_alive, 1);
     return NULL;
 }
 
@@ -67,10 +74,17 @@ static void *churner(void *arg)
     atomic_fetch_add(&started, 1);
     for (;;) {
         pthread_t t;
-        if (pthread_create(&t, &attr, short_lived, NULL) == 0)
-            atomic_fetch_add(&work, 1);
-        else
+        if (atomic_load(&short_alive) >= MAX_SHORT_LIVED) {
             sleep_ms(1);
+            continue;
+        }
+        atomic_fetch_add(&short_alive, 1);
+        if (pthread_create(&t, &attr, short_lived, NULL) == 0) {
+            atomic_fetch_add(&work, 1);
+        } else {
+            atomic_fetch_sub(&short_alive, 1);
+            sleep_ms(1);
+        }
     }
     return NULL;
 }
