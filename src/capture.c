@@ -450,7 +450,7 @@ static void trace_enrolled(struct capture *c, size_t first)
             batch[n++] = slot_of(c, &c->threads[i]);
     if (!batch || !n)
         goto out;
-    ptrace_capture(hs.pid, batch, n, c->timeout_ms, &out);
+    ptrace_capture(hs.pid, batch, n, c->timeout_ms, c->held, &out);
     c->ptraced += out.captured;
     if (out.why)
         c->ptrace_why = out.why;
@@ -465,6 +465,10 @@ static void trace_enrolled(struct capture *c, size_t first)
             continue;
         if (task_in_vfork(c->taskdir, t->tid)) { /* it cannot stop, nor take a signal */
             give_back(c, t, CAP_IN_VFORK);
+            continue;
+        }
+        if (c->held) { /* a crash: never a signal (see report.c) */
+            give_back(c, t, CAP_NOT_FROZEN);
             continue;
         }
         reach = task_reach(c->taskdir, t->tid, c->signo, &filtered);
@@ -526,8 +530,8 @@ static void enroll_one(struct capture *c, struct thread_rec *t, const struct map
         t->status = CAP_IN_VFORK; /* why ours is still pending there */
         return;
     }
-    if (p && !p->send) /* a crash round: whoever could be is frozen already */
-        t->status = reach == REACH_YES ? CAP_NOT_FROZEN : reach_status(reach);
+    if (p && (!p->send || p->held)) /* a crash round: whoever could be is held already */
+        t->status = reach == REACH_YES || p->held ? CAP_NOT_FROZEN : reach_status(reach);
     else if (reach != REACH_YES)
         t->status = reach_status(reach);
     else if (!set)
@@ -818,6 +822,7 @@ void capture_run(struct capture *c, int signo, long timeout_ms, pid_t self,
     c->ptrace = use_ptrace && (!p || p->send);
     c->ptrace_asked = c->ptrace;
     c->timeout_ms = timeout_ms;
+    c->held = p ? p->held : NULL;
     c->taskdir = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (c->taskdir < 0 || procfs_tids(&tids, &ntids) < 0)
         goto out;

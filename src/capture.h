@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+struct ptrace_held;
+
 /* Room for one thread's stack copy. */
 #define CAPTURE_STACK_MAX (512 * 1024)
 
@@ -53,6 +55,9 @@ struct capture_presets {
     size_t nfrozen;
     const struct slot *trigger;
     int send; /* 0: a crash round, everyone who can be captured is frozen already */
+    /* A crash round by ptrace: the threads captured stay stopped (see
+       capture_ptrace.h); no signal is sent to any. */
+    struct ptrace_held *held;
 };
 
 struct thread_rec {
@@ -91,6 +96,7 @@ struct capture {
     int ptrace_asked;       /* the configuration asked for it */
     size_t ptraced;         /* threads the tracer captured */
     const char *ptrace_why; /* why it captured none, or not all, or NULL */
+    struct ptrace_held *held; /* presets->held */
 };
 
 /* Captures every thread but `self`, taking the presets' slots for their

@@ -43,11 +43,21 @@
 #define POLL_NS      10000L
 #define YIELDS       200
 #define REAP_MS      2000
+#define REAP_POLL_NS 50000L
 
 /* What the tracer runs: no sanitizer either, whose per-thread state (in
    the TLS the tracer shares with the watcher) is the watcher's. */
 #define TRACER __attribute__((no_sanitize_address, no_sanitize_undefined))
 
+/* A thread the tracer holds stopped (hold mode), and the signal that
+   stopped it, given back when it lets go. */
+struct held_thread {
+    pid_t tid;
+    int sig;
+};
+
+/* The tracer's whole state, at the bottom of its own mapping (its stack
+   above): in hold mode it outlives ptrace_capture's frame. */
 struct job {
     pid_t pid;
     struct slot **slots;
@@ -56,6 +66,10 @@ struct job {
     size_t captured;
     int err;                   /* the first refusal, as an errno */
     _Atomic uint32_t finished; /* futex word */
+    _Atomic int *release;      /* hold mode: set when the threads may go */
+    long hold_ms;
+    struct held_thread *held; /* n of them, in hold mode */
+    size_t nheld;
 };
 
 /* A system call without the C library: -errno on failure, errno unset. */
@@ -149,7 +163,8 @@ TRACER static int stopped(pid_t tid, int *status, long long until)
     }
 }
 
-/* One thread: 1 captured, 0 not (gone, or did not stop), -errno refused. */
+/* One thread: 1 captured, 0 not (gone, or did not stop), -errno refused.
+   In hold mode it stays stopped, in j->held. */
 TRACER static int capture_one(struct job *j, struct slot *s)
 {
     struct user_regs_struct u;
@@ -172,12 +187,37 @@ TRACER static int capture_one(struct job *j, struct slot *s)
         regs_to_slot(&u, s);
         copy_stack(j, s);
     }
-    raw(SYS_ptrace, PTRACE_DETACH, s->tid, 0, sig, 0, 0);
+    if (j->release && r == 0)
+        j->held[j->nheld++] = (struct held_thread){s->tid, (int)sig};
+    else
+        raw(SYS_ptrace, PTRACE_DETACH, s->tid, 0, sig, 0, 0);
     if (r < 0)
         return 0;
     s->pause_ns = (long)(now_ns() - held);
     atomic_store(&s->state, SLOT_DONE);
     return 1;
+}
+
+/* Hold mode: keeps the threads stopped until *release is set (a private
+   futex word: ours shares the host's memory, so the host's wake reaches
+   it) or hold_ms pass, then lets each go with the signal it stopped for. */
+TRACER static void hold(struct job *j)
+{
+    long long until = now_ns() + j->hold_ms * 1000000LL;
+    size_t i;
+
+    while (!atomic_load(j->release)) {
+        long long left = until - now_ns();
+        struct timespec ts = {0, 0};
+
+        if (left <= 0)
+            break;
+        ts.tv_sec = left / 1000000000LL;
+        ts.tv_nsec = left % 1000000000LL;
+        raw(SYS_futex, (long)j->release, FUTEX_WAIT_PRIVATE, 0, (long)&ts, 0, 0);
+    }
+    for (i = 0; i < j->nheld; i++)
+        raw(SYS_ptrace, PTRACE_DETACH, j->held[i].tid, 0, j->held[i].sig, 0, 0);
 }
 
 TRACER static int tracer(void *arg)
@@ -188,6 +228,8 @@ TRACER static int tracer(void *arg)
 
     raw(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, 0, sizeof(all), 0, 0);
     raw(SYS_prctl, PR_SET_TIMERSLACK, 1, 0, 0, 0, 0); /* its naps are short */
+    /* Gone with the watcher: a host that dies meanwhile takes it along. */
+    raw(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0, 0);
     for (i = 0; i < j->n && now_ns() < j->deadline_ns; i++) {
         int r = capture_one(j, j->slots[i]);
 
@@ -200,6 +242,8 @@ TRACER static int tracer(void *arg)
     }
     atomic_store(&j->finished, 1);
     raw(SYS_futex, (long)&j->finished, FUTEX_WAKE, 1, 0, 0, 0);
+    if (j->release)
+        hold(j);
     return 0;
 }
 
@@ -215,57 +259,124 @@ static const char *refusal(int err)
     }
 }
 
-void ptrace_capture(pid_t pid, struct slot **slots, size_t n, long timeout_ms,
-                    struct ptrace_outcome *out)
+/* The tracer's mapping: its job, the threads it may hold, its stack. */
+static size_t mapping_size(size_t n, int holds)
 {
-    struct job j;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t bytes = sizeof(struct job) + (holds ? n * sizeof(struct held_thread) : 0);
+
+    return (bytes + page - 1) / page * page + TRACER_STACK;
+}
+
+/* Waits for the tracer to end (or kills it at `give_up`) and frees its
+   mapping. */
+static void reap(pid_t t, char *mem, size_t len, long long give_up)
+{
+    int status = 0;
+
+    while (now_ns() < give_up) {
+        pid_t r = waitpid(t, &status, __WALL | WNOHANG);
+
+        if (r == t || (r < 0 && errno != EINTR))
+            goto out;
+        nap(REAP_POLL_NS);
+    }
+    kill(t, SIGKILL); /* the kernel lets go of every thread it held */
+    while (waitpid(t, &status, __WALL) < 0 && errno == EINTR)
+        ;
+out:
+    munmap(mem, len);
+}
+
+/* Waits until the tracer says it is done, dies, or overstays `give_up`.
+   Returns 1 done, 0 died (reaped: *status), -1 overstayed. */
+static int wait_done(struct job *j, pid_t t, int *status, long long give_up)
+{
     struct timespec ts;
+
+    atomic_store(&hs.watcher_waits_on, &j->finished); /* not a lock: see crash_handler.c */
+    while (!atomic_load(&j->finished) && now_ns() < give_up) {
+        if (waitpid(t, status, __WALL | WNOHANG) == t)
+            break;
+        ts.tv_sec = 0;
+        ts.tv_nsec = 1000000L;
+        syscall(SYS_futex, &j->finished, FUTEX_WAIT, 0, &ts, NULL, 0);
+    }
+    atomic_store(&hs.watcher_waits_on, NULL);
+    if (atomic_load(&j->finished))
+        return 1;
+    return now_ns() < give_up ? 0 : -1;
+}
+
+static void outcome(const struct job *j, int done, int status, struct ptrace_outcome *out)
+{
+    out->captured = j->captured;
+    out->err = j->err;
+    if (!j->captured && j->err)
+        out->why = refusal(j->err);
+    else if (done < 0)
+        out->why = "the tracer did not finish within the capture timeout";
+    else if (WIFSIGNALED(status))
+        out->why = j->captured ? "the tracer was killed before it was done"
+                               : "the tracer was killed (a seccomp filter that forbids ptrace?)";
+}
+
+void ptrace_capture(pid_t pid, struct slot **slots, size_t n, long timeout_ms,
+                    struct ptrace_held *held, struct ptrace_outcome *out)
+{
+    int holds = held && held->n < PTRACE_HELD_MAX;
+    size_t len = mapping_size(n, holds);
     long long give_up;
-    char *stack;
-    int status = 0, reaped = 0, overstayed;
+    struct job *j;
+    char *mem;
+    int status = 0, done;
     pid_t t;
 
     memset(out, 0, sizeof(*out));
-    memset(&j, 0, sizeof(j));
-    j.pid = pid;
-    j.slots = slots;
-    j.n = n;
-    j.deadline_ns = now_ns() + timeout_ms * 1000000LL;
-    stack = mmap(NULL, TRACER_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (stack == MAP_FAILED) {
-        out->why = "no memory for the tracer's stack";
+    mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED) {
+        out->why = "no memory for the tracer";
         return;
     }
-    t = clone(tracer, stack + TRACER_STACK, CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_UNTRACED, &j);
+    j = (struct job *)(void *)mem;
+    j->pid = pid;
+    j->slots = slots;
+    j->n = n;
+    j->deadline_ns = now_ns() + timeout_ms * 1000000LL;
+    if (holds) {
+        j->release = held->release;
+        j->hold_ms = held->hold_ms;
+        j->held = (struct held_thread *)(void *)(j + 1);
+    }
+    t = clone(tracer, mem + len, CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_UNTRACED, j);
     if (t < 0) {
         out->err = errno;
         out->why = "the tracer could not be started";
-        munmap(stack, TRACER_STACK);
+        munmap(mem, len);
         return;
     }
     give_up = now_ns() + (timeout_ms + REAP_MS) * 1000000LL;
-    while (!atomic_load(&j.finished) && now_ns() < give_up) {
-        if (waitpid(t, &status, __WALL | WNOHANG) == t) {
-            reaped = 1; /* it died before it finished */
-            break;
-        }
-        ts.tv_sec = 0;
-        ts.tv_nsec = 1000000L;
-        syscall(SYS_futex, &j.finished, FUTEX_WAIT, 0, &ts, NULL, 0);
+    done = wait_done(j, t, &status, give_up);
+    outcome(j, done, status, out);
+    if (done > 0 && holds) { /* it holds them until *release: ptrace_let_go reaps it */
+        held->tracer[held->n].pid = t;
+        held->tracer[held->n].mem = mem;
+        held->tracer[held->n].len = len;
+        held->n++;
+        return;
     }
-    overstayed = !reaped && !atomic_load(&j.finished);
-    if (overstayed)
-        kill(t, SIGKILL); /* the kernel lets go of every thread it held */
-    while (!reaped && waitpid(t, &status, __WALL) < 0 && errno == EINTR)
-        ;
-    munmap(stack, TRACER_STACK);
-    out->captured = j.captured;
-    out->err = j.err;
-    if (!j.captured && j.err)
-        out->why = refusal(j.err);
-    else if (overstayed)
-        out->why = "the tracer did not finish within the capture timeout";
-    else if (WIFSIGNALED(status))
-        out->why = j.captured ? "the tracer was killed before it was done"
-                              : "the tracer was killed (a seccomp filter that forbids ptrace?)";
+    if (done == 0)
+        munmap(mem, len); /* it died, and is reaped */
+    else /* done: it is ending; overstayed: killed at once */
+        reap(t, mem, len, done > 0 ? give_up : 0);
+}
+
+void ptrace_let_go(struct ptrace_held *held)
+{
+    long long give_up = now_ns() + (held->hold_ms + REAP_MS) * 1000000LL;
+    size_t i;
+
+    for (i = 0; i < held->n; i++)
+        reap(held->tracer[i].pid, held->tracer[i].mem, held->tracer[i].len, give_up);
+    held->n = 0;
 }

@@ -40,7 +40,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define FREEZE_WAIT_MS 1000
 #define STUCK_POLL_MS  100 /* how often the crashing thread looks at the watcher */
 #define STUCK_POLLS    3   /* in a futex at one address this many looks in a row */
 
@@ -104,7 +103,8 @@ static int wait_watcher(long ms)
                       left < STUCK_POLL_MS ? left : STUCK_POLL_MS);
         if (!watcher_stuck(&st))
             continue;
-        if (atomic_load(&hs.freeze.on) && atomic_load(&hs.freeze.count)) {
+        if (atomic_load(&hs.freeze.on) &&
+            (atomic_load(&hs.freeze.count) || atomic_load(&hs.freeze.held))) {
             freeze_release();
             st.looks = 0;
             continue;
@@ -256,8 +256,8 @@ static void watcher_crashed(int sig)
     park_forever();
 }
 
-/* Freezes the others and has the report written; returns why it was
-   not, or NULL. */
+/* Freezes the others (or has the watcher hold them) and has the report
+   written; returns why it was not, or NULL. */
 static const char *report_crash(void)
 {
     const char *missing = handler_no_watcher_reason();
@@ -265,9 +265,14 @@ static const char *report_crash(void)
     if (!missing && ll_gettid() == atomic_load(&hs.watcher_tid))
         missing = "the signal was delivered to libgmr's watcher thread, which cannot report it";
     int starting = atomic_load(&hs.watcher_state) == WATCHER_STARTING, phase;
+    /* An idle watcher holds the others by ptrace within milliseconds, with
+       no signal; a busy or missing one could not soon: freeze them. */
+    int by_ptrace = !missing && hs.crash_by_ptrace && atomic_load(&hs.watcher_idle);
 
     atomic_store(&hs.crash.phase, CRASH_REPORTING);
-    freeze_others(FREEZE_WAIT_MS);
+    atomic_store(&hs.crash.by_ptrace, by_ptrace);
+    if (!by_ptrace)
+        freeze_others(FREEZE_WAIT_MS);
     if (missing)
         return missing;
     handler_wake_watcher(TRIGGER_CRASH);

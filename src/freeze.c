@@ -107,7 +107,7 @@ uint32_t freeze_others(long wait_ms)
 
 void freeze_self(const ucontext_t *uc)
 {
-    long long until = ll_now_ms() + hs.crash_wait_ms + 5000;
+    long long until = ll_now_ms() + hs.crash_wait_ms + FREEZE_HOLD_MS;
     struct frozen *rec;
     uint32_t idx;
     sigset_t all;

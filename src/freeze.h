@@ -16,6 +16,9 @@
 #include <stdint.h>
 #include <ucontext.h>
 
+#define FREEZE_WAIT_MS 1000 /* for the threads to stop */
+#define FREEZE_HOLD_MS 5000 /* held this long past crash_wait_ms at most */
+
 /* The crashing thread: freezes every other thread but the watcher, waiting
    at most wait_ms for them to stop. Returns how many are frozen. */
 uint32_t freeze_others(long wait_ms);

@@ -37,6 +37,7 @@ struct report_ctx {
     struct symbolizer *sym; /* NULL if elfutils is missing */
     struct package_cache *package;
     int trigger_fd; /* the trigger file's inotify descriptor, or -1 */
+    struct ptrace_held *held; /* the watcher's: tracers holding threads for a crash */
 };
 
 /* Why a report is written. */

@@ -33,6 +33,7 @@
 #include "altstack.h"
 #include "api.h"
 #include "capture.h"
+#include "capture_ptrace.h"
 #include "control.h"
 #include "deps.h"
 #include "fdtable.h"
@@ -68,6 +69,7 @@ struct watcher {
     struct control_request asked; /* a client waiting for its report (fd -1: none) */
     long long timeout_at_ms;      /* GMR_TIMEOUT deadline on CLOCK_MONOTONIC, 0 = none */
     long long release_at_ms;      /* when to drop the symbol caches, 0 = nothing held */
+    struct ptrace_held held;      /* tracers holding threads for a crash report */
     /* Last: the constructor writes only the fields above (watcher_start),
        so that a process that ends at once never touches these pages. */
     struct package_cache package;
@@ -247,10 +249,13 @@ static unsigned wait_trigger(struct watcher *w)
         if (w->asked.fd < 0 && control_take(&w->control, &w->asked))
             bits |= TRIGGER_REQUEST;
         bits |= atomic_exchange(&hs.pending, 0);
-        if (bits)
+        if (bits) {
+            atomic_store(&hs.watcher_idle, 0);
             return bits;
+        }
         if (w->release_at_ms && now >= w->release_at_ms)
             release_caches(w);
+        atomic_store(&hs.watcher_idle, 1);
         sleep_until_something(w, now);
     }
 }
@@ -300,6 +305,7 @@ static void take_start(struct watcher *w)
     w->ctx.service = start.service;
     w->ctx.capture_signal = start.capture_signal;
     w->ctx.package = &w->package;
+    w->ctx.held = &w->held;
     w->control.fd = -1;
     w->asked.fd = -1;
     w->tf.fd = -1;
@@ -358,8 +364,10 @@ void *watcher_main(void *arg)
         write_report(w, &req, written, sizeof(written));
         if (req.bits & TRIGGER_API)
             api_requests_served(ticket);
-        if (req.bits & TRIGGER_CRASH)
+        if (req.bits & TRIGGER_CRASH) {
             handler_crash_reported(CRASH_DONE); /* the crashing thread ends the process */
+            ptrace_let_go(&w->held);            /* or, if the host goes on, lets them go */
+        }
         if ((req.bits & TRIGGER_TIMEOUT) && w->ctx.cfg->timeout_abort)
             abort_after_timeout();
     }
@@ -409,6 +417,7 @@ void watcher_after_fork(void)
 
     if (!start.running)
         return;
+    w->held.n = 0; /* the parent's tracers, not this child's */
     take_start(w); /* forked before the parent's watcher first ran */
     if (!loader_safe) {
         /* The parent's watcher may have been inside the loader: starting

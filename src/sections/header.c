@@ -52,11 +52,17 @@ static void capture_summary(struct emitter *e, const struct report *r)
     for (i = 0; i < r->cap.n; i++)
         captured += r->cap.threads[i].status == CAP_OK;
     pauses(r, &median, &max);
-    len = snprintf(text, sizeof(text),
-                   "%zu of %zu threads in %ld.%03ld ms; each paused %ld.%ld us (median), %ld.%ld "
-                   "us (max)",
-                   captured, r->cap.n, r->cap.elapsed_us / 1000, r->cap.elapsed_us % 1000,
-                   median / 1000, median % 1000 / 100, max / 1000, max % 1000 / 100);
+    if (r->trigger & TRIGGER_CRASH) /* frozen or held: stopped until the process dies or goes on */
+        len = snprintf(text, sizeof(text),
+                       "%zu of %zu threads in %ld.%03ld ms; held stopped while the crash is "
+                       "reported",
+                       captured, r->cap.n, r->cap.elapsed_us / 1000, r->cap.elapsed_us % 1000);
+    else
+        len = snprintf(text, sizeof(text),
+                       "%zu of %zu threads in %ld.%03ld ms; each paused %ld.%ld us (median), "
+                       "%ld.%ld us (max)",
+                       captured, r->cap.n, r->cap.elapsed_us / 1000, r->cap.elapsed_us % 1000,
+                       median / 1000, median % 1000 / 100, max / 1000, max % 1000 / 100);
     if (r->cap.ptrace_asked && len > 0 && (size_t)len < sizeof(text))
         snprintf(text + len, sizeof(text) - (size_t)len, "; %zu by ptrace%s%s", r->cap.ptraced,
                  r->cap.ptrace_why ? ", the rest by signal: " : "",

@@ -6,11 +6,13 @@ the cuts, so it can fail."""
 import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 import unittest
 
-from gmrtest import BUILD, GmrTestCase, Target, base_env, parse_text, read, wait_reports
+from gmrtest import (BUILD, GmrTestCase, Target, base_env, functions, parse_text, read, runtime_preload,
+                     wait_reports)
 
 SLEEPERS = os.path.join(BUILD, "targets", "sleepers")
 WAITS = os.path.join(BUILD, "targets", "waits")
@@ -155,6 +157,75 @@ class PtraceCapture(GmrTestCase):
             report = parse_text(read(wait_reports(self.log_dir, 1)[-1]))
         self.assertRegex(report["header"]["capture"],
                          r"; 0 by ptrace, the rest by signal: ptrace was refused \(EPERM")
+        self.assertIn("Resource Usage", report["sections"])
+
+
+def run_sleepers(mode, env, cwd, prefix=()):
+    """Runs sleepers MODE to its end; returns (status, stdout without the
+    ready line, stderr)."""
+    p = subprocess.run(list(prefix) + [SLEEPERS, mode], env=env, cwd=cwd, capture_output=True,
+                       text=True, timeout=60)
+    out = "".join(l + "\n" for l in p.stdout.splitlines() if not l.startswith("ready"))
+    return p.returncode, out, p.stderr
+
+
+def without_libgmr():
+    env = {k: v for k, v in base_env().items() if k != "LD_PRELOAD"}
+    runtime = runtime_preload().split(":")[:-1]  # a sanitizer runtime stays
+    if runtime:
+        env["LD_PRELOAD"] = ":".join(runtime)
+    return env
+
+
+def thread_named(report, name):
+    found = [t for t in report["threads"] if t["name"] == name]
+    return found[0] if found else None
+
+
+@unittest.skipUnless(ptrace_allowed(), "Yama's ptrace_scope forbids a child to trace its parent")
+class CrashByPtrace(GmrTestCase):
+    """A crash: the crashing thread waits in its handler while the watcher's
+    tracer holds the others, stopped, with no signal, until the process
+    dies or (a host that handles the crash itself) goes on."""
+
+    def crash(self, mode, capture, prefix=()):
+        bare = run_sleepers(mode, without_libgmr(), self.tmp, prefix)
+        gmr = run_sleepers(mode, base_env(GMR_CAPTURE=capture), self.tmp, prefix)
+        self.assertEqual(gmr[0], bare[0], "exit status differs with libgmr:\n" + gmr[2][-3000:])
+        return bare, gmr, parse_text(gmr[2])
+
+    def test_the_others_are_held_by_ptrace_and_blocked_ones_captured(self):
+        bare, gmr, report = self.crash("crash", "auto")
+        self.assertEqual(bare[0], -signal.SIGSEGV)
+        self.assertEqual(report["header"]["trigger"], "crash")
+        self.assertRegex(report["header"]["capture"], r"held stopped .*; 2 by ptrace$")
+        self.assertIn("all_blocked", functions(thread_named(report, "all-blocked")))
+        self.assertIn("napper", functions(thread_named(report, "napper")))
+        # The same crash frozen by signals: the blocked thread is only named.
+        _, _, frozen = self.crash("crash", "signal")
+        blocked = thread_named(frozen, "all-blocked")
+        self.assertNotIn("all_blocked", functions(blocked))
+        self.assertIn("not captured: the thread blocks the capture signal", blocked["notes"])
+
+    def test_a_host_that_handles_the_crash_gets_its_threads_back_uncut(self):
+        # A handler installed behind libgmr's back chains to it, then
+        # recovers: the held threads must run again, their naps whole.
+        bare, gmr, report = self.crash("crash-goes-on", "auto")
+        self.assertEqual(bare, (0, "recovered\nnapper cut 0\nnapper ran\n", ""))
+        self.assertEqual(gmr[1], bare[1])
+        self.assertEqual(report["header"]["trigger"], "crash")
+        self.assertRegex(report["header"]["capture"], r"; 2 by ptrace$")
+        self.assertIn("napper", functions(thread_named(report, "napper")))
+        # Frozen by signal instead, the napper's nap is cut short.
+        _, frozen, _ = self.crash("crash-goes-on", "signal")
+        self.assertIn("napper cut 1\n", frozen[1])
+
+    @unittest.skipIf(not STRACE, "strace is not installed")
+    def test_under_strace_the_watcher_freezes_them_instead(self):
+        _, gmr, report = self.crash("crash", "auto", prefix=(STRACE, "-f", "-o", os.devnull))
+        self.assertRegex(report["header"]["capture"],
+                         r"; 0 by ptrace, the rest by signal: ptrace was refused \(EPERM")
+        self.assertIn("napper", functions(thread_named(report, "napper")))
         self.assertIn("Resource Usage", report["sections"])
 
 

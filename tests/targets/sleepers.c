@@ -14,8 +14,17 @@
  *       and "reaped N" last
  *   sleepers seccomp           as blocked, after a seccomp filter on every
  *       thread (TSYNC) that kills the process that calls ptrace
+ *   sleepers crash             an all-blocked thread and a napper (70 ms
+ *       naps); prints "ready <pid>", then dereferences NULL 200 ms later
+ *   sleepers crash-goes-on     the same, but first installs a SIGSEGV
+ *       handler behind libgmr's back (a raw rt_sigaction, as the Go
+ *       runtime does) that chains to the handler it found, then recovers
+ *       with siglongjmp; 300 ms later prints "recovered", "napper cut N"
+ *       (naps cut short) and "napper ran" or "napper stuck" (did it nap
+ *       again after the crash?), and exits 0
  */
 #include <errno.h>
+#include <setjmp.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <netinet/in.h>
@@ -23,6 +32,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,6 +229,88 @@ static int children(void)
     return 0;
 }
 
+/* ---- crash, crash-goes-on ---- */
+
+static volatile int naps, napper_cuts;
+
+static void *napper(void *arg)
+{
+    (void)arg;
+    pthread_setname_np(pthread_self(), "napper");
+    for (;;) {
+        struct timespec ts = {0, 70000000L}; /* not a divisor of the 300 ms before the crash */
+        double start = now();
+
+        if (nanosleep(&ts, NULL) != 0 || now() - start < 0.069)
+            napper_cuts++;
+        naps++;
+    }
+    return NULL;
+}
+
+#define SA_RESTORER 0x04000000 /* the kernel's flag (asm/signal.h), not in the C library's */
+
+/* The kernel's view of a signal action (what rt_sigaction takes). */
+struct kernel_action {
+    void (*handler)(int, siginfo_t *, void *);
+    unsigned long flags;
+    void (*restorer)(void);
+    unsigned long mask;
+};
+
+static struct kernel_action found;
+static int *volatile nowhere; /* NULL, and the compiler cannot know it */
+static sigjmp_buf recover;
+
+static void chaining_handler(int sig, siginfo_t *si, void *uc)
+{
+    if (found.handler && (void *)found.handler != (void *)SIG_IGN)
+        found.handler(sig, si, uc);
+    siglongjmp(recover, 1);
+}
+
+/* Installs chaining_handler as the Go runtime would: with the kernel's
+   own call, keeping the restorer of the action it found (the C
+   library's), so that whoever interposes sigaction never sees it. */
+static int install_behind_back(void)
+{
+    struct kernel_action mine;
+
+    if (syscall(SYS_rt_sigaction, SIGSEGV, NULL, &found, sizeof(found.mask)) != 0)
+        return -1;
+    memset(&mine, 0, sizeof(mine));
+    mine.handler = chaining_handler;
+    mine.flags = SA_SIGINFO | SA_ONSTACK | SA_RESTORER | SA_NODEFER;
+    mine.restorer = found.restorer;
+    if (!found.restorer) /* nothing installed before us: the C library's own */
+        return sigaction(SIGSEGV,
+                         &(struct sigaction){.sa_sigaction = chaining_handler,
+                                             .sa_flags = SA_SIGINFO | SA_NODEFER},
+                         NULL);
+    return (int)syscall(SYS_rt_sigaction, SIGSEGV, &mine, NULL, sizeof(mine.mask));
+}
+
+static int crash(int goes_on)
+{
+    pthread_t t;
+    int before;
+
+    if (goes_on && install_behind_back() != 0)
+        return 1;
+    pthread_create(&t, NULL, all_blocked, NULL);
+    pthread_create(&t, NULL, napper, NULL);
+    usleep(100000);
+    printf("ready %d\n", (int)getpid());
+    fflush(stdout);
+    usleep(200000);
+    if (sigsetjmp(recover, 1) == 0)
+        *nowhere = 1;
+    before = naps;
+    usleep(300000);
+    printf("recovered\nnapper cut %d\nnapper %s\n", napper_cuts, naps > before ? "ran" : "stuck");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "calls";
@@ -233,5 +325,9 @@ int main(int argc, char **argv)
         return blocked(1);
     if (!strcmp(mode, "children"))
         return children();
+    if (!strcmp(mode, "crash"))
+        return crash(0);
+    if (!strcmp(mode, "crash-goes-on"))
+        return crash(1);
     return 2;
 }
