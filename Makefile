@@ -185,8 +185,8 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/config.mk
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -pthread -D_GNU_SOURCE $(WARN) -o $@ $<
 
-bench: $(BUILD)/libgmr.so $(BUILD)/bench/target $(BUILD)/bench/true $(BUILD)/targets/waits \
-       $(TOOL_BINS)
+bench: $(BUILD)/libgmr.so $(BUILD)/bench/target $(BUILD)/bench/true $(BUILD)/bench/ptrace_floor \
+       $(BUILD)/targets/waits $(TOOL_BINS)
 	@command -v eu-stack >/dev/null && command -v gdb >/dev/null && \
 	    command -v hyperfine >/dev/null || scripts/install-deps --tools
 	BUILD=$(BUILD) $(PYTHON) bench/run.py $(BENCH_ARGS)

@@ -472,6 +472,7 @@ static void trace_enrolled(struct capture *c, size_t first)
             continue;
         }
         reach = task_reach(c->taskdir, t->tid, c->signo, &filtered);
+        slot_of(c, t)->via_mem_file = filtered;
         if (reach == REACH_YES)
             signal_slot(c, t);
         else
@@ -517,13 +518,14 @@ static void enroll_one(struct capture *c, struct thread_rec *t, const struct map
         take_preset(t, preset, kind);
         return;
     }
-    reach = was_sigwaiter(t) ? REACH_SIGWAIT : task_reach(c->taskdir, t->tid, c->signo, &filtered);
-    if (c->ptrace && set && reach != REACH_GONE && (!p || p->send)) {
-        /* No signal: whether it blocks ours or waits for it does not matter. */
+    if (c->ptrace && set && (!p || p->send)) {
+        /* No signal: whether it blocks ours or waits for it does not
+           matter (trace_enrolled looks if it gets one after all). */
         read_syscall(c->taskdir, t);
         t->traced = reserve_slot(c, t, set, filtered) != NULL;
         return;
     }
+    reach = was_sigwaiter(t) ? REACH_SIGWAIT : task_reach(c->taskdir, t->tid, c->signo, &filtered);
     if (reach == REACH_SIGWAIT)
         note_sigwaiter(t);
     if (reach == REACH_PENDING && task_in_vfork(c->taskdir, t->tid)) {

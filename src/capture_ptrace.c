@@ -44,6 +44,7 @@
 #define YIELDS       200
 #define REAP_MS      2000
 #define REAP_POLL_NS 50000L
+#define BOUNCE_BYTES (64 * 1024)
 
 /* What the tracer runs: no sanitizer either, whose per-thread state (in
    the TLS the tracer shares with the watcher) is the watcher's. */
@@ -70,6 +71,7 @@ struct job {
     long hold_ms;
     struct held_thread *held; /* n of them, in hold mode */
     size_t nheld;
+    unsigned char *bounce; /* BOUNCE_BYTES, touched before the first thread stops */
 };
 
 /* A system call without the C library: -errno on failure, errno unset. */
@@ -130,16 +132,41 @@ TRACER static void regs_to_slot(const struct user_regs_struct *u, struct slot *s
     s->regs[REG_CSGSFS] = (greg_t)(u->cs | u->gs << 16 | u->fs << 32);
 }
 
-/* The live part of the stack, as the signal handler copies it. */
+/* Copies n bytes from `from` (ours, or the host's: we share its memory)
+   to `to` with the kernel, which cannot fault; returns bytes or -errno. */
+TRACER static long copy(const struct job *j, void *to, const void *from, size_t n)
+{
+    struct iovec local = {to, n}, remote = {(void *)(uintptr_t)from, n};
+
+    return raw(SYS_process_vm_readv, j->pid, (long)&local, 1, (long)&remote, 1, 0);
+}
+
+/*
+ * The live part of the stack, as the signal handler copies it; while the
+ * thread is stopped, into the bounce buffer when it fits. The slot's copy
+ * area is fresh memory, whose first touch is a page fault per page (tens
+ * of microseconds each in some virtual machines): taken after the thread
+ * is let go (move_copy), they are not part of its pause.
+ */
 TRACER static void copy_stack(const struct job *j, struct slot *s)
 {
     uintptr_t sp = (uintptr_t)s->regs[REG_RSP] & ~(uintptr_t)7;
     uintptr_t end = s->maps ? map_set_stack_end(s->maps, sp) : 0;
     size_t want = slot_copy_want(s, sp, end);
-    struct iovec local = {s->copy, want}, remote = {(void *)sp, want};
-    long n = raw(SYS_process_vm_readv, j->pid, (long)&local, 1, (long)&remote, 1, 0);
+    long n = copy(j, want <= BOUNCE_BYTES ? j->bounce : s->copy, (void *)sp, want);
 
     slot_copy_done(s, sp, end, want, n < 0 ? -1 : n, n < 0 ? (int)-n : 0);
+}
+
+/* The bounced copy, into the slot, once the thread runs again. */
+TRACER static void move_copy(const struct job *j, struct slot *s)
+{
+    if (!s->copy_len || s->copy_len > BOUNCE_BYTES)
+        return;
+    if (copy(j, s->copy, j->bounce, s->copy_len) != (long)s->copy_len) {
+        s->copy_len = 0;
+        s->copy_errno = EFAULT;
+    }
 }
 
 /* Waits for the seized thread to stop. 1 stopped, 0 gone or too slow.
@@ -164,7 +191,9 @@ TRACER static int stopped(pid_t tid, int *status, long long until)
 }
 
 /* One thread: 1 captured, 0 not (gone, or did not stop), -errno refused.
-   In hold mode it stays stopped, in j->held. */
+   In hold mode it stays stopped, in j->held. Its pause is counted from
+   its stop (the tracer waits for it, yielding) to the call that lets it
+   go; how soon it then runs is the scheduler's. */
 TRACER static int capture_one(struct job *j, struct slot *s)
 {
     struct user_regs_struct u;
@@ -177,8 +206,8 @@ TRACER static int capture_one(struct job *j, struct slot *s)
         return r == -ESRCH ? 0 : (int)r;
     if (raw(SYS_ptrace, PTRACE_INTERRUPT, s->tid, 0, 0, 0, 0) < 0 ||
         !stopped(s->tid, &status, start + STOP_WAIT_NS))
-        return 0;    /* still seized: the tracer's exit lets it go */
-    held = now_ns(); /* stopped since about now: its pause is from here */
+        return 0; /* still seized: the tracer's exit lets it go */
+    held = now_ns();
     /* A signal on its way in stopped it first: hand it back on detach. */
     if ((status >> 16) == 0 && WSTOPSIG(status) != SIGTRAP)
         sig = WSTOPSIG(status);
@@ -187,13 +216,14 @@ TRACER static int capture_one(struct job *j, struct slot *s)
         regs_to_slot(&u, s);
         copy_stack(j, s);
     }
+    s->pause_ns = (long)(now_ns() - held);
     if (j->release && r == 0)
         j->held[j->nheld++] = (struct held_thread){s->tid, (int)sig};
     else
         raw(SYS_ptrace, PTRACE_DETACH, s->tid, 0, sig, 0, 0);
     if (r < 0)
         return 0;
-    s->pause_ns = (long)(now_ns() - held);
+    move_copy(j, s);
     atomic_store(&s->state, SLOT_DONE);
     return 1;
 }
@@ -259,13 +289,14 @@ static const char *refusal(int err)
     }
 }
 
-/* The tracer's mapping: its job, the threads it may hold, its stack. */
-static size_t mapping_size(size_t n, int holds)
+/* The tracer's mapping: its job and the threads it may hold, its bounce
+   buffer (page aligned), its stack. */
+static size_t head_size(size_t n, int holds)
 {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     size_t bytes = sizeof(struct job) + (holds ? n * sizeof(struct held_thread) : 0);
 
-    return (bytes + page - 1) / page * page + TRACER_STACK;
+    return (bytes + page - 1) / page * page;
 }
 
 /* Waits for the tracer to end (or kills it at `give_up`) and frees its
@@ -325,7 +356,7 @@ void ptrace_capture(pid_t pid, struct slot **slots, size_t n, long timeout_ms,
                     struct ptrace_held *held, struct ptrace_outcome *out)
 {
     int holds = held && held->n < PTRACE_HELD_MAX;
-    size_t len = mapping_size(n, holds);
+    size_t head = head_size(n, holds), len = head + BOUNCE_BYTES + TRACER_STACK;
     long long give_up;
     struct job *j;
     char *mem;
@@ -343,6 +374,8 @@ void ptrace_capture(pid_t pid, struct slot **slots, size_t n, long timeout_ms,
     j->slots = slots;
     j->n = n;
     j->deadline_ns = now_ns() + timeout_ms * 1000000LL;
+    j->bounce = (unsigned char *)mem + head;
+    memset(j->bounce, 0, BOUNCE_BYTES); /* its page faults now, not in a thread's pause */
     if (holds) {
         j->release = held->release;
         j->hold_ms = held->hold_ms;
