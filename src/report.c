@@ -11,6 +11,7 @@
 #include "sections/sections.h"
 #include "sink.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -170,6 +171,53 @@ static void capture(struct report *r, const struct capture_presets *p)
     r->cap.ptrace_why = why;
 }
 
+/*
+ * The unwinding stage: each captured thread's stack, unwound once into
+ * frames of its own, for the Waits analysis (its innermost functions) and
+ * the Threads section alike.
+ */
+static void unwind_threads(struct report *r)
+{
+    struct unwind_frame *scratch;
+    size_t i, max = (size_t)r->cfg->max_frames;
+
+    if (!r->unwind || !r->cap.n)
+        return;
+    scratch = calloc(max, sizeof(*scratch));
+    r->unwound = calloc(r->cap.n, sizeof(*r->unwound));
+    for (i = 0; scratch && r->unwound && i < r->cap.n; i++) {
+        const struct thread_rec *t = &r->cap.threads[i];
+        struct unwound *u = &r->unwound[i];
+
+        if (t->status != CAP_OK)
+            continue;
+        unwind_slot(r->unwind, t->slot, scratch, max, &u->res);
+        u->frames = malloc((u->res.n ? u->res.n : 1) * sizeof(*u->frames));
+        if (u->frames)
+            memcpy(u->frames, scratch, u->res.n * sizeof(*u->frames));
+    }
+    free(scratch);
+}
+
+static void unwound_free(struct report *r)
+{
+    size_t i;
+
+    for (i = 0; r->unwound && i < r->cap.n; i++)
+        free(r->unwound[i].frames);
+    free(r->unwound);
+}
+
+const struct unwound *report_unwound(const struct report *r, const struct thread_rec *t)
+{
+    const struct unwound *u;
+
+    if (!r->unwound || t < r->cap.threads || t >= r->cap.threads + r->cap.n)
+        return NULL;
+    u = &r->unwound[t - r->cap.threads];
+    return u->frames ? u : NULL;
+}
+
 void report_write(const struct report_ctx *ctx, const struct report_request *req, char *written,
                   size_t len)
 {
@@ -200,6 +248,7 @@ void report_write(const struct report_ctx *ctx, const struct report_request *req
         symbolizer_refresh(ctx->sym, &r.cap.maps);
         r.sym = ctx->sym;
     }
+    unwind_threads(&r);
     waits_read(&r, &r.waits);
     /* gmr-report's own format; a report to the sink, the process's */
     render(&r, &out,
@@ -230,6 +279,7 @@ void report_write(const struct report_ctx *ctx, const struct report_request *req
 out:
     buf_free(&out);
     symbolizer_shed(ctx->sym);
+    unwound_free(&r);
     unwind_end(r.unwind);
     python_free(&r.python);
     waits_free(&r.waits);

@@ -49,6 +49,12 @@ struct report_request {
     struct control_request *reply; /* TRIGGER_REQUEST: the report goes back to this client */
 };
 
+/* A captured thread's stack, unwound once, before anything reads it. */
+struct unwound {
+    struct unwind_frame *frames; /* res.n of them */
+    struct unwind_result res;
+};
+
 struct report {
     const struct report_ctx *ctx;
     const struct gmr_config *cfg;
@@ -59,10 +65,14 @@ struct report {
     struct capture cap;
     struct memreader *mr;
     struct unwind_session *unwind; /* NULL if libunwind is missing */
+    struct unwound *unwound;       /* per cap.threads[i]; NULL, or frames NULL: not unwound */
     struct py_stacks python;       /* found 0: no CPython in the process */
     struct waits waits;            /* what each thread waits for, and the deadlocks */
     struct symbolizer *sym;        /* NULL if elfutils is missing */
 };
+
+/* Thread t's unwound stack, or NULL. */
+const struct unwound *report_unwound(const struct report *r, const struct thread_rec *t);
 
 /* Writes one report; `written` receives its path ("" for stderr). */
 void report_write(const struct report_ctx *ctx, const struct report_request *req, char *written,

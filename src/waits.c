@@ -206,15 +206,13 @@ static const struct {
 /* The pthread function the thread is in, from its innermost frames. */
 static enum wait_kind futex_user(struct report *r, const struct thread_rec *t)
 {
-    struct unwind_frame frames[TOP_FRAMES];
-    struct unwind_result u;
+    const struct unwound *u = report_unwound(r, t);
     size_t i, j, k;
 
-    if (t->status != CAP_OK || !r->unwind || !r->sym)
+    if (!u || !r->sym)
         return WAIT_NONE;
-    unwind_slot(r->unwind, t->slot, frames, TOP_FRAMES, &u);
-    for (i = 0; i < u.n; i++) {
-        const struct sym_result *s = symbolize(r->sym, frames[i].pc, frames[i].exact);
+    for (i = 0; i < u->res.n && i < TOP_FRAMES; i++) {
+        const struct sym_result *s = symbolize(r->sym, u->frames[i].pc, u->frames[i].exact);
 
         for (j = 0; s && j < s->n; j++)
             for (k = 0; s->frames[j].function && k < sizeof(futex_users) / sizeof(futex_users[0]);

@@ -188,34 +188,44 @@ void frames_emit_python(struct emitter *e, const struct py_thread *py, struct no
         frames_note(ns, "%s", py->note);
 }
 
-void frames_emit_slot(struct emitter *e, struct report *r, const struct slot *slot,
-                      struct unwind_frame *scratch, struct notes *ns, int green,
-                      const struct py_thread *py)
+void frames_emit_unwound(struct emitter *e, struct report *r, const struct slot *slot,
+                         const struct unwind_frame *frames, const struct unwind_result *u,
+                         struct notes *ns, int green, const struct py_thread *py)
 {
-    struct unwind_result u;
     size_t next_py = 0;
     int index = 0;
     size_t i;
 
     e->ops->begin_frames(e);
+    /* A coroutine's saved pc is where it resumes: a return address. */
+    for (i = 0; i < u->n; i++) {
+        int exact = frames[i].exact && !(green && i == 0);
+
+        if (py && runs_python(r, frames[i].pc, exact))
+            emit_python_run(e, py, &next_py, &index);
+        frames_emit_pc(e, r, frames[i].pc, exact, frames[i].signal, &index);
+    }
+    if (py)
+        python_rest(e, py, next_py, &index, ns);
+    e->ops->end_frames(e);
+    unwind_notes(ns, r, slot, u);
+}
+
+void frames_emit_slot(struct emitter *e, struct report *r, const struct slot *slot,
+                      struct unwind_frame *scratch, struct notes *ns, int green,
+                      const struct py_thread *py)
+{
+    struct unwind_result u;
+    int index = 0;
+
     if (!r->unwind) {
         /* Without libunwind, the interrupted instruction is all we have. */
+        e->ops->begin_frames(e);
         frames_emit_pc(e, r, (uintptr_t)slot->regs[REG_RIP], 1, 0, &index);
         e->ops->end_frames(e);
         frames_note(ns, "libunwind is not available; only the current frame is shown");
         return;
     }
     unwind_slot(r->unwind, slot, scratch, (size_t)r->cfg->max_frames, &u);
-    /* A coroutine's saved pc is where it resumes: a return address. */
-    for (i = 0; i < u.n; i++) {
-        int exact = scratch[i].exact && !(green && i == 0);
-
-        if (py && runs_python(r, scratch[i].pc, exact))
-            emit_python_run(e, py, &next_py, &index);
-        frames_emit_pc(e, r, scratch[i].pc, exact, scratch[i].signal, &index);
-    }
-    if (py)
-        python_rest(e, py, next_py, &index, ns);
-    e->ops->end_frames(e);
-    unwind_notes(ns, r, slot, &u);
+    frames_emit_unwound(e, r, slot, scratch, &u, ns, green, py);
 }

@@ -36,6 +36,10 @@ void frames_emit_pc(struct emitter *e, const struct report *r, uintptr_t pc, int
 void frames_emit_slot(struct emitter *e, struct report *r, const struct slot *slot,
                       struct unwind_frame *scratch, struct notes *ns, int green,
                       const struct py_thread *py);
+/* The same for a slot unwound already (report_unwound). */
+void frames_emit_unwound(struct emitter *e, struct report *r, const struct slot *slot,
+                         const struct unwind_frame *frames, const struct unwind_result *u,
+                         struct notes *ns, int green, const struct py_thread *py);
 /* A greenlet's "frames" list: its Python frames alone (its C stack is
    saved away in pieces, where no unwinder could follow it). */
 void frames_emit_python(struct emitter *e, const struct py_thread *py, struct notes *ns);

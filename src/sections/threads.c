@@ -163,7 +163,10 @@ static void one_thread(struct emitter *e, struct report *r, const struct thread_
         cpu_time(e, t);
     if (t->preset == PRESET_CRASHED)
         crash_emit_registers(e, t->slot->regs);
-    if (t->status == CAP_OK) {
+    if (t->status == CAP_OK && report_unwound(r, t)) {
+        const struct unwound *u = report_unwound(r, t);
+        frames_emit_unwound(e, r, t->slot, u->frames, &u->res, &ns, 0, py);
+    } else if (t->status == CAP_OK) {
         frames_emit_slot(e, r, t->slot, scratch, &ns, 0, py);
     } else {
         e->ops->begin_frames(e);
