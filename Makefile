@@ -17,6 +17,9 @@ MANDIR ?= $(PREFIX)/share/man
 CC ?= cc
 CXX ?= g++
 PYTHON ?= python3
+# The soname's number: bumped only on an incompatible change of the ABI,
+# which src/libgmr.map lists (and debian/libgmr0.symbols, in the package).
+SOVERSION := 0
 
 comma := ,
 ifeq ($(SANITIZE),)
@@ -32,7 +35,8 @@ CXX_WARN := $(filter-out -Wstrict-prototypes -Wmissing-prototypes,$(WARN)) -Wmis
 CFLAGS ?= -O2 -g
 ALL_CFLAGS = -std=gnu11 -fPIC -fvisibility=hidden -pthread -D_GNU_SOURCE $(WARN) -Iinclude $(DEPS_CFLAGS) \
              $(SAN_FLAGS) $(CFLAGS)
-LIB_LDFLAGS = -shared -pthread -Wl,-z,defs -Wl,-z,now -Wl,--as-needed -Wl,-soname,libgmr.so \
+LIB_LDFLAGS = -shared -pthread -Wl,-z,defs -Wl,-z,now -Wl,--as-needed -Wl,-soname,libgmr.so.$(SOVERSION) \
+              -Wl,--version-script=src/libgmr.map \
               $(SAN_FLAGS) $(LDFLAGS)
 
 LIB_SRCS := $(wildcard src/*.c src/sections/*.c)
@@ -80,9 +84,12 @@ $(BUILD)/obj/%.o: %.c $(BUILD)/config.mk
 STARTUP_OBJS := $(PRELOAD_OBJS) $(addprefix $(BUILD)/obj/src/,config.o sigchain.o signals.o \
                 signames.o altstack.o watcher.o handlers.o log.o)
 
-$(BUILD)/libgmr.so: $(STARTUP_OBJS) $(filter-out $(STARTUP_OBJS),$(LIB_OBJS))
+# The file keeps its name (tests and tools preload build/libgmr.so); the
+# soname's link beside it is what programs linked with -lgmr load.
+$(BUILD)/libgmr.so: $(STARTUP_OBJS) $(filter-out $(STARTUP_OBJS),$(LIB_OBJS)) src/libgmr.map
 	@echo "  LD      $@"
-	@$(CC) $(LIB_LDFLAGS) -o $@ $^ -ldl
+	@$(CC) $(LIB_LDFLAGS) -o $@ $(filter %.o,$^) -ldl
+	@ln -sf libgmr.so $(BUILD)/libgmr.so.$(SOVERSION)
 
 # The engine without the constructor, for unit tests.
 $(BUILD)/libgmr-test.a: $(LIB_OBJS)
@@ -206,7 +213,8 @@ install: $(BUILD)/libgmr.so $(TOOL_BINS)
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7 \
 	    $(DESTDIR)$(LIBDIR)/pkgconfig
-	install -m 0755 $(BUILD)/libgmr.so $(DESTDIR)$(LIBDIR)/libgmr.so
+	install -m 0755 $(BUILD)/libgmr.so $(DESTDIR)$(LIBDIR)/libgmr.so.$(SOVERSION)
+	ln -sf libgmr.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libgmr.so
 	install -m 0755 $(BUILD)/gmr-run $(BUILD)/gmr-report $(DESTDIR)$(BINDIR)/
 	install -m 0644 man/gmr-run.1 man/gmr-report.1 $(DESTDIR)$(MANDIR)/man1/
 	sed 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|' \
