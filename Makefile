@@ -4,6 +4,7 @@
 #   make check            unit and integration tests (SANITIZE=address,undefined for sanitizers)
 #   make demo             run the example daemon under libgmr and show a report
 #   make install          PREFIX=/usr/local DESTDIR=
+#   make deb              Debian packages (debian/), in build/
 #   make format | lint    clang-format; cppcheck and clang-tidy
 #
 # libunwind and elfutils are needed only for their headers here: libgmr
@@ -55,7 +56,7 @@ TOOL_LIB_SRCS := tools/channel.c tools/proctree.c
 TOOL_SRCS := $(filter-out $(TOOL_LIB_SRCS),$(wildcard tools/*.c))
 TOOL_BINS := $(TOOL_SRCS:tools/%.c=$(BUILD)/%)
 
-.PHONY: all check unit integration fuzz-smoke fuzz stress bench demo install format lint clean
+.PHONY: all check unit integration fuzz-smoke fuzz stress bench demo install deb format lint clean
 
 all: $(BUILD)/libgmr.so $(TOOL_BINS)
 
@@ -222,6 +223,23 @@ install: $(BUILD)/libgmr.so $(TOOL_BINS)
 	install -m 0644 include/gmr.h $(DESTDIR)$(INCLUDEDIR)/gmr.h
 	install -m 0644 man/gmr.h.3 $(DESTDIR)$(MANDIR)/man3/gmr.h.3
 	install -m 0644 man/gmr.7 $(DESTDIR)$(MANDIR)/man7/gmr.7
+
+# Debian packages: dpkg-buildpackage in a copy of the tree, whose clean
+# step (make clean) then leaves this build/ alone, and without this make's
+# variables (SANITIZE, BUILD). The .deb files end in build/.
+DEB_VERSION := $(shell sed -n 's/^libgmr (\(.*\)) .*/\1/p;q' debian/changelog)
+DEB_TREE := build/deb/libgmr-$(DEB_VERSION)
+
+deb:
+	@command -v dpkg-buildpackage >/dev/null && command -v dh >/dev/null || \
+	    scripts/install-deps --package
+	rm -rf build/deb && mkdir -p $(DEB_TREE)
+	tar -c --exclude-vcs --exclude-vcs-ignores --exclude=./build . | tar -x -C $(DEB_TREE)
+	cd $(DEB_TREE) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -us -uc -b
+	rm -f build/libgmr*_$(DEB_VERSION)_* build/gmr-tools*_$(DEB_VERSION)_*
+	mv build/deb/*.deb build/deb/*.buildinfo build/deb/*.changes build/
+	rm -rf build/deb
+	@ls -1 build/*_$(DEB_VERSION)_*.deb
 
 FORMAT_FILES = $(wildcard src/*.[ch] src/sections/*.[ch] preload/*.c include/*.h tests/unit/*.[ch] \
                tests/targets/*.c tests/targets/*.cc examples/*.c bench/*.c tools/*.c)
