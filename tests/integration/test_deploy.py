@@ -134,6 +134,25 @@ def user_missing(user, package):
         return "no user %s (Debian %s creates it; %s)" % (user, package, DAEMONS)
 
 
+class Documented(unittest.TestCase):
+    def test_every_recipe_is_named_in_the_readmes_and_the_man_page(self):
+        with open(os.path.join(DEPLOY, "README.md")) as f:
+            index = f.read()
+        files = []
+        for directory, _, names in os.walk(DEPLOY):
+            files += [os.path.relpath(os.path.join(directory, n), DEPLOY) for n in names]
+        self.assertGreaterEqual(len(files), 7, files)
+        for path in files:
+            if path != "README.md":
+                self.assertIn("(%s)" % path, index, "examples/deploy/README.md does not link it")
+        with open(os.path.join(ROOT, "README.md")) as f:
+            readme = f.read()
+        self.assertIn("### Install on a server", readme)
+        self.assertIn("](examples/deploy/README.md)", readme)
+        with open(os.path.join(ROOT, "man", "gmr.7")) as f:
+            self.assertIn("examples/deploy/", f.read().replace("\\-", "-").replace("\\%", ""))
+
+
 # ----------------------------------------------------------------- systemd
 
 @unittest.skipUnless(SYSTEMD_ANALYZE, "systemd-analyze is not installed (Debian systemd; %s)"
