@@ -4,6 +4,7 @@
 #   make check            unit and integration tests (SANITIZE=address,undefined for sanitizers)
 #   make demo             run the example daemon under libgmr and show a report
 #   make install          PREFIX=/usr/local DESTDIR=
+#   make deb              Debian packages (debian/), in build/
 #   make format | lint    clang-format; cppcheck and clang-tidy
 #
 # libunwind and elfutils are needed only for their headers here: libgmr
@@ -17,6 +18,9 @@ MANDIR ?= $(PREFIX)/share/man
 CC ?= cc
 CXX ?= g++
 PYTHON ?= python3
+# The soname's number: bumped only on an incompatible change of the ABI,
+# which src/libgmr.map lists (and debian/libgmr0.symbols, in the package).
+SOVERSION := 0
 
 comma := ,
 ifeq ($(SANITIZE),)
@@ -32,7 +36,8 @@ CXX_WARN := $(filter-out -Wstrict-prototypes -Wmissing-prototypes,$(WARN)) -Wmis
 CFLAGS ?= -O2 -g
 ALL_CFLAGS = -std=gnu11 -fPIC -fvisibility=hidden -pthread -D_GNU_SOURCE $(WARN) -Iinclude $(DEPS_CFLAGS) \
              $(SAN_FLAGS) $(CFLAGS)
-LIB_LDFLAGS = -shared -pthread -Wl,-z,defs -Wl,-z,now -Wl,--as-needed -Wl,-soname,libgmr.so \
+LIB_LDFLAGS = -shared -pthread -Wl,-z,defs -Wl,-z,now -Wl,--as-needed -Wl,-soname,libgmr.so.$(SOVERSION) \
+              -Wl,--version-script=src/libgmr.map \
               $(SAN_FLAGS) $(LDFLAGS)
 
 LIB_SRCS := $(wildcard src/*.c src/sections/*.c)
@@ -51,7 +56,7 @@ TOOL_LIB_SRCS := tools/channel.c tools/proctree.c
 TOOL_SRCS := $(filter-out $(TOOL_LIB_SRCS),$(wildcard tools/*.c))
 TOOL_BINS := $(TOOL_SRCS:tools/%.c=$(BUILD)/%)
 
-.PHONY: all check unit integration fuzz-smoke fuzz stress bench demo install format lint clean
+.PHONY: all check unit integration fuzz-smoke fuzz stress bench demo install deb format lint clean
 
 all: $(BUILD)/libgmr.so $(TOOL_BINS)
 
@@ -80,9 +85,12 @@ $(BUILD)/obj/%.o: %.c $(BUILD)/config.mk
 STARTUP_OBJS := $(PRELOAD_OBJS) $(addprefix $(BUILD)/obj/src/,config.o sigchain.o signals.o \
                 signames.o altstack.o watcher.o handlers.o log.o)
 
-$(BUILD)/libgmr.so: $(STARTUP_OBJS) $(filter-out $(STARTUP_OBJS),$(LIB_OBJS))
+# The file keeps its name (tests and tools preload build/libgmr.so); the
+# soname's link beside it is what programs linked with -lgmr load.
+$(BUILD)/libgmr.so: $(STARTUP_OBJS) $(filter-out $(STARTUP_OBJS),$(LIB_OBJS)) src/libgmr.map
 	@echo "  LD      $@"
-	@$(CC) $(LIB_LDFLAGS) -o $@ $^ -ldl
+	@$(CC) $(LIB_LDFLAGS) -o $@ $(filter %.o,$^) -ldl
+	@ln -sf libgmr.so $(BUILD)/libgmr.so.$(SOVERSION)
 
 # The engine without the constructor, for unit tests.
 $(BUILD)/libgmr-test.a: $(LIB_OBJS)
@@ -206,7 +214,8 @@ install: $(BUILD)/libgmr.so $(TOOL_BINS)
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7 \
 	    $(DESTDIR)$(LIBDIR)/pkgconfig
-	install -m 0755 $(BUILD)/libgmr.so $(DESTDIR)$(LIBDIR)/libgmr.so
+	install -m 0755 $(BUILD)/libgmr.so $(DESTDIR)$(LIBDIR)/libgmr.so.$(SOVERSION)
+	ln -sf libgmr.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libgmr.so
 	install -m 0755 $(BUILD)/gmr-run $(BUILD)/gmr-report $(DESTDIR)$(BINDIR)/
 	install -m 0644 man/gmr-run.1 man/gmr-report.1 $(DESTDIR)$(MANDIR)/man1/
 	sed 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|' \
@@ -214,6 +223,23 @@ install: $(BUILD)/libgmr.so $(TOOL_BINS)
 	install -m 0644 include/gmr.h $(DESTDIR)$(INCLUDEDIR)/gmr.h
 	install -m 0644 man/gmr.h.3 $(DESTDIR)$(MANDIR)/man3/gmr.h.3
 	install -m 0644 man/gmr.7 $(DESTDIR)$(MANDIR)/man7/gmr.7
+
+# Debian packages: dpkg-buildpackage in a copy of the tree, whose clean
+# step (make clean) then leaves this build/ alone, and without this make's
+# variables (SANITIZE, BUILD). The .deb files end in build/.
+DEB_VERSION := $(shell sed -n 's/^libgmr (\(.*\)) .*/\1/p;q' debian/changelog)
+DEB_TREE := build/deb/libgmr-$(DEB_VERSION)
+
+deb:
+	@command -v dpkg-buildpackage >/dev/null && command -v dh >/dev/null || \
+	    scripts/install-deps --package
+	rm -rf build/deb && mkdir -p $(DEB_TREE)
+	tar -c --exclude-vcs --exclude-vcs-ignores --exclude=./build . | tar -x -C $(DEB_TREE)
+	cd $(DEB_TREE) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -us -uc -b
+	rm -f build/libgmr*_$(DEB_VERSION)_* build/gmr-tools*_$(DEB_VERSION)_*
+	mv build/deb/*.deb build/deb/*.buildinfo build/deb/*.changes build/
+	rm -rf build/deb
+	@ls -1 build/*_$(DEB_VERSION)_*.deb
 
 FORMAT_FILES = $(wildcard src/*.[ch] src/sections/*.[ch] preload/*.c include/*.h tests/unit/*.[ch] \
                tests/targets/*.c tests/targets/*.cc examples/*.c bench/*.c tools/*.c)
