@@ -21,6 +21,8 @@
  */
 #include "capture_ptrace.h"
 
+#include "procfs.h"
+
 #include <errno.h>
 #include <linux/futex.h>
 #include <linux/ptrace.h>
@@ -28,6 +30,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -277,11 +280,38 @@ TRACER static int tracer(void *arg)
     return 0;
 }
 
+/* Why the kernel said EPERM, as far as this process can tell. */
+static const char *eperm_reason(void)
+{
+    static const char *const yama[] = {
+        "ptrace was refused (EPERM)",
+        "ptrace was refused (EPERM: Yama's ptrace_scope is 1: only a process's ancestors may "
+        "trace it, and the tracer is its child)",
+        "ptrace was refused (EPERM: Yama's ptrace_scope is 2: only with CAP_SYS_PTRACE)",
+        "ptrace was refused (EPERM: Yama's ptrace_scope is 3: no ptrace at all)",
+    };
+    char text[4096];
+    const char *tracer;
+    long scope;
+
+    if (procfs_read("/proc/self/status", text, sizeof(text)) > 0 &&
+        (tracer = strstr(text, "\nTracerPid:\t")) && strtol(tracer + 12, NULL, 10) > 0)
+        return "ptrace was refused (EPERM: the process is traced already)";
+    if (prctl(PR_GET_DUMPABLE) == 0)
+        return "ptrace was refused (EPERM: the process is not dumpable)";
+    if (procfs_read("/proc/sys/kernel/yama/ptrace_scope", text, sizeof(text)) > 0) {
+        scope = strtol(text, NULL, 10);
+        if (scope >= 1 && scope <= 3)
+            return yama[scope];
+    }
+    return yama[0];
+}
+
 static const char *refusal(int err)
 {
     switch (err) {
     case EPERM:
-        return "ptrace was refused (EPERM: traced already, not dumpable, or Yama)";
+        return eperm_reason();
     case ENOSYS:
         return "ptrace is not available (ENOSYS: a seccomp filter?)";
     default:

@@ -156,7 +156,8 @@ class PtraceCapture(GmrTestCase):
             os.kill(pid, 12)
             report = parse_text(read(wait_reports(self.log_dir, 1)[-1]))
         self.assertRegex(report["header"]["capture"],
-                         r"; 0 by ptrace, the rest by signal: ptrace was refused \(EPERM")
+                         r"; 0 by ptrace, the rest by signal: ptrace was refused "
+                         r"\(EPERM: the process is traced already\)")
         self.assertIn("Resource Usage", report["sections"])
 
 
@@ -224,7 +225,8 @@ class CrashByPtrace(GmrTestCase):
     def test_under_strace_the_watcher_freezes_them_instead(self):
         _, gmr, report = self.crash("crash", "auto", prefix=(STRACE, "-f", "-o", os.devnull))
         self.assertRegex(report["header"]["capture"],
-                         r"; 0 by ptrace, the rest by signal: ptrace was refused \(EPERM")
+                         r"; 0 by ptrace, the rest by signal: ptrace was refused "
+                         r"\(EPERM: the process is traced already\)")
         self.assertIn("napper", functions(thread_named(report, "napper")))
         self.assertIn("Resource Usage", report["sections"])
 
