@@ -116,6 +116,7 @@ $(BUILD)/targets/%: tests/targets/%.cc $(BUILD)/config.mk
 # its own way. (libgmr in them is still the sanitized one.)
 $(BUILD)/targets/crash: SAN_FLAGS :=
 $(BUILD)/targets/hostile: SAN_FLAGS :=
+$(BUILD)/targets/sleepers: SAN_FLAGS :=
 # The fake interpreter's symbols are found as CPython's are: dynamic ones.
 $(BUILD)/targets/fakepython: TARGET_FLAGS := -rdynamic
 # The module it loads to have greenlets: data only, no sanitizer.

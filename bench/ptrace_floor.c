@@ -166,8 +166,8 @@ int main(int argc, char **argv)
     }
     usleep(200000); /* all of them asleep */
     stack = mmap(NULL, TRACER_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    child = clone(tracer, stack + TRACER_STACK, CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_UNTRACED,
-                  &j);
+    child =
+        clone(tracer, stack + TRACER_STACK, CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_UNTRACED, &j);
     if (child < 0 || waitpid(child, &status, __WALL) != child || !WIFEXITED(status) ||
         WEXITSTATUS(status) != 0) {
         fprintf(stderr, "ptrace_floor: the tracer failed (ptrace refused?)\n");

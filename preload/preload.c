@@ -249,7 +249,6 @@ __attribute__((constructor)) static void gmr_init(int argc, char **argv, char **
     hs.service = service;
     /* A crashing thread waits this long for the watcher's full report. */
     hs.crash_wait_ms = (int)config.capture_timeout_ms + 10000;
-    hs.crash_by_ptrace = config.capture != CAPTURE_SIGNAL;
     if (config.crash) {
         preload_altstacks = 1;
         altstack_install();

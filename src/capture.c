@@ -450,7 +450,7 @@ static void trace_enrolled(struct capture *c, size_t first)
             batch[n++] = slot_of(c, &c->threads[i]);
     if (!batch || !n)
         goto out;
-    ptrace_capture(hs.pid, batch, n, c->timeout_ms, c->held, &out);
+    ptrace_capture(hs.pid, batch, n, c->timeout_ms, NULL, &out);
     c->ptraced += out.captured;
     if (out.why)
         c->ptrace_why = out.why;
@@ -467,10 +467,6 @@ static void trace_enrolled(struct capture *c, size_t first)
             give_back(c, t, CAP_IN_VFORK);
             continue;
         }
-        if (c->held) { /* a crash: never a signal (see report.c) */
-            give_back(c, t, CAP_NOT_FROZEN);
-            continue;
-        }
         reach = task_reach(c->taskdir, t->tid, c->signo, &filtered);
         slot_of(c, t)->via_mem_file = filtered;
         if (reach == REACH_YES)
@@ -480,6 +476,26 @@ static void trace_enrolled(struct capture *c, size_t first)
     }
 out:
     free(batch);
+}
+
+/*
+ * A seccomp filter may kill whoever calls ptrace, the tracer included,
+ * and the kernel dumps the core of a task so killed: before Linux 5.16 a
+ * core dump ends every task that shares its memory, the whole process
+ * here. Filters cannot be read back, so GMR_CAPTURE=auto leaves ptrace
+ * alone where there is one (GMR_CAPTURE=ptrace insists).
+ */
+#define SECCOMP_WHY                                                                                \
+    "a seccomp filter is installed, and one that kills a caller of ptrace would take the "         \
+    "process along (GMR_CAPTURE=ptrace insists)"
+
+static int seccomp_filtered(void)
+{
+    char text[4096];
+    const char *mode;
+
+    return procfs_read("/proc/self/status", text, sizeof(text)) > 0 &&
+           (mode = strstr(text, "\nSeccomp:\t")) && mode[10] == '2';
 }
 
 /* Valgrind runs the program on a CPU of its own: ptrace would see
@@ -532,8 +548,8 @@ static void enroll_one(struct capture *c, struct thread_rec *t, const struct map
         t->status = CAP_IN_VFORK; /* why ours is still pending there */
         return;
     }
-    if (p && (!p->send || p->held)) /* a crash round: whoever could be is held already */
-        t->status = reach == REACH_YES || p->held ? CAP_NOT_FROZEN : reach_status(reach);
+    if (p && !p->send) /* a crash round: whoever could be is frozen already */
+        t->status = reach == REACH_YES ? CAP_NOT_FROZEN : reach_status(reach);
     else if (reach != REACH_YES)
         t->status = reach_status(reach);
     else if (!set)
@@ -762,6 +778,68 @@ static void list_crash_round(struct capture *c, const pid_t *tids, size_t ntids,
             read_whereabouts(c->taskdir, &c->threads[i]);
 }
 
+/* Could the tracer hold it? A thread the crash freeze did not reach. */
+static int unfrozen(const struct thread_rec *t)
+{
+    return t->status == CAP_NOT_FROZEN || t->status == CAP_BLOCKED || t->status == CAP_SIGWAIT ||
+           t->status == CAP_PENDING;
+}
+
+/*
+ * A crash round: the threads the freeze could not reach (they block the
+ * capture signal, or wait for it in sigwaitinfo) are captured by the
+ * tracer, which holds them stopped as the frozen ones are held, until the
+ * crashing thread lets go (capture_ptrace.h). Those it cannot take keep
+ * the reason they were not frozen.
+ */
+static void hold_unfrozen(struct capture *c, struct ptrace_held *held, enum cfg_capture mode)
+{
+    enum capture_status *was = calloc(c->n ? c->n : 1, sizeof(*was));
+    /* an array of pointers */ /* NOLINTNEXTLINE(bugprone-sizeof-expression) */
+    struct slot **batch = calloc(c->n ? c->n : 1, sizeof(*batch));
+    struct ptrace_outcome out;
+    struct map_set *set;
+    size_t i, n = 0;
+
+    for (i = 0; i < c->n; i++)
+        n += unfrozen(&c->threads[i]);
+    if (!n || !was || !batch || alloc_round(c, (uint32_t)n) < 0 || !(set = fresh_map_set(c)))
+        goto out;
+    c->ptrace_asked = 1;
+    if (mode == CAPTURE_AUTO && seccomp_filtered()) {
+        c->ptrace_why = SECCOMP_WHY;
+        goto out;
+    }
+    if (under_valgrind(&c->maps)) {
+        c->ptrace_why = "under valgrind, whose threads' registers only its signals show";
+        goto out;
+    }
+    for (i = 0, n = 0; i < c->n; i++) {
+        struct thread_rec *t = &c->threads[i];
+
+        was[i] = t->status;
+        if (unfrozen(t) && reserve_slot(c, t, set, 1))
+            batch[n++] = slot_of(c, t);
+    }
+    ptrace_capture(hs.pid, batch, n, c->timeout_ms, held, &out);
+    c->ptraced = out.captured;
+    c->ptrace_why = out.why;
+    atomic_fetch_add(&hs.freeze.held, (uint32_t)out.captured);
+    for (i = 0; i < c->n; i++) {
+        struct thread_rec *t = &c->threads[i];
+
+        if (!t->slot || t->preset)
+            continue;
+        if (atomic_load(&t->slot->state) == SLOT_DONE)
+            t->status = CAP_OK;
+        else
+            give_back(c, t, was[i]);
+    }
+out:
+    free(was);
+    free(batch);
+}
+
 /* Threads created while we waited: listed, so that none is missing. */
 static void list_latecomers(struct capture *c)
 {
@@ -813,7 +891,7 @@ static void run_round(struct capture *c, pid_t *tids, size_t ntids, pid_t self, 
 }
 
 void capture_run(struct capture *c, int signo, long timeout_ms, pid_t self,
-                 const struct capture_presets *p, int use_ptrace)
+                 const struct capture_presets *p, enum cfg_capture mode)
 {
     long long start = ll_now_us();
     pid_t *tids = NULL;
@@ -821,16 +899,21 @@ void capture_run(struct capture *c, int signo, long timeout_ms, pid_t self,
 
     memset(c, 0, sizeof(*c));
     c->signo = signo;
-    c->ptrace = use_ptrace && (!p || p->send);
+    c->ptrace = mode != CAPTURE_SIGNAL && (!p || p->send);
     c->ptrace_asked = c->ptrace;
+    if (c->ptrace && mode == CAPTURE_AUTO && seccomp_filtered()) {
+        c->ptrace = 0;
+        c->ptrace_why = SECCOMP_WHY;
+    }
     c->timeout_ms = timeout_ms;
-    c->held = p ? p->held : NULL;
     c->taskdir = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (c->taskdir < 0 || procfs_tids(&tids, &ntids) < 0)
         goto out;
-    if (p && !p->send)
+    if (p && !p->send) {
         list_crash_round(c, tids, ntids, self, p);
-    else if (signo <= 0)
+        if (p->held && mode != CAPTURE_SIGNAL)
+            hold_unfrozen(c, p->held, mode);
+    } else if (signo <= 0)
         list_only(c, tids, ntids, self, CAP_NO_SIGNAL, p);
     else if (!handler_owns(signo, handler_capture))
         list_only(c, tids, ntids, self, CAP_NOT_OURS, p);

@@ -13,6 +13,7 @@
 #ifndef GMR_CAPTURE_H
 #define GMR_CAPTURE_H
 
+#include "config.h"
 #include "handlers.h"
 #include "maps.h"
 
@@ -55,8 +56,9 @@ struct capture_presets {
     size_t nfrozen;
     const struct slot *trigger;
     int send; /* 0: a crash round, everyone who can be captured is frozen already */
-    /* A crash round by ptrace: the threads captured stay stopped (see
-       capture_ptrace.h); no signal is sent to any. */
+    /* A crash round with the ptrace backend: the threads the freeze did
+       not reach are captured by the tracer, which holds them stopped
+       (capture_ptrace.h); NULL: they are only listed. */
     struct ptrace_held *held;
 };
 
@@ -96,14 +98,13 @@ struct capture {
     int ptrace_asked;       /* the configuration asked for it */
     size_t ptraced;         /* threads the tracer captured */
     const char *ptrace_why; /* why it captured none, or not all, or NULL */
-    struct ptrace_held *held; /* presets->held */
 };
 
 /* Captures every thread but `self`, taking the presets' slots for their
    threads instead of signalling them. Always fills c->threads (on
    failure every thread has a status saying why). */
 void capture_run(struct capture *c, int signo, long timeout_ms, pid_t self,
-                 const struct capture_presets *presets, int use_ptrace);
+                 const struct capture_presets *presets, enum cfg_capture mode);
 void capture_free(struct capture *c);
 /* A sentence for a thread's status, for the report. */
 const char *capture_status_text(const struct thread_rec *t);

@@ -75,6 +75,7 @@ struct job {
     struct held_thread *held; /* n of them, in hold mode */
     size_t nheld;
     unsigned char *bounce; /* BOUNCE_BYTES, touched before the first thread stops */
+    int bounced;           /* the thread at hand's copy is in it */
 };
 
 /* A system call without the C library: -errno on failure, errno unset. */
@@ -151,12 +152,15 @@ TRACER static long copy(const struct job *j, void *to, const void *from, size_t 
  * of microseconds each in some virtual machines): taken after the thread
  * is let go (move_copy), they are not part of its pause.
  */
-TRACER static void copy_stack(const struct job *j, struct slot *s)
+TRACER static void copy_stack(struct job *j, struct slot *s)
 {
     uintptr_t sp = (uintptr_t)s->regs[REG_RSP] & ~(uintptr_t)7;
     uintptr_t end = s->maps ? map_set_stack_end(s->maps, sp) : 0;
     size_t want = slot_copy_want(s, sp, end);
-    long n = copy(j, want <= BOUNCE_BYTES ? j->bounce : s->copy, (void *)sp, want);
+    long n;
+
+    j->bounced = want <= BOUNCE_BYTES;
+    n = copy(j, j->bounced ? j->bounce : s->copy, (void *)sp, want);
 
     slot_copy_done(s, sp, end, want, n < 0 ? -1 : n, n < 0 ? (int)-n : 0);
 }
@@ -164,7 +168,7 @@ TRACER static void copy_stack(const struct job *j, struct slot *s)
 /* The bounced copy, into the slot, once the thread runs again. */
 TRACER static void move_copy(const struct job *j, struct slot *s)
 {
-    if (!s->copy_len || s->copy_len > BOUNCE_BYTES)
+    if (!j->bounced || !s->copy_len)
         return;
     if (copy(j, s->copy, j->bounce, s->copy_len) != (long)s->copy_len) {
         s->copy_len = 0;
@@ -211,9 +215,11 @@ TRACER static int capture_one(struct job *j, struct slot *s)
         !stopped(s->tid, &status, start + STOP_WAIT_NS))
         return 0; /* still seized: the tracer's exit lets it go */
     held = now_ns();
-    /* A signal on its way in stopped it first: hand it back on detach. */
-    if ((status >> 16) == 0 && WSTOPSIG(status) != SIGTRAP)
+    /* A signal on its way in stopped it first (a signal-delivery stop has
+       no event; ours is PTRACE_EVENT_STOP): hand it back on detach. */
+    if ((status >> 16) == 0)
         sig = WSTOPSIG(status);
+    j->bounced = 0;
     r = raw(SYS_ptrace, PTRACE_GETREGS, s->tid, 0, (long)&u, 0, 0);
     if (r == 0) {
         regs_to_slot(&u, s);
@@ -253,13 +259,48 @@ TRACER static void hold(struct job *j)
         raw(SYS_ptrace, PTRACE_DETACH, j->held[i].tid, 0, j->held[i].sig, 0, 0);
 }
 
+/* The kernel's signal action, as rt_sigaction takes it. */
+struct kernel_action {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)(void);
+    unsigned long mask;
+};
+
+#define KERNEL_SA_RESTORER 0x04000000UL /* asm/signal.h */
+#define TRACER_FAULTED     100          /* its exit status: 100 + the signal */
+
+/* A fault of the tracer's own ends it, with no core dump: before Linux
+   5.16 a core dump ends every task that shares its memory, the host. */
+TRACER static void tracer_fault(int sig)
+{
+    raw(SYS_exit_group, TRACER_FAULTED + sig, 0, 0, 0, 0, 0);
+}
+
+/* Every signal blocked but the faults, which tracer_fault takes: the
+   tracer's table of actions is its own copy (no CLONE_SIGHAND). A blocked
+   fault would be forced to its default action, a core dump. */
+TRACER static void mask_signals(void)
+{
+    static const int faults[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGABRT, SIGSYS};
+    /* The restorer is never used: the handler does not return. */
+    struct kernel_action a = {tracer_fault, KERNEL_SA_RESTORER, (void (*)(void))tracer_fault, 0};
+    unsigned long mask = ~0UL;
+    size_t i;
+
+    for (i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
+        raw(SYS_rt_sigaction, faults[i], (long)&a, 0, sizeof(a.mask), 0, 0);
+        mask &= ~(1UL << (faults[i] - 1));
+    }
+    raw(SYS_rt_sigprocmask, SIG_SETMASK, (long)&mask, 0, sizeof(mask), 0, 0);
+}
+
 TRACER static int tracer(void *arg)
 {
     struct job *j = arg;
-    unsigned long all = ~0UL;
     size_t i;
 
-    raw(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, 0, sizeof(all), 0, 0);
+    mask_signals();
     raw(SYS_prctl, PR_SET_TIMERSLACK, 1, 0, 0, 0, 0); /* its naps are short */
     /* Gone with the watcher: a host that dies meanwhile takes it along. */
     raw(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0, 0);
@@ -275,7 +316,7 @@ TRACER static int tracer(void *arg)
     }
     atomic_store(&j->finished, 1);
     raw(SYS_futex, (long)&j->finished, FUTEX_WAKE, 1, 0, 0, 0);
-    if (j->release)
+    if (j->nheld)
         hold(j);
     return 0;
 }
@@ -350,15 +391,18 @@ out:
 }
 
 /* Waits until the tracer says it is done, dies, or overstays `give_up`.
-   Returns 1 done, 0 died (reaped: *status), -1 overstayed. */
-static int wait_done(struct job *j, pid_t t, int *status, long long give_up)
+   Returns 1 done, 0 died, -1 overstayed; *reaped if it was (*status). */
+static int wait_done(struct job *j, pid_t t, int *status, long long give_up, int *reaped)
 {
     struct timespec ts;
 
+    *reaped = 0;
     atomic_store(&hs.watcher_waits_on, &j->finished); /* not a lock: see crash_handler.c */
     while (!atomic_load(&j->finished) && now_ns() < give_up) {
-        if (waitpid(t, status, __WALL | WNOHANG) == t)
+        if (waitpid(t, status, __WALL | WNOHANG) == t) {
+            *reaped = 1;
             break;
+        }
         ts.tv_sec = 0;
         ts.tv_nsec = 1000000L;
         syscall(SYS_futex, &j->finished, FUTEX_WAIT, 0, &ts, NULL, 0);
@@ -366,7 +410,7 @@ static int wait_done(struct job *j, pid_t t, int *status, long long give_up)
     atomic_store(&hs.watcher_waits_on, NULL);
     if (atomic_load(&j->finished))
         return 1;
-    return now_ns() < give_up ? 0 : -1;
+    return *reaped ? 0 : -1;
 }
 
 static void outcome(const struct job *j, int done, int status, struct ptrace_outcome *out)
@@ -380,6 +424,10 @@ static void outcome(const struct job *j, int done, int status, struct ptrace_out
     else if (WIFSIGNALED(status))
         out->why = j->captured ? "the tracer was killed before it was done"
                                : "the tracer was killed (a seccomp filter that forbids ptrace?)";
+    else if (WIFEXITED(status) && WEXITSTATUS(status) > TRACER_FAULTED)
+        out->why = WEXITSTATUS(status) == TRACER_FAULTED + SIGSYS
+                       ? "the tracer was stopped by a seccomp filter (SIGSYS)"
+                       : "the tracer faulted";
 }
 
 void ptrace_capture(pid_t pid, struct slot **slots, size_t n, long timeout_ms,
@@ -390,7 +438,7 @@ void ptrace_capture(pid_t pid, struct slot **slots, size_t n, long timeout_ms,
     long long give_up;
     struct job *j;
     char *mem;
-    int status = 0, done;
+    int status = 0, done, reaped;
     pid_t t;
 
     memset(out, 0, sizeof(*out));
@@ -419,17 +467,17 @@ void ptrace_capture(pid_t pid, struct slot **slots, size_t n, long timeout_ms,
         return;
     }
     give_up = now_ns() + (timeout_ms + REAP_MS) * 1000000LL;
-    done = wait_done(j, t, &status, give_up);
+    done = wait_done(j, t, &status, give_up, &reaped);
     outcome(j, done, status, out);
-    if (done > 0 && holds) { /* it holds them until *release: ptrace_let_go reaps it */
+    if (done > 0 && holds && !reaped) { /* it holds them until *release: ptrace_let_go reaps it */
         held->tracer[held->n].pid = t;
         held->tracer[held->n].mem = mem;
         held->tracer[held->n].len = len;
         held->n++;
         return;
     }
-    if (done == 0)
-        munmap(mem, len); /* it died, and is reaped */
+    if (reaped)
+        munmap(mem, len);
     else /* done: it is ending; overstayed: killed at once */
         reap(t, mem, len, done > 0 ? give_up : 0);
 }

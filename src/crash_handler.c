@@ -40,8 +40,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define STUCK_POLL_MS  100 /* how often the crashing thread looks at the watcher */
-#define STUCK_POLLS    3   /* in a futex at one address this many looks in a row */
+#define STUCK_POLL_MS 100 /* how often the crashing thread looks at the watcher */
+#define STUCK_POLLS   3   /* in a futex at one address this many looks in a row */
 
 /* Waits while phase is CRASH_REPORTING, at most ms; returns the phase. */
 static int wait_report(long ms)
@@ -256,8 +256,8 @@ static void watcher_crashed(int sig)
     park_forever();
 }
 
-/* Freezes the others (or has the watcher hold them) and has the report
-   written; returns why it was not, or NULL. */
+/* Freezes the others and has the report written; returns why it was
+   not, or NULL. */
 static const char *report_crash(void)
 {
     const char *missing = handler_no_watcher_reason();
@@ -265,14 +265,9 @@ static const char *report_crash(void)
     if (!missing && ll_gettid() == atomic_load(&hs.watcher_tid))
         missing = "the signal was delivered to libgmr's watcher thread, which cannot report it";
     int starting = atomic_load(&hs.watcher_state) == WATCHER_STARTING, phase;
-    /* An idle watcher holds the others by ptrace within milliseconds, with
-       no signal; a busy or missing one could not soon: freeze them. */
-    int by_ptrace = !missing && hs.crash_by_ptrace && atomic_load(&hs.watcher_idle);
 
     atomic_store(&hs.crash.phase, CRASH_REPORTING);
-    atomic_store(&hs.crash.by_ptrace, by_ptrace);
-    if (!by_ptrace)
-        freeze_others(FREEZE_WAIT_MS);
+    freeze_others(FREEZE_WAIT_MS);
     if (missing)
         return missing;
     handler_wake_watcher(TRIGGER_CRASH);

@@ -90,6 +90,7 @@ uint32_t freeze_others(long wait_ms)
     for (n = 0; n < atomic_load(&hs.freeze.count) && n < FREEZE_RECORDS; n++)
         atomic_store(&hs.freeze.records[n].tid, 0); /* a freeze before, released */
     atomic_store(&hs.freeze.count, 0);
+    atomic_store(&hs.freeze.held, 0);
     atomic_store(&hs.freeze.release, 0);
     atomic_store(&hs.freeze.on, 1);
     for (pass = 0; pass < FREEZE_PASSES; pass++) {

@@ -136,7 +136,6 @@ enum crash_phase {
 
 struct crash_info {
     _Atomic pid_t tid; /* the first thread to crash; 0 if none */
-    _Atomic int by_ptrace; /* the others are not frozen: the watcher holds them by ptrace */
     _Atomic int phase;
     int signo, code;
     uintptr_t addr;
@@ -151,9 +150,9 @@ struct crash_info {
  * crash). So no thread can end the process some other way meanwhile.
  * Each frozen thread writes its registers into one of `records` (static:
  * it stays readable whatever the thread does once let go), tid last.
- * With the ptrace backend, and the watcher idle to take the crash at once,
- * the watcher's tracer holds them instead (capture_ptrace.h): stopped,
- * with no signal, until `release`, as the frozen ones.
+ * Threads the signal cannot reach (they block it, or wait for it in
+ * sigwaitinfo) are held by the watcher's tracer instead, with the ptrace
+ * backend (capture_ptrace.h): stopped until `release`, as the frozen ones.
  */
 #define FREEZE_PAYLOAD 0xf5eeULL /* round payloads have a non-zero sequence in the top half */
 #define FREEZE_RECORDS 4096
@@ -167,7 +166,7 @@ struct freeze {
     _Atomic uint32_t count; /* futex word: threads frozen so far */
     _Atomic int on;         /* a freeze is being set up or held */
     _Atomic int release;    /* futex word: set to let the frozen threads go */
-    _Atomic uint32_t held;  /* threads held by the watcher's tracers instead */
+    _Atomic uint32_t held;  /* threads held by the watcher's tracer instead */
     struct frozen records[FREEZE_RECORDS];
 };
 
@@ -197,7 +196,6 @@ struct handler_state {
     _Atomic unsigned pending; /* trigger_bits not yet taken by the watcher */
     _Atomic pid_t watcher_tid;
     _Atomic int watcher_state;
-    _Atomic int watcher_idle;         /* waiting for a trigger, not writing a report */
     _Atomic unsigned watcher_woken;   /* handlers run on the watcher thread */
     _Atomic(void *) watcher_waits_on; /* the futex of a capture round the watcher waits on */
     _Atomic int leaving_signal;       /* the host is taking it: no wake-ups with it */
@@ -208,7 +206,6 @@ struct handler_state {
     int wake_signal;    /* sent to the watcher to end its wait: the capture signal */
     int trigger_signal; /* the trigger signal, once its handler is installed */
     int crash_wait_ms;  /* how long a crashing thread waits for the watcher */
-    int crash_by_ptrace; /* the capture backend may be ptrace: crashes too */
     const char *service;
     struct crash_info crash;
     struct freeze freeze;

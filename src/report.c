@@ -107,68 +107,26 @@ static void return_trigger_slot(void)
     atomic_store(&s->state, SLOT_EMPTY);
 }
 
-/* The threads the crashing thread froze (crash_handler.c). */
-static void frozen_presets(struct capture_presets *p)
-{
-    p->frozen = hs.freeze.records;
-    p->nfrozen = atomic_load(&hs.freeze.count);
-    if (p->nfrozen > FREEZE_RECORDS)
-        p->nfrozen = FREEZE_RECORDS;
-    p->send = 0;
-}
-
-/* A crash whose thread left the others for us to hold by ptrace: the
-   tracers keep them stopped until the crashing thread lets go
-   (freeze_release), as if frozen. */
-static void held_presets(const struct report_ctx *ctx, struct capture_presets *p)
-{
-    ctx->held->release = &hs.freeze.release;
-    ctx->held->hold_ms = hs.crash_wait_ms + FREEZE_HOLD_MS;
-    atomic_store(&hs.freeze.release, 0);
-    atomic_store(&hs.freeze.held, 0);
-    atomic_store(&hs.freeze.on, 1);
-    p->held = ctx->held;
-}
-
 static void presets_for(const struct report_ctx *ctx, unsigned bits, struct capture_presets *p)
 {
     memset(p, 0, sizeof(*p));
     p->send = 1;
     if (bits & TRIGGER_CRASH) {
+        /* The crashing thread froze the others (crash_handler.c); those
+           the signal could not reach, the tracer holds until it lets go. */
         p->crashed = &hs.crash.slot;
-        if (atomic_load(&hs.crash.by_ptrace))
-            held_presets(ctx, p);
-        else
-            frozen_presets(p);
+        p->frozen = hs.freeze.records;
+        p->nfrozen = atomic_load(&hs.freeze.count);
+        if (p->nfrozen > FREEZE_RECORDS)
+            p->nfrozen = FREEZE_RECORDS;
+        p->send = 0;
+        if (ctx->cfg->capture != CAPTURE_SIGNAL) {
+            ctx->held->release = &hs.freeze.release;
+            ctx->held->hold_ms = hs.crash_wait_ms + FREEZE_HOLD_MS;
+            p->held = ctx->held;
+        }
     }
     p->trigger = take_trigger_slot(bits);
-}
-
-static void capture(struct report *r, const struct capture_presets *p)
-{
-    const struct report_ctx *ctx = r->ctx;
-    struct capture_presets frozen;
-    const char *why;
-
-    capture_run(&r->cap, ctx->capture_signal, ctx->cfg->capture_timeout_ms, ctx->self_tid, p,
-                ctx->cfg->capture != CAPTURE_SIGNAL);
-    if (!p->held)
-        return;
-    atomic_store(&hs.freeze.held, (uint32_t)r->cap.ptraced);
-    if (r->cap.ptraced || !r->cap.ptrace_why)
-        return;
-    /* ptrace was refused: freeze them by signal after all, as the crashing
-       thread would have, and capture the crash round again. */
-    why = r->cap.ptrace_why;
-    capture_free(&r->cap);
-    freeze_others(FREEZE_WAIT_MS);
-    frozen = *p;
-    frozen.held = NULL;
-    frozen_presets(&frozen);
-    capture_run(&r->cap, ctx->capture_signal, ctx->cfg->capture_timeout_ms, ctx->self_tid, &frozen,
-                0);
-    r->cap.ptrace_asked = 1;
-    r->cap.ptrace_why = why;
 }
 
 /*
@@ -238,7 +196,8 @@ void report_write(const struct report_ctx *ctx, const struct report_request *req
     r.trigger_sender = atomic_load(&hs.trigger_sender);
     let_trigger_handlers_return();
     presets_for(ctx, req->bits, &presets);
-    capture(&r, &presets);
+    capture_run(&r.cap, ctx->capture_signal, ctx->cfg->capture_timeout_ms, ctx->self_tid, &presets,
+                ctx->cfg->capture);
     r.mr = memreader_new();
     if (r.mr) {
         r.unwind = unwind_begin(&r.cap.maps, r.mr);

@@ -36,7 +36,7 @@ struct report_ctx {
     pid_t self_tid;         /* the watcher */
     struct symbolizer *sym; /* NULL if elfutils is missing */
     struct package_cache *package;
-    int trigger_fd; /* the trigger file's inotify descriptor, or -1 */
+    int trigger_fd;           /* the trigger file's inotify descriptor, or -1 */
     struct ptrace_held *held; /* the watcher's: tracers holding threads for a crash */
 };
 

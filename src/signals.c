@@ -120,7 +120,6 @@ void signals_after_fork(void)
 {
     hs.pid = getpid();
     atomic_store(&hs.watcher_tid, 0);
-    atomic_store(&hs.watcher_idle, 0);
     atomic_store(&hs.round, NULL);
     atomic_store(&hs.active, 0);
     atomic_store(&hs.in_trigger, 0);
@@ -130,7 +129,6 @@ void signals_after_fork(void)
     atomic_store(&hs.trigger.slot.state, SLOT_EMPTY);
     atomic_store(&hs.crash.tid, 0);
     atomic_store(&hs.crash.phase, CRASH_NONE);
-    atomic_store(&hs.crash.by_ptrace, 0);
     atomic_store(&hs.freeze.on, 0);
     atomic_store(&hs.freeze.held, 0);
 }

@@ -249,13 +249,10 @@ static unsigned wait_trigger(struct watcher *w)
         if (w->asked.fd < 0 && control_take(&w->control, &w->asked))
             bits |= TRIGGER_REQUEST;
         bits |= atomic_exchange(&hs.pending, 0);
-        if (bits) {
-            atomic_store(&hs.watcher_idle, 0);
+        if (bits)
             return bits;
-        }
         if (w->release_at_ms && now >= w->release_at_ms)
             release_caches(w);
-        atomic_store(&hs.watcher_idle, 1);
         sleep_until_something(w, now);
     }
 }

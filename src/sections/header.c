@@ -64,8 +64,11 @@ static void capture_summary(struct emitter *e, const struct report *r)
                        captured, r->cap.n, r->cap.elapsed_us / 1000, r->cap.elapsed_us % 1000,
                        median / 1000, median % 1000 / 100, max / 1000, max % 1000 / 100);
     if (r->cap.ptrace_asked && len > 0 && (size_t)len < sizeof(text))
-        snprintf(text + len, sizeof(text) - (size_t)len, "; %zu by ptrace%s%s", r->cap.ptraced,
-                 r->cap.ptrace_why ? ", the rest by signal: " : "",
+        snprintf(text + len, sizeof(text) - (size_t)len, "; %zu by ptrace%s%s%s", r->cap.ptraced,
+                 r->trigger & TRIGGER_CRASH ? " (of the threads the signal could not reach)" : "",
+                 !r->cap.ptrace_why           ? ""
+                 : r->trigger & TRIGGER_CRASH ? ": "
+                                              : ", the rest by signal: ",
                  r->cap.ptrace_why ? r->cap.ptrace_why : "");
     e->ops->str(e, "capture", text, EMIT_TEXT_ONLY);
     if (r->cap.ptrace_asked) {

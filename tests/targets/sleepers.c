@@ -20,8 +20,9 @@
  *       handler behind libgmr's back (a raw rt_sigaction, as the Go
  *       runtime does) that chains to the handler it found, then recovers
  *       with siglongjmp; 300 ms later prints "recovered", "napper cut N"
- *       (naps cut short) and "napper ran" or "napper stuck" (did it nap
- *       again after the crash?), and exits 0
+ *       (naps cut short), "napper ran" or "napper stuck" and "blocked ran"
+ *       or "blocked stuck" (did each nap again after the crash?), and
+ *       exits 0
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -164,6 +165,8 @@ static int calls(void)
     return 0;
 }
 
+static volatile int blocked_naps;
+
 static void *all_blocked(void *arg)
 {
     sigset_t all;
@@ -172,8 +175,12 @@ static void *all_blocked(void *arg)
     pthread_setname_np(pthread_self(), "all-blocked");
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
-    for (;;)
-        sleep(3600);
+    for (;;) {
+        struct timespec ts = {0, 90000000L};
+
+        nanosleep(&ts, NULL);
+        blocked_naps++;
+    }
     return NULL;
 }
 
@@ -293,7 +300,7 @@ static int install_behind_back(void)
 static int crash(int goes_on)
 {
     pthread_t t;
-    int before;
+    int before, blocked_before;
 
     if (goes_on && install_behind_back() != 0)
         return 1;
@@ -306,8 +313,10 @@ static int crash(int goes_on)
     if (sigsetjmp(recover, 1) == 0)
         *nowhere = 1;
     before = naps;
+    blocked_before = blocked_naps;
     usleep(300000);
-    printf("recovered\nnapper cut %d\nnapper %s\n", napper_cuts, naps > before ? "ran" : "stuck");
+    printf("recovered\nnapper cut %d\nnapper %s\nblocked %s\n", napper_cuts,
+           naps > before ? "ran" : "stuck", blocked_naps > blocked_before ? "ran" : "stuck");
     return 0;
 }
 
