@@ -29,6 +29,7 @@
 #include "capture_ptrace.h"
 #include "lowlevel.h"
 #include "procfs.h"
+#include "safecopy.h"
 #include "tasks.h"
 
 #include <errno.h>
@@ -479,35 +480,30 @@ out:
 }
 
 /*
- * A seccomp filter may kill whoever calls ptrace, the tracer included,
- * and the kernel dumps the core of a task so killed: before Linux 5.16 a
- * core dump ends every task that shares its memory, the whole process
- * here. Filters cannot be read back, so GMR_CAPTURE=auto leaves ptrace
- * alone where there is one (GMR_CAPTURE=ptrace insists).
+ * Why ptrace must not be used here, or NULL. The tracer inherits the
+ * watcher's seccomp filter, and a filter may kill whoever calls ptrace,
+ * with a core dump: before Linux 5.16 a core dump ends every task that
+ * shares its memory, the whole process here. Filters cannot be read back,
+ * so GMR_CAPTURE=auto leaves ptrace alone under one (ptrace insists).
  */
-#define SECCOMP_WHY                                                                                \
-    "a seccomp filter is installed, and one that kills a caller of ptrace would take the "         \
-    "process along (GMR_CAPTURE=ptrace insists)"
-
-static int seccomp_filtered(void)
+static const char *ptrace_barred(enum cfg_capture mode)
 {
-    char text[4096];
-    const char *mode;
-
-    return procfs_read("/proc/self/status", text, sizeof(text)) > 0 &&
-           (mode = strstr(text, "\nSeccomp:\t")) && mode[10] == '2';
+    if (mode == CAPTURE_AUTO && safe_copy_filtered())
+        return "a seccomp filter is installed, and one that kills a caller of ptrace would take "
+               "the process along (GMR_CAPTURE=ptrace insists)";
+    return NULL;
 }
 
 /* Valgrind runs the program on a CPU of its own: ptrace would see
    valgrind's registers, not the program's. */
-static int under_valgrind(const struct maps *maps)
+static const char *valgrind_bars(const struct maps *maps)
 {
     size_t i;
 
     for (i = 0; i < maps->n; i++)
         if (strstr(maps->m[i].path, "/vgpreload_"))
-            return 1;
-    return 0;
+            return "under valgrind, whose threads' registers only its signals show";
+    return NULL;
 }
 
 /* Captures one newly listed thread, or says why not. */
@@ -572,10 +568,8 @@ static size_t enroll(struct capture *c, const pid_t *tids, size_t ntids, pid_t s
         return 0;
     if (!p || p->send)
         set = fresh_map_set(c);
-    if (c->ptrace && under_valgrind(&c->maps)) {
+    if (c->ptrace && (c->ptrace_why = valgrind_bars(&c->maps)))
         c->ptrace = 0;
-        c->ptrace_why = "under valgrind, whose threads' registers only its signals show";
-    }
     for (i = first; i < c->n; i++)
         enroll_one(c, &c->threads[i], set, self, p);
     if (c->ptrace)
@@ -792,7 +786,7 @@ static int unfrozen(const struct thread_rec *t)
  * crashing thread lets go (capture_ptrace.h). Those it cannot take keep
  * the reason they were not frozen.
  */
-static void hold_unfrozen(struct capture *c, struct ptrace_held *held, enum cfg_capture mode)
+static void hold_unfrozen(struct capture *c, struct ptrace_held *held, const char *barred)
 {
     enum capture_status *was = calloc(c->n ? c->n : 1, sizeof(*was));
     /* an array of pointers */ /* NOLINTNEXTLINE(bugprone-sizeof-expression) */
@@ -806,14 +800,8 @@ static void hold_unfrozen(struct capture *c, struct ptrace_held *held, enum cfg_
     if (!n || !was || !batch || alloc_round(c, (uint32_t)n) < 0 || !(set = fresh_map_set(c)))
         goto out;
     c->ptrace_asked = 1;
-    if (mode == CAPTURE_AUTO && seccomp_filtered()) {
-        c->ptrace_why = SECCOMP_WHY;
+    if ((c->ptrace_why = barred ? barred : valgrind_bars(&c->maps)))
         goto out;
-    }
-    if (under_valgrind(&c->maps)) {
-        c->ptrace_why = "under valgrind, whose threads' registers only its signals show";
-        goto out;
-    }
     for (i = 0, n = 0; i < c->n; i++) {
         struct thread_rec *t = &c->threads[i];
 
@@ -896,23 +884,22 @@ void capture_run(struct capture *c, int signo, long timeout_ms, pid_t self,
     long long start = ll_now_us();
     pid_t *tids = NULL;
     size_t ntids = 0;
+    const char *barred = ptrace_barred(mode);
 
     memset(c, 0, sizeof(*c));
     c->signo = signo;
-    c->ptrace = mode != CAPTURE_SIGNAL && (!p || p->send);
-    c->ptrace_asked = c->ptrace;
-    if (c->ptrace && mode == CAPTURE_AUTO && seccomp_filtered()) {
-        c->ptrace = 0;
-        c->ptrace_why = SECCOMP_WHY;
-    }
+    c->ptrace_asked = mode != CAPTURE_SIGNAL && (!p || p->send);
+    c->ptrace = c->ptrace_asked && !barred;
+    if (c->ptrace_asked)
+        c->ptrace_why = barred;
     c->timeout_ms = timeout_ms;
     c->taskdir = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (c->taskdir < 0 || procfs_tids(&tids, &ntids) < 0)
         goto out;
     if (p && !p->send) {
         list_crash_round(c, tids, ntids, self, p);
-        if (p->held && mode != CAPTURE_SIGNAL)
-            hold_unfrozen(c, p->held, mode);
+        if (p->held)
+            hold_unfrozen(c, p->held, barred);
     } else if (signo <= 0)
         list_only(c, tids, ntids, self, CAP_NO_SIGNAL, p);
     else if (!handler_owns(signo, handler_capture))

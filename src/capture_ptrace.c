@@ -333,10 +333,11 @@ static const char *eperm_reason(void)
     };
     char text[4096];
     const char *tracer;
+    size_t len;
     long scope;
 
     if (procfs_read("/proc/self/status", text, sizeof(text)) > 0 &&
-        (tracer = strstr(text, "\nTracerPid:\t")) && strtol(tracer + 12, NULL, 10) > 0)
+        (tracer = procfs_field(text, "TracerPid:", &len)) && strtol(tracer, NULL, 10) > 0)
         return "ptrace was refused (EPERM: the process is traced already)";
     if (prctl(PR_GET_DUMPABLE) == 0)
         return "ptrace was refused (EPERM: the process is not dumpable)";

@@ -20,6 +20,7 @@
 #include "memread.h"
 
 #include "procfs.h"
+#include "safecopy.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -40,18 +41,6 @@ struct memreader {
     unsigned char (*data)[PAGE]; /* PAGES pages, mapped */
 };
 
-static int watcher_is_filtered(void)
-{
-    char text[4096];
-    const char *v;
-    size_t len;
-
-    if (procfs_read("/proc/thread-self/status", text, sizeof(text)) < 0)
-        return 1; /* cannot tell: take the descriptor path */
-    v = procfs_field(text, "Seccomp:", &len);
-    return !v || v[0] != '0';
-}
-
 struct memreader *memreader_new(void)
 {
     struct memreader *mr = calloc(1, sizeof(*mr));
@@ -66,7 +55,7 @@ struct memreader *memreader_new(void)
     if (data == MAP_FAILED)
         goto fail;
     mr->data = data;
-    if (watcher_is_filtered()) {
+    if (safe_copy_filtered()) {
         mr->mem_fd = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
         if (mr->mem_fd < 0)
             goto fail;

@@ -5,9 +5,7 @@
 #include "report.h"
 
 #include "api.h"
-#include "capture_ptrace.h"
 #include "emit.h"
-#include "freeze.h"
 #include "sections/sections.h"
 #include "sink.h"
 
@@ -120,11 +118,8 @@ static void presets_for(const struct report_ctx *ctx, unsigned bits, struct capt
         if (p->nfrozen > FREEZE_RECORDS)
             p->nfrozen = FREEZE_RECORDS;
         p->send = 0;
-        if (ctx->cfg->capture != CAPTURE_SIGNAL) {
-            ctx->held->release = &hs.freeze.release;
-            ctx->held->hold_ms = hs.crash_wait_ms + FREEZE_HOLD_MS;
+        if (ctx->cfg->capture != CAPTURE_SIGNAL)
             p->held = ctx->held;
-        }
     }
     p->trigger = take_trigger_slot(bits);
 }

@@ -37,6 +37,7 @@
 #include "control.h"
 #include "deps.h"
 #include "fdtable.h"
+#include "freeze.h"
 #include "handlers.h"
 #include "log.h"
 #include "lowlevel.h"
@@ -303,6 +304,9 @@ static void take_start(struct watcher *w)
     w->ctx.capture_signal = start.capture_signal;
     w->ctx.package = &w->package;
     w->ctx.held = &w->held;
+    /* Held as long as the frozen threads, and let go with them. */
+    w->held.release = &hs.freeze.release;
+    w->held.hold_ms = hs.crash_wait_ms + FREEZE_HOLD_MS;
     w->control.fd = -1;
     w->asked.fd = -1;
     w->tf.fd = -1;
