@@ -134,6 +134,17 @@ def user_missing(user, package):
         return "no user %s (Debian %s creates it; %s)" % (user, package, DAEMONS)
 
 
+def daemon_missing(installed, what, as_root_why, user, user_package):
+    """Why a daemon recipe's test cannot run here, or None; returns the
+    daemon user's uid as the second value."""
+    if not installed:
+        return "%s is not installed (%s)" % (what, DAEMONS), None
+    if not AS_ROOT:
+        return as_root_why, None
+    why = user_missing(user, user_package)
+    return why, None if why else pwd.getpwnam(user).pw_uid
+
+
 class Documented(unittest.TestCase):
     def test_every_recipe_is_named_in_the_readmes_and_the_man_page(self):
         with open(os.path.join(DEPLOY, "README.md")) as f:
@@ -305,14 +316,11 @@ class NginxRecipe(GmrTestCase):
     process writes its own report there, as its own user."""
 
     def test_workers_write_into_their_log_dir(self):
-        if not NGINX:
-            self.skipTest("nginx is not installed (Debian nginx-light; %s)" % DAEMONS)
-        if not AS_ROOT:
-            self.skipTest("nginx's workers change user only when the master runs as root")
-        why = user_missing("www-data", "base-passwd")
+        why, www = daemon_missing(NGINX, "nginx (Debian nginx-light)",
+                                  "nginx's workers change user only when the master runs as root",
+                                  "www-data", "base-passwd")
         if why:
             self.skipTest(why)
-        www = pwd.getpwnam("www-data").pw_uid
         os.chmod(self.tmp, 0o711)  # the workers reach their log dir
         env = drop_in_environment(os.path.join(DEPLOY, "nginx", "gmr.conf"), "nginx.service")
         self.assertEqual(env["GMR_LOG_DIR"], "/var/log/nginx/gmr")
@@ -371,14 +379,11 @@ class PostgreSQLRecipe(GmrTestCase):
     report into postgres's log dir; gmr-report --tree asks them all."""
 
     def test_every_process_reports_into_postgres_log_dir(self):
-        if not (PG_BIN and PSQL):
-            self.skipTest("PostgreSQL is not installed (Debian postgresql; %s)" % DAEMONS)
-        if not AS_ROOT:
-            self.skipTest("running PostgreSQL as postgres needs root")
-        why = user_missing("postgres", "postgresql")
+        why, pg = daemon_missing(PG_BIN and PSQL, "PostgreSQL (Debian postgresql)",
+                                 "running PostgreSQL as postgres needs root", "postgres",
+                                 "postgresql")
         if why:
             self.skipTest(why)
-        pg = pwd.getpwnam("postgres").pw_uid
         env = pg_environment(os.path.join(DEPLOY, "postgresql", "environment"))
         self.assertEqual(env["GMR_LOG_DIR"], "/var/log/postgresql/gmr")
         os.chmod(self.tmp, 0o711)
