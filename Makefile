@@ -8,7 +8,7 @@
 #   make format | lint    clang-format; cppcheck and clang-tidy
 #
 # libunwind and elfutils are needed only for their headers here: libgmr
-# loads them at run time (see src/deps.h for why).
+# loads them at run time (see src/symbols/deps.h for why).
 
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
@@ -34,13 +34,13 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes 
 # The same for C++: -Wmissing-declarations is its -Wmissing-prototypes.
 CXX_WARN := $(filter-out -Wstrict-prototypes -Wmissing-prototypes,$(WARN)) -Wmissing-declarations
 CFLAGS ?= -O2 -g
-ALL_CFLAGS = -std=gnu11 -fPIC -fvisibility=hidden -pthread -D_GNU_SOURCE $(WARN) -Iinclude $(DEPS_CFLAGS) \
+ALL_CFLAGS = -std=gnu11 -fPIC -fvisibility=hidden -pthread -D_GNU_SOURCE $(WARN) -Iinclude -Isrc $(DEPS_CFLAGS) \
              $(SAN_FLAGS) $(CFLAGS)
 LIB_LDFLAGS = -shared -pthread -Wl,-z,defs -Wl,-z,now -Wl,--as-needed -Wl,-soname,libgmr.so.$(SOVERSION) \
               -Wl,--version-script=src/libgmr.map \
               $(SAN_FLAGS) $(LDFLAGS)
 
-LIB_SRCS := $(wildcard src/*.c src/sections/*.c)
+LIB_SRCS := $(wildcard src/*.c src/*/*.c src/report/sections/*.c)
 PRELOAD_SRCS := $(wildcard preload/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 PRELOAD_OBJS := $(PRELOAD_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -81,9 +81,9 @@ $(BUILD)/obj/%.o: %.c $(BUILD)/config.mk
 
 # What a process's start runs, linked first: its code then lies in the
 # first 64 KiB of the library's text, which one page fault maps (the
-# kernel's fault-around). src/startup.h says why that matters.
-STARTUP_OBJS := $(PRELOAD_OBJS) $(addprefix $(BUILD)/obj/src/,config.o sigchain.o signals.o \
-                signames.o altstack.o watcher.o handlers.o log.o)
+# kernel's fault-around). src/trigger/startup.h says why that matters.
+STARTUP_OBJS := $(PRELOAD_OBJS) $(addprefix $(BUILD)/obj/src/,base/config.o trigger/sigchain.o \
+                trigger/signals.o base/signames.o trigger/altstack.o watcher.o trigger/handlers.o base/log.o)
 
 # The file keeps its name (tests and tools preload build/libgmr.so); the
 # soname's link beside it is what programs linked with -lgmr load.
@@ -98,7 +98,7 @@ $(BUILD)/libgmr-test.a: $(LIB_OBJS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libgmr-test.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Isrc -o $@ $< $(BUILD)/libgmr-test.a $(CHECK_LIBS) -ldl \
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(BUILD)/libgmr-test.a $(CHECK_LIBS) -ldl \
 	    $(SAN_FLAGS)
 
 # Test targets: realistic programs, optimised, with debug info.
@@ -142,7 +142,7 @@ $(BUILD)/examples/%: examples/%.c $(BUILD)/config.mk
 	$(CC) -std=gnu11 -O2 -g -pthread -D_GNU_SOURCE $(WARN) -Iinclude $(SAN_FLAGS) -o $@ $< -ldl
 
 # The command-line tools (gmr-report): plain programs, no libgmr inside.
-$(BUILD)/%: tools/%.c $(TOOL_LIB_SRCS) $(wildcard tools/*.h) src/control.h $(BUILD)/config.mk
+$(BUILD)/%: tools/%.c $(TOOL_LIB_SRCS) $(wildcard tools/*.h) src/trigger/control.h $(BUILD)/config.mk
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -D_GNU_SOURCE $(WARN) $(SAN_FLAGS) -Isrc \
 	    -DGMR_LIBDIR='"$(LIBDIR)"' -o $@ $< $(TOOL_LIB_SRCS)
@@ -165,17 +165,16 @@ FUZZ_SMOKE_SECONDS ?= 10
 FUZZ_CC ?= clang
 FUZZ_FLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Isrc -Iinclude $(DEPS_CFLAGS) \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-FUZZ_config_SRCS := src/config.c src/ini.c src/signames.c
-FUZZ_unwind_SRCS := src/unwind.c src/memread.c src/symbolize.c src/symcache.c src/maps.c \
-    src/deps.c src/vdso.c src/perfmap.c src/elf_image.c src/safecopy.c src/procfs.c \
-    src/fdtable.c src/tasks.c src/log.c src/buf.c
+FUZZ_config_SRCS := src/base/config.c src/base/ini.c src/base/signames.c
+FUZZ_unwind_SRCS := $(addprefix src/symbols/,unwind.c symbolize.c symcache.c deps.c vdso.c perfmap.c \
+    elf_image.c) $(addprefix src/base/,memread.c maps.c safecopy.c procfs.c fdtable.c tasks.c log.c buf.c)
 FUZZERS := config unwind
 
-$(BUILD)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(FUZZ_config_SRCS) $(wildcard src/*.h)
+$(BUILD)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(FUZZ_config_SRCS) $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_config_SRCS)
 
-$(BUILD)/fuzz/fuzz_unwind: tests/fuzz/fuzz_unwind.c $(FUZZ_unwind_SRCS) $(wildcard src/*.h)
+$(BUILD)/fuzz/fuzz_unwind: tests/fuzz/fuzz_unwind.c $(FUZZ_unwind_SRCS) $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_unwind_SRCS) -ldl -pthread
 
@@ -242,7 +241,7 @@ deb:
 	rm -rf build/deb
 	@ls -1 build/*_$(DEB_VERSION)_*.deb
 
-FORMAT_FILES = $(wildcard src/*.[ch] src/sections/*.[ch] preload/*.c include/*.h tests/unit/*.[ch] \
+FORMAT_FILES = $(wildcard src/*.[ch] src/*/*.[ch] src/report/sections/*.[ch] preload/*.c include/*.h tests/unit/*.[ch] \
                tests/targets/*.c tests/targets/*.cc examples/*.c bench/*.c tools/*.c)
 
 format:
@@ -252,7 +251,7 @@ lint: $(BUILD)/config.mk
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	    --inline-suppr --suppress=missingIncludeSystem -Iinclude -D__x86_64__ \
 	    src preload tools
-	clang-tidy --quiet $(LIB_SRCS) $(PRELOAD_SRCS) $(TOOL_SRCS) $(TOOL_LIB_SRCS) -- $(ALL_CFLAGS) -Isrc
+	clang-tidy --quiet $(LIB_SRCS) $(PRELOAD_SRCS) $(TOOL_SRCS) $(TOOL_LIB_SRCS) -- $(ALL_CFLAGS)
 
 clean:
 	rm -rf build

@@ -23,6 +23,7 @@ Appends its tables to bench/RESULTS.md (run.py writes the rest).
 """
 
 import argparse
+import glob
 import json
 import os
 import shutil
@@ -102,7 +103,7 @@ def build(args, tmp):
     shutil.copytree(os.path.join(run.ROOT, "src"), os.path.join(tree, "src"))
     shutil.copytree(os.path.join(run.ROOT, "include"), os.path.join(tree, "include"))
     with open(os.path.join(tree, "Makefile"), "w") as f:
-        f.write("SRCS := $(wildcard src/*.c src/sections/*.c)\n"
+        f.write("SRCS := $(wildcard src/*.c src/*/*.c src/report/sections/*.c)\n"
                 "OBJS := $(SRCS:%%.c=o/%%.o)\n"
                 "CFLAGS := -std=gnu11 -O2 -fPIC -D_GNU_SOURCE -Iinclude -Isrc %s\n"
                 "all: $(OBJS)\n"
@@ -201,8 +202,7 @@ def main():
         spawn_t = spawn(args, tmp)
         print("bench: make -j2 ...", file=sys.stderr)
         b = build(args, tmp)
-        objects = len([f for d in ("src", "src/sections")
-                       for f in os.listdir(os.path.join(run.ROOT, d)) if f.endswith(".c")])
+        objects = len(glob.glob(os.path.join(run.ROOT, "src", "**", "*.c"), recursive=True))
         print("bench: RSS and the channel ...", file=sys.stderr)
         rss_v = rss()
         chan = channel(args, tmp)

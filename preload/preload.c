@@ -12,16 +12,16 @@
  */
 #include "preload.h"
 
-#include "../src/altstack.h"
+#include "trigger/altstack.h"
 #include "../src/api.h"
-#include "../src/config.h"
-#include "../src/deps.h"
-#include "../src/fdtable.h"
-#include "../src/handlers.h"
-#include "../src/log.h"
-#include "../src/sigchain.h"
-#include "../src/signals.h"
-#include "../src/startup.h"
+#include "base/config.h"
+#include "symbols/deps.h"
+#include "base/fdtable.h"
+#include "trigger/handlers.h"
+#include "base/log.h"
+#include "trigger/sigchain.h"
+#include "trigger/signals.h"
+#include "trigger/startup.h"
 #include "../src/watcher.h"
 
 #include <dlfcn.h>

@@ -10,8 +10,8 @@
  */
 #include "preload.h"
 
-#include "../src/altstack.h"
-#include "../src/startup.h"
+#include "trigger/altstack.h"
+#include "trigger/startup.h"
 #include "../src/watcher.h"
 
 #include <dlfcn.h>

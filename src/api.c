@@ -26,8 +26,8 @@
  */
 #include "api.h"
 
-#include "handlers.h"
-#include "lowlevel.h"
+#include "trigger/handlers.h"
+#include "base/lowlevel.h"
 #include "watcher.h"
 
 #include <errno.h>

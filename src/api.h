@@ -5,7 +5,7 @@
 #ifndef GMR_API_INTERNAL_H
 #define GMR_API_INTERNAL_H
 
-#include "emit.h"
+#include "report/emit.h"
 
 #include <gmr.h>
 #include <stddef.h>

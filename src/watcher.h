@@ -9,7 +9,7 @@
 #ifndef GMR_WATCHER_H
 #define GMR_WATCHER_H
 
-#include "config.h"
+#include "base/config.h"
 
 /* Starts the watcher. cfg and service must outlive it. 0 or -1. */
 int watcher_start(const struct gmr_config *cfg, const char *service, int capture_signal);

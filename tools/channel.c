@@ -9,7 +9,7 @@
  */
 #include "channel.h"
 
-#include "control.h"
+#include "trigger/control.h"
 #include "proctree.h"
 
 #include <errno.h>

@@ -1,5 +1,5 @@
 /*
- * channel.h - the tools' end of libgmr's control channel (src/control.h):
+ * channel.h - the tools' end of libgmr's control channel (src/trigger/control.h):
  * connect to @gmr-<pid>, make sure the process asked is the one that
  * answers, send one request and read the answer to its end.
  */

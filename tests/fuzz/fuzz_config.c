@@ -7,8 +7,8 @@
  * checked together and printed back, which must not overrun anything
  * either.
  */
-#include "config.h"
-#include "signames.h"
+#include "base/config.h"
+#include "base/signames.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -5,9 +5,9 @@
  * Each input is a captured thread as the watcher sees it (struct slot):
  * registers and a copy of the stack, placed somewhere in this process's
  * real address space. It is unwound with libunwind against the real ELF
- * images of this process (src/unwind.c, memory outside the copy read
- * through src/memread.c) and every pc found is symbolized with elfutils
- * (src/symbolize.c), exact and as a return address. Nothing is rendered.
+ * images of this process (src/symbols/unwind.c, memory outside the copy read
+ * through src/base/memread.c) and every pc found is symbolized with elfutils
+ * (src/symbols/symbolize.c), exact and as a return address. Nothing is rendered.
  * Whatever the bytes, nothing may crash, overrun, leak or hang.
  *
  * An input (shorter ones are padded with zeros):
@@ -30,11 +30,11 @@
  * FUZZ_UNWIND_SEEDS=DIR ./fuzz_unwind writes seed inputs made from real
  * stacks of this process (see tests/fuzz/README.md) and exits.
  */
-#include "deps.h"
-#include "maps.h"
-#include "memread.h"
-#include "symbolize.h"
-#include "unwind.h"
+#include "symbols/deps.h"
+#include "base/maps.h"
+#include "base/memread.h"
+#include "symbols/symbolize.h"
+#include "symbols/unwind.h"
 
 #include <elf.h>
 #include <errno.h>

@@ -28,8 +28,8 @@
  *   badgreenlet one greenlet's state does not point back at it, the
  *               other's top frame is a str
  *
- * The offsets are CPython 3.11's on x86_64, as src/python.c reads them,
- * and greenlet 2.0's, as src/greenlet.c does.
+ * The offsets are CPython 3.11's on x86_64, as src/symbols/python.c reads them,
+ * and greenlet 2.0's, as src/symbols/greenlet.c does.
  */
 #include <dlfcn.h>
 #include <stdint.h>

@@ -1,8 +1,8 @@
 /*
  * test_config.c - settings: defaults, environment, ini files, bad values.
  */
-#include "config.h"
-#include "signames.h"
+#include "base/config.h"
+#include "base/signames.h"
 
 #include <check.h>
 #include <signal.h>

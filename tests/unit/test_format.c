@@ -2,11 +2,11 @@
  * test_format.c - the pure pieces of output: redaction, escaping, UTC
  * time and report file names.
  */
-#include "buf.h"
-#include "emit.h"
-#include "redact.h"
-#include "sink.h"
-#include "timefmt.h"
+#include "base/buf.h"
+#include "report/emit.h"
+#include "base/redact.h"
+#include "report/sink.h"
+#include "base/timefmt.h"
 
 #include <check.h>
 #include <string.h>

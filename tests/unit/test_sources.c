@@ -2,8 +2,8 @@
  * test_sources.c - readers of system files: /proc/net socket tables and
  * the dpkg database (a fake one, built here).
  */
-#include "dpkg.h"
-#include "netsock.h"
+#include "base/dpkg.h"
+#include "base/netsock.h"
 
 #include <check.h>
 #include <stdio.h>

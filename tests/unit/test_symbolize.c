@@ -7,10 +7,10 @@
  * with the symbol as found beside (run under valgrind, this also shows
  * that every demangled string is given back).
  */
-#include "deps.h"
-#include "maps.h"
-#include "symbolize.h"
-#include "symcache.h"
+#include "symbols/deps.h"
+#include "base/maps.h"
+#include "symbols/symbolize.h"
+#include "symbols/symcache.h"
 
 #include <check.h>
 #include <stdio.h>

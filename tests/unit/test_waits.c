@@ -2,7 +2,7 @@
  * test_waits.c - the wait-for graph: which threads are in a deadlock, and
  * which chains of waits end where.
  */
-#include "waits.h"
+#include "report/waits.h"
 
 #include <check.h>
 #include <stdlib.h>

@@ -1,0 +1,18 @@
+/*
+ * crash_fallback.h - SIGNAL CONTEXT. The report a crashing thread writes
+ * by itself when libgmr's watcher cannot write the full one.
+ */
+#ifndef GMR_CRASH_FALLBACK_H
+#define GMR_CRASH_FALLBACK_H
+
+#include "report/emit.h"
+
+#include <ucontext.h>
+
+/* Writes hs.crash (signal, registers, a scan of the stack) to stderr,
+   saying `why` the full report is missing. */
+void crash_fallback_report(const char *why);
+/* Emits general registers as an object "registers" (async-signal-safe). */
+void crash_emit_registers(struct emitter *e, const greg_t *regs);
+
+#endif

@@ -1,0 +1,68 @@
+/*
+ * symbolize.h - addresses to function names, modules and source lines.
+ *
+ * Uses elfutils (libdwfl): ELF .symtab as well as .dynsym, so static
+ * functions are named; DWARF line tables and inlined-call scopes where
+ * debug information is present, in the binary or in a separate file found
+ * by build-id under /usr/lib/debug. Nothing is fetched from the network
+ * unless debuginfod is allowed (GMR_DEBUGINFOD=1).
+ *
+ * A symbolizer lives from a report until its caches are released. It
+ * keeps elfutils only while a report runs; results are cached per address
+ * (symcache.h) until the code mapped into the process changes.
+ */
+#ifndef GMR_SYMBOLIZE_H
+#define GMR_SYMBOLIZE_H
+
+#include "base/maps.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* What kind of code a frame is in (JSON threads[].frames[].kind). */
+enum frame_kind {
+    FRAME_NATIVE, /* an ELF module's code */
+    FRAME_JIT,    /* anonymous executable memory: code a runtime generated */
+    FRAME_VDSO,   /* the kernel's vDSO */
+    FRAME_SIGNAL, /* the trampoline between a signal handler and the code it interrupted */
+};
+
+/* "native", "jit", "vdso", "signal". */
+const char *frame_kind_name(enum frame_kind kind);
+
+/* One frame as printed; an inlined call expands one address to several. */
+struct sym_frame {
+    enum frame_kind kind;
+    const char *function; /* NULL if unknown; demangled */
+    const char *raw;      /* the symbol as in the binary, if demangling changed it */
+    uintptr_t offset;     /* pc - function start; valid if has_offset */
+    int has_offset;
+    int inlined;        /* an inlined call inside the next frame */
+    const char *module; /* path, NULL if the address is in no module */
+    uintptr_t module_offset;
+    const char *file; /* NULL if no line information */
+    int line;
+};
+
+struct sym_result {
+    size_t n;
+    struct sym_frame *frames;
+};
+
+struct symbolizer;
+
+struct symbolizer *symbolizer_new(int allow_debuginfod);
+void symbolizer_free(struct symbolizer *s);
+/* At the start of each report, with the process's map: forgets the cached
+   results if the code mapped has changed since the last report. The
+   symbolizer reads maps until the next refresh or shed: keep it alive. */
+void symbolizer_refresh(struct symbolizer *s, const struct maps *maps);
+/* Symbolizes pc (a return address unless exact); NULL if elfutils could
+   not be loaded. Valid until the next refresh. */
+const struct sym_result *symbolize(struct symbolizer *s, uintptr_t pc, int exact);
+/* At the end of each report: lets elfutils go, keeps the results. */
+void symbolizer_shed(struct symbolizer *s);
+/* Is fd one elfutils holds open for the symbolizer? */
+int symbolizer_owns_fd(int fd);
+
+#endif
