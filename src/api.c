@@ -18,17 +18,20 @@
  * written, and requests arriving together share a report.
  *
  * A watcher that faults (in a callback, say) is parked for good by its
- * fault handler, which calls api_watcher_failed: from then on nothing
- * waits for it. Callers already waiting wake and return; gmr_report
- * returns -1 (ENOSYS) at once; (un)registering goes on without waiting.
- * The locks are futex words holding their owner's tid, so a caller that
- * finds one held by the dead watcher gives up instead of waiting.
+ * fault handler, which marks it crashed (handler_no_watcher_reason): from
+ * then on nothing waits for it. Every wait here is cut in slices of
+ * SLICE_MS and looks at the watcher's state after each, so callers
+ * already waiting return within one slice (the fault handler does not
+ * call up into this file: the API sits above the signal handlers);
+ * gmr_report returns -1 (ENOSYS) at once; (un)registering goes on without
+ * waiting. The locks are futex words holding their owner's tid, so a
+ * caller that finds one held by the dead watcher gives up instead of
+ * waiting.
  */
 #include "api.h"
 
 #include "trigger/handlers.h"
 #include "base/lowlevel.h"
-#include "watcher.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -74,9 +77,8 @@ static void *green_arg;
 static _Atomic int green_runs; /* odd while the lister runs */
 
 /* Bumped, then woken, at each change a caller may wait for: a report
-   served, a callback returned, the watcher failed. */
+   served, a callback returned. */
 static _Atomic uint32_t events;
-static _Atomic int watcher_failed;
 
 /* ---- waiting ---- */
 
@@ -88,25 +90,18 @@ static int on_watcher(void)
 /* Nothing will come from the watcher: it faulted, or there is none. */
 static int watcher_gone(void)
 {
-    return atomic_load(&watcher_failed) || handler_no_watcher_reason() || !watcher_running();
+    return handler_no_watcher_reason() != NULL;
+}
+
+static int watcher_crashed(void)
+{
+    return atomic_load(&hs.watcher_state) == WATCHER_CRASHED;
 }
 
 static void announce(void)
 {
     atomic_fetch_add(&events, 1);
     ll_futex_wake(&events, INT_MAX);
-}
-
-void api_watcher_failed(void)
-{
-    int saved = errno;
-
-    atomic_store(&watcher_failed, 1);
-    announce();
-    ll_futex_wake(&sections_lock, INT_MAX);
-    ll_futex_wake(&requests_lock, INT_MAX);
-    ll_futex_wake(&green_lock, INT_MAX);
-    errno = saved;
 }
 
 /* 0, or -1 (ENOSYS) if the lock is held by a watcher that has failed. */
@@ -119,7 +114,7 @@ static int lock_take(api_lock *l)
 
         if (atomic_compare_exchange_strong(l, &seen, me))
             return 0;
-        if (atomic_load(&watcher_failed) && seen == (int)atomic_load(&hs.watcher_tid)) {
+        if (watcher_crashed() && seen == (int)atomic_load(&hs.watcher_tid)) {
             errno = ENOSYS;
             return -1;
         }
@@ -370,7 +365,7 @@ static int wait_served(uint32_t ticket)
             errno = ETIMEDOUT;
             return -1;
         }
-        ll_futex_wait(&events, seen, 1000);
+        ll_futex_wait(&events, seen, SLICE_MS);
     }
 }
 
@@ -504,6 +499,5 @@ void api_after_fork(void)
     atomic_store(&green_lock, 0);
     atomic_store(&running_id, 0);
     atomic_store(&green_runs, 0);
-    atomic_store(&watcher_failed, 0);
     pending_requests = 0;
 }

@@ -6,6 +6,7 @@
 #define GMR_API_INTERNAL_H
 
 #include "report/emit.h"
+#include "report/model.h"
 
 #include <gmr.h>
 #include <stddef.h>
@@ -23,21 +24,9 @@ void api_emit_sections(struct emitter *e);
 /* Is `title` taken by a section of libgmr's own? */
 int api_title_reserved(const char *title);
 
-/* A coroutine as listed, with its strings copied. */
-struct green_thread {
-    struct gmr_green_thread g; /* g.name and g.state point at the arrays below */
-    char name[64];
-    char state[128];
-};
-
 /* Asks the registered lister for its coroutines; *out is malloc'd. Returns
    how many, or -1 if no lister is registered. */
 long api_green_threads(struct green_thread **out);
-
-/* The watcher's fault handler: the watcher is parked for good. Wakes every
-   caller waiting on it, and no API call waits for it again.
-   Async-signal-safe (atomics and futex wake-ups only). */
-void api_watcher_failed(void);
 
 /* In a forked child: locks held by the parent's threads are reset. */
 void api_after_fork(void);

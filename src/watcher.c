@@ -304,6 +304,8 @@ static void take_start(struct watcher *w)
     w->ctx.capture_signal = start.capture_signal;
     w->ctx.package = &w->package;
     w->ctx.held = &w->held;
+    w->ctx.program_sections = api_emit_sections;
+    w->ctx.list_green = api_green_threads;
     /* Held as long as the frozen threads, and let go with them. */
     w->held.release = &hs.freeze.release;
     w->held.hold_ms = hs.crash_wait_ms + FREEZE_HOLD_MS;
@@ -511,9 +513,4 @@ void watcher_follow_end(int stopped)
 {
     if (stopped)
         spawn(&the_watcher);
-}
-
-int watcher_running(void)
-{
-    return start.running;
 }

@@ -15,8 +15,6 @@
 int watcher_start(const struct gmr_config *cfg, const char *service, int capture_signal);
 /* In the child of fork(): a new watcher for the new process. */
 void watcher_after_fork(void);
-/* Does this process have a watcher to write reports? */
-int watcher_running(void);
 /* Around a change of the process's credentials (setuid() and kin): the
    watcher ends if its capabilities differ from the caller's (returns 1),
    and starts again, from the caller, after it. */

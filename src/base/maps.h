@@ -2,16 +2,45 @@
  * maps.h - this process's memory map, from /proc/self/maps.
  *
  * Two consumers: the capture handlers, which must know where a thread's
- * stack ends before they copy it (map_set, see handlers.h), and the
- * unwinder, which needs the loaded ELF images (file-backed mappings).
+ * stack ends before they copy it (map_set), and the unwinder, which needs
+ * the loaded ELF images (file-backed mappings).
  */
 #ifndef GMR_MAPS_H
 #define GMR_MAPS_H
 
-#include "trigger/handlers.h"
-
 #include <stddef.h>
 #include <stdint.h>
+
+/* Readable mappings, sorted, from /proc/self/maps: bounds a stack copy. */
+struct map_range {
+    uintptr_t start, end;
+};
+
+struct map_set {
+    uintptr_t grow_lo, grow_hi; /* where the main stack may grow down to */
+    size_t n;
+    struct map_range r[];
+};
+
+/* End of the readable mapping that holds sp, or 0 if none is known: where
+   a stack copy stops. Async-signal-safe. */
+static inline uintptr_t map_set_stack_end(const struct map_set *m, uintptr_t sp)
+{
+    size_t lo = 0, hi = m->n;
+
+    if (sp >= m->grow_lo && sp < m->grow_hi)
+        return m->grow_hi;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (sp < m->r[mid].start)
+            hi = mid;
+        else if (sp >= m->r[mid].end)
+            lo = mid + 1;
+        else
+            return m->r[mid].end;
+    }
+    return 0;
+}
 
 enum { MAP_R = 1, MAP_W = 2, MAP_X = 4 };
 

@@ -25,7 +25,6 @@
  */
 #include "trigger/handlers.h"
 
-#include "api.h"
 #include "crash_fallback.h"
 #include "capture/freeze.h"
 #include "base/log.h"
@@ -245,8 +244,9 @@ static void park_forever(void)
  */
 static void watcher_crashed(int sig)
 {
+    /* Nothing of the host waits on us from now on: the API's waits look
+       at this state after each slice (api.c). */
     atomic_store(&hs.watcher_state, WATCHER_CRASHED);
-    api_watcher_failed(); /* nothing of the host waits on us from now on */
     if (atomic_load(&hs.crash.tid)) {
         handler_crash_reported(CRASH_WATCHER_FAILED);
         park_forever();

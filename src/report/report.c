@@ -4,10 +4,10 @@
  */
 #include "report.h"
 
-#include "api.h"
 #include "emit.h"
 #include "sections/sections.h"
 #include "sink.h"
+#include "waits.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +25,7 @@ static const section_fn sections[] = {
     section_resource_usage,
 };
 
-const char *report_trigger_name(unsigned bits)
+static const char *trigger_name(unsigned bits)
 {
     if (bits & TRIGGER_CRASH)
         return "crash";
@@ -54,7 +54,8 @@ static void render(struct report *r, struct buf *out, int json)
     e.ops->begin_report(&e);
     for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
         sections[i](&e, r);
-    api_emit_sections(&e);
+    if (r->ctx->program_sections)
+        r->ctx->program_sections(&e);
     e.ops->end_report(&e);
 }
 
@@ -161,30 +162,23 @@ static void unwound_free(struct report *r)
     free(r->unwound);
 }
 
-const struct unwound *report_unwound(const struct report *r, const struct thread_rec *t)
-{
-    const struct unwound *u;
-
-    if (!r->unwound || t < r->cap.threads || t >= r->cap.threads + r->cap.n)
-        return NULL;
-    u = &r->unwound[t - r->cap.threads];
-    return u->frames ? u : NULL;
-}
-
 void report_write(const struct report_ctx *ctx, const struct report_request *req, char *written,
                   size_t len)
 {
     struct capture_presets presets;
     struct report r;
+    struct waits waits;
     struct buf out = {0};
     struct sink_target target;
     int delivered;
 
     memset(&r, 0, sizeof(r));
+    memset(&waits, 0, sizeof(waits));
     r.ctx = ctx;
     r.cfg = ctx->cfg;
     r.req = req;
     r.trigger = req->bits;
+    r.trigger_name = trigger_name(req->bits);
     r.pid = getpid();
     r.when = time(NULL);
     r.trigger_tid = atomic_load(&hs.trigger_tid);
@@ -203,7 +197,9 @@ void report_write(const struct report_ctx *ctx, const struct report_request *req
         r.sym = ctx->sym;
     }
     unwind_threads(&r);
-    waits_read(&r, &r.waits);
+    r.waits = &waits;
+    waits_read(&r, r.waits);
+    r.n_green = ctx->list_green ? ctx->list_green(&r.green) : -1;
     /* gmr-report's own format; a report to the sink, the process's */
     render(&r, &out,
            req->reply && !req->reply->to_sink ? req->reply->json : ctx->cfg->format == FORMAT_JSON);
@@ -221,7 +217,7 @@ void report_write(const struct report_ctx *ctx, const struct report_request *req
     target.json = ctx->cfg->format == FORMAT_JSON;
     target.output = config_output(ctx->cfg);
     target.max_reports = ctx->cfg->max_reports;
-    target.trigger = report_trigger_name(req->bits);
+    target.trigger = r.trigger_name;
     target.threads = r.cap.n;
     delivered = sink_write(&target, &out, written, len) == 0;
     if (req->reply)
@@ -234,9 +230,10 @@ out:
     buf_free(&out);
     symbolizer_shed(ctx->sym);
     unwound_free(&r);
+    free(r.green);
     unwind_end(r.unwind);
     python_free(&r.python);
-    waits_free(&r.waits);
+    waits_free(&waits);
     memreader_free(r.mr);
     capture_free(&r.cap);
     return_trigger_slot();

@@ -34,7 +34,6 @@
 #include "base/fdtable.h"
 #include "base/log.h"
 #include "retention.h"
-#include "sink_journal.h"
 #include "base/timefmt.h"
 #include "base/users.h"
 

@@ -34,7 +34,7 @@ size_t sink_file_name(char *out, size_t len, const struct sink_target *t, unsign
 
 /*
  * Writes the report where t->output says. To the journal: one entry
- * (sink_journal.h). To files, in the log dir: creates it (0700) if
+ * (sink_journal.c). To files, in the log dir: creates it (0700) if
  * missing, writes an unnamed file (O_TMPFILE, 0600) and links it in place,
  * or where that cannot be done a hidden temporary file (0600,
  * O_EXCL|O_NOFOLLOW) renamed into place; never replaces anything, removes
@@ -47,5 +47,16 @@ size_t sink_file_name(char *out, size_t len, const struct sink_target *t, unsign
 int sink_write(const struct sink_target *t, const struct buf *report, char *written, size_t len);
 /* write() until all of data is written (EINTR retried); -1 on error. */
 int sink_write_all(int fd, const char *data, size_t len);
+
+/* The journal (sink_journal.c): the socket journald reads native entries from. */
+#define JOURNAL_SOCKET "/run/systemd/journal/socket"
+
+/*
+ * Sends the report as one entry: MESSAGE (the report), SYSLOG_IDENTIFIER
+ * (the service), PRIORITY (2 for a crash, else 5), GMR_TRIGGER, GMR_PID,
+ * GMR_THREADS, GMR_FORMAT. Returns 0, or -1 with errno set and *why a
+ * sentence for the gmr: line.
+ */
+int journal_send(const struct sink_target *t, const struct buf *report, const char **why);
 
 #endif

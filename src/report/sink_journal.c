@@ -17,7 +17,7 @@
  * that no longer reads would block a send once its queue is full: sends
  * give up after JOURNAL_TIMEOUT_S, and the report goes to stderr.
  */
-#include "sink_journal.h"
+#include "sink.h"
 
 #include <errno.h>
 #include <fcntl.h>

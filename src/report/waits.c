@@ -36,7 +36,7 @@
 #include "base/memread.h"
 #include "base/netsock.h"
 #include "base/procfs.h"
-#include "report.h"
+#include "model.h"
 
 #include <dirent.h>
 #include <stdarg.h>

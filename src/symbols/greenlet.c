@@ -25,6 +25,7 @@
  * finished has none either.
  */
 #include "pyread.h"
+#include "python.h"
 
 #include "elf_image.h"
 

@@ -8,11 +8,14 @@
 #ifndef GMR_PYREAD_H
 #define GMR_PYREAD_H
 
+#include "base/maps.h"
 #include "base/memread.h"
-#include "python.h"
 
 #include <stddef.h>
 #include <stdint.h>
+
+struct py_stacks;
+struct py_thread;
 
 /*
  * Where things are in the interpreter's structures: CPython 3.11's from

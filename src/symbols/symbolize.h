@@ -15,39 +15,13 @@
 #define GMR_SYMBOLIZE_H
 
 #include "base/maps.h"
+#include "frame.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
-/* What kind of code a frame is in (JSON threads[].frames[].kind). */
-enum frame_kind {
-    FRAME_NATIVE, /* an ELF module's code */
-    FRAME_JIT,    /* anonymous executable memory: code a runtime generated */
-    FRAME_VDSO,   /* the kernel's vDSO */
-    FRAME_SIGNAL, /* the trampoline between a signal handler and the code it interrupted */
-};
-
 /* "native", "jit", "vdso", "signal". */
 const char *frame_kind_name(enum frame_kind kind);
-
-/* One frame as printed; an inlined call expands one address to several. */
-struct sym_frame {
-    enum frame_kind kind;
-    const char *function; /* NULL if unknown; demangled */
-    const char *raw;      /* the symbol as in the binary, if demangling changed it */
-    uintptr_t offset;     /* pc - function start; valid if has_offset */
-    int has_offset;
-    int inlined;        /* an inlined call inside the next frame */
-    const char *module; /* path, NULL if the address is in no module */
-    uintptr_t module_offset;
-    const char *file; /* NULL if no line information */
-    int line;
-};
-
-struct sym_result {
-    size_t n;
-    struct sym_frame *frames;
-};
 
 struct symbolizer;
 

@@ -14,7 +14,7 @@
 #ifndef GMR_SYMCACHE_H
 #define GMR_SYMCACHE_H
 
-#include "symbolize.h"
+#include "frame.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -22,36 +22,7 @@
 #include <sys/types.h>
 #include <ucontext.h>
 
-/* Readable mappings, sorted, from /proc/self/maps: bounds a stack copy. */
-struct map_range {
-    uintptr_t start, end;
-};
-
-struct map_set {
-    uintptr_t grow_lo, grow_hi; /* where the main stack may grow down to */
-    size_t n;
-    struct map_range r[];
-};
-
-/* End of the readable mapping that holds sp, or 0 if none is known: where
-   a stack copy stops. Async-signal-safe. */
-static inline uintptr_t map_set_stack_end(const struct map_set *m, uintptr_t sp)
-{
-    size_t lo = 0, hi = m->n;
-
-    if (sp >= m->grow_lo && sp < m->grow_hi)
-        return m->grow_hi;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (sp < m->r[mid].start)
-            hi = mid;
-        else if (sp >= m->r[mid].end)
-            lo = mid + 1;
-        else
-            return m->r[mid].end;
-    }
-    return 0;
-}
+#include "base/maps.h"
 
 enum slot_state { SLOT_EMPTY, SLOT_SENT, SLOT_BUSY, SLOT_DONE, SLOT_TAKEN };
 

@@ -14,8 +14,6 @@
  */
 #include "sections.h"
 
-#include "api.h"
-
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,8 +88,8 @@ static void greenlets_said(struct emitter *e, const struct py_stacks *py)
 void section_green_threads(struct emitter *e, struct report *r)
 {
     struct unwind_frame *scratch = calloc((size_t)r->cfg->max_frames, sizeof(*scratch));
-    struct green_thread *list = NULL;
-    long n = api_green_threads(&list), i;
+    const struct green_thread *list = r->green;
+    long n = r->n_green, i;
 
     e->ops->begin_section(e, "Green Threads", "green_threads");
     e->ops->begin_list(e, NULL, 0);
@@ -111,6 +109,5 @@ void section_green_threads(struct emitter *e, struct report *r)
         greenlet(e, (n > 0 ? n : 0) + (long)g, &r->python.greenlets[g]);
     e->ops->end_list(e);
     e->ops->end_section(e);
-    free(list);
     free(scratch);
 }

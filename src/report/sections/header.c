@@ -4,6 +4,8 @@
  */
 #include "sections.h"
 
+#include "report/waits.h"
+
 #include "base/fdtable.h"
 #include "trigger/handlers.h"
 #include "base/procfs.h"
@@ -81,7 +83,7 @@ static void capture_summary(struct emitter *e, const struct report *r)
     e->ops->num(e, "capture_us", r->cap.elapsed_us, EMIT_JSON_ONLY);
     e->ops->num(e, "pause_median_ns", median, EMIT_JSON_ONLY);
     e->ops->num(e, "pause_max_ns", max, EMIT_JSON_ONLY);
-    e->ops->num(e, "waits_us", r->waits.read_us, EMIT_JSON_ONLY);
+    e->ops->num(e, "waits_us", r->waits->read_us, EMIT_JSON_ONLY);
 }
 
 static void crash_fields(struct emitter *e)
@@ -146,7 +148,7 @@ void section_header(struct emitter *e, struct report *r)
     e->ops->begin_object(e, NULL, NULL, 0);
     emit_num(e, "pid", r->pid);
     emit_str(e, "service", r->ctx->service);
-    emit_str(e, "trigger", report_trigger_name(r->trigger));
+    emit_str(e, "trigger", r->trigger_name);
     if (r->trigger & TRIGGER_CRASH)
         crash_fields(e);
     else if ((r->trigger & TRIGGER_SIGNAL) && r->cfg->signal) {

@@ -9,7 +9,7 @@
 #define GMR_SECTIONS_H
 
 #include "report/emit.h"
-#include "report/report.h"
+#include "report/model.h"
 
 typedef void (*section_fn)(struct emitter *e, struct report *r);
 

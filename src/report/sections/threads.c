@@ -119,7 +119,7 @@ static void whereabouts(struct emitter *e, struct report *r, const struct thread
 /* What it waits for (waits.c), and the deadlock it is in. */
 static void wait_of(struct emitter *e, const struct report *r, const struct thread_rec *t)
 {
-    const struct wait *w = waits_of(&r->waits, t->tid);
+    const struct wait *w = waits_of(r->waits, t->tid);
     const pid_t *cycle = NULL;
     size_t n;
     char text[24];
@@ -139,13 +139,13 @@ static void wait_of(struct emitter *e, const struct report *r, const struct thre
         emit_num(e, "holder", w->holder);
     emit_str(e, "text", w->text);
     e->ops->end_object(e);
-    n = waits_cycle_of(&r->waits, t->tid, &cycle);
+    n = waits_cycle_of(r->waits, t->tid, &cycle);
     if (n) {
         char *sentence = malloc(4096);
 
         if (!sentence)
             return;
-        waits_sentence(r, &r->waits, cycle, n, 1, sentence, 4096);
+        waits_sentence(r, r->waits, cycle, n, 1, sentence, 4096);
         emit_str(e, "deadlock", sentence);
         free(sentence);
     }

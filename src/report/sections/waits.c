@@ -25,7 +25,7 @@ static void runs(struct emitter *e, const struct report *r, const pid_t *tids, c
     for (k = 0; k < n; k++) {
         int head = snprintf(text, SENTENCE, "%s", cycle ? "Deadlock: " : "Chain: ");
 
-        waits_sentence(r, &r->waits, tids + at[k], len[k], cycle, text + head,
+        waits_sentence(r, r->waits, tids + at[k], len[k], cycle, text + head,
                        SENTENCE - (size_t)head);
         e->ops->str(e, NULL, text, EMIT_TEXT_ONLY);
         if (!cycle)
@@ -41,8 +41,8 @@ static void each_wait(struct emitter *e, const struct report *r, char *text)
 {
     size_t i;
 
-    for (i = 0; i < r->waits.n; i++) {
-        const struct wait *w = &r->waits.v[i];
+    for (i = 0; i < r->waits->n; i++) {
+        const struct wait *w = &r->waits->v[i];
         const struct thread_rec *t = &r->cap.threads[i];
 
         if (!w->text[0])
@@ -54,7 +54,7 @@ static void each_wait(struct emitter *e, const struct report *r, char *text)
 
 void section_waits(struct emitter *e, struct report *r)
 {
-    const struct waits *w = &r->waits;
+    const struct waits *w = r->waits;
     char *text = malloc(SENTENCE);
 
     e->ops->begin_section(e, "Waits", "deadlocks");
