@@ -12,16 +12,16 @@
  */
 #include "preload.h"
 
-#include "trigger/altstack.h"
+#include "signal/altstack.h"
 #include "../src/api.h"
 #include "base/config.h"
 #include "symbols/deps.h"
 #include "base/fdtable.h"
-#include "trigger/handlers.h"
+#include "signal/handlers.h"
 #include "base/log.h"
-#include "trigger/sigchain.h"
+#include "signal/sigchain.h"
 #include "trigger/signals.h"
-#include "trigger/startup.h"
+#include "base/startup.h"
 #include "../src/watcher.h"
 
 #include <dlfcn.h>

@@ -4,7 +4,7 @@
 #ifndef GMR_PRELOAD_H
 #define GMR_PRELOAD_H
 
-#include "trigger/startup.h"
+#include "base/startup.h"
 
 #include <dlfcn.h>
 #include <stdatomic.h>

@@ -1,7 +1,7 @@
 /*
  * sigaction.c - LD_PRELOAD glue: libgmr's sigaction(), signal() and the
  * older calls that set a disposition, so that the host sees and sets its
- * own view of the signals libgmr took (src/trigger/sigchain.h says why and how).
+ * own view of the signals libgmr took (src/signal/sigchain.h says why and how).
  *
  * For every other signal each call goes to the next definition in the
  * search order (libc's), untouched. For ours, the older calls are written
@@ -15,7 +15,7 @@
  */
 #include "preload.h"
 
-#include "trigger/sigchain.h"
+#include "signal/sigchain.h"
 
 #include <dlfcn.h>
 #include <errno.h>

@@ -10,8 +10,8 @@
  */
 #include "preload.h"
 
-#include "trigger/altstack.h"
-#include "trigger/startup.h"
+#include "signal/altstack.h"
+#include "base/startup.h"
 #include "../src/watcher.h"
 
 #include <dlfcn.h>

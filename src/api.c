@@ -30,7 +30,7 @@
  */
 #include "api.h"
 
-#include "trigger/handlers.h"
+#include "signal/handlers.h"
 #include "base/lowlevel.h"
 
 #include <errno.h>

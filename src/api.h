@@ -5,7 +5,7 @@
 #ifndef GMR_API_INTERNAL_H
 #define GMR_API_INTERNAL_H
 
-#include "report/emit.h"
+#include "render/emit.h"
 #include "report/model.h"
 
 #include <gmr.h>

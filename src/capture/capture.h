@@ -14,7 +14,7 @@
 #define GMR_CAPTURE_H
 
 #include "base/config.h"
-#include "trigger/handlers.h"
+#include "signal/handlers.h"
 #include "base/maps.h"
 
 #include <stddef.h>

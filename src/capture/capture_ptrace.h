@@ -16,7 +16,7 @@
 #ifndef GMR_CAPTURE_PTRACE_H
 #define GMR_CAPTURE_PTRACE_H
 
-#include "trigger/handlers.h"
+#include "signal/handlers.h"
 
 #include <stddef.h>
 

@@ -8,7 +8,7 @@
 #define GMR_MODEL_H
 
 #include "base/config.h"
-#include "emit.h"
+#include "render/emit.h"
 #include "base/memread.h"
 #include "capture/capture.h"
 #include "symbols/python.h"

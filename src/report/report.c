@@ -4,7 +4,7 @@
  */
 #include "report.h"
 
-#include "emit.h"
+#include "render/emit.h"
 #include "sections/sections.h"
 #include "sink.h"
 #include "waits.h"

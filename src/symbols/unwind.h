@@ -10,7 +10,7 @@
 #ifndef GMR_UNWIND_H
 #define GMR_UNWIND_H
 
-#include "trigger/handlers.h"
+#include "signal/handlers.h"
 #include "base/maps.h"
 #include "base/memread.h"
 

@@ -9,11 +9,11 @@
  */
 #include "signals.h"
 
-#include "handlers.h"
+#include "signal/handlers.h"
 #include "base/log.h"
-#include "sigchain.h"
+#include "signal/sigchain.h"
 #include "base/signames.h"
-#include "startup.h"
+#include "base/startup.h"
 
 #include <signal.h>
 #include <stdio.h>

@@ -3,7 +3,7 @@
  * time and report file names.
  */
 #include "base/buf.h"
-#include "report/emit.h"
+#include "render/emit.h"
 #include "base/redact.h"
 #include "report/sink.h"
 #include "base/timefmt.h"

@@ -8,7 +8,7 @@
 
 #include "base/procfs.h"
 #include "base/redact.h"
-#include "trigger/sigchain.h"
+#include "signal/sigchain.h"
 #include "base/signames.h"
 
 #include <stdio.h>

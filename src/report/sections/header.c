@@ -7,7 +7,7 @@
 #include "report/waits.h"
 
 #include "base/fdtable.h"
-#include "trigger/handlers.h"
+#include "signal/handlers.h"
 #include "base/procfs.h"
 #include "base/signames.h"
 #include "base/timefmt.h"

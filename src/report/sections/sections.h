@@ -8,7 +8,7 @@
 #ifndef GMR_SECTIONS_H
 #define GMR_SECTIONS_H
 
-#include "report/emit.h"
+#include "render/emit.h"
 #include "report/model.h"
 
 typedef void (*section_fn)(struct emitter *e, struct report *r);

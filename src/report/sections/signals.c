@@ -13,7 +13,7 @@
 #include "sections.h"
 
 #include "base/procfs.h"
-#include "trigger/sigchain.h"
+#include "signal/sigchain.h"
 #include "base/signames.h"
 
 #include <signal.h>

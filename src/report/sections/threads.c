@@ -11,7 +11,7 @@
 
 #include "report/waits.h"
 
-#include "crash/crash_fallback.h"
+#include "signal/crash_fallback.h"
 #include "base/signames.h"
 
 #include <stdio.h>

@@ -33,7 +33,7 @@
 
 #include "base/log.h"
 #include "base/lowlevel.h"
-#include "startup.h"
+#include "base/startup.h"
 
 #include <dlfcn.h>
 #include <errno.h>

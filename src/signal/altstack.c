@@ -9,7 +9,7 @@
  */
 #include "altstack.h"
 
-#include "startup.h"
+#include "base/startup.h"
 
 #include <pthread.h>
 #include <signal.h>

@@ -11,7 +11,7 @@
  */
 #include "freeze.h"
 
-#include "trigger/handlers.h"
+#include "handlers.h"
 #include "base/lowlevel.h"
 #include "base/tasks.h"
 

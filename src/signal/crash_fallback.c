@@ -13,7 +13,7 @@
 #include "crash_fallback.h"
 
 #include "base/fdtable.h"
-#include "trigger/handlers.h"
+#include "handlers.h"
 #include "base/safecopy.h"
 #include "base/signames.h"
 #include "base/timefmt.h"

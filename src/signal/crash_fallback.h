@@ -5,7 +5,7 @@
 #ifndef GMR_CRASH_FALLBACK_H
 #define GMR_CRASH_FALLBACK_H
 
-#include "report/emit.h"
+#include "render/emit.h"
 
 #include <ucontext.h>
 

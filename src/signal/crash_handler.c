@@ -23,14 +23,14 @@
  * raw rt_sigaction, as the Go runtime does) that chains to us, we write the
  * report and return to it, so the host's own crash handling goes on.
  */
-#include "trigger/handlers.h"
+#include "handlers.h"
 
 #include "crash_fallback.h"
-#include "capture/freeze.h"
+#include "freeze.h"
 #include "base/log.h"
 #include "base/lowlevel.h"
 #include "base/signames.h"
-#include "trigger/sigchain.h"
+#include "sigchain.h"
 #include "base/tasks.h"
 
 #include <errno.h>

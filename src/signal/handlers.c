@@ -13,7 +13,7 @@
  */
 #include "handlers.h"
 
-#include "capture/freeze.h"
+#include "freeze.h"
 #include "base/log.h"
 #include "base/lowlevel.h"
 #include "base/safecopy.h"
