@@ -17,6 +17,7 @@
 #include "base/config.h"
 #include "symbols/deps.h"
 #include "base/fdtable.h"
+#include "signal/crash_handler.h"
 #include "signal/handlers.h"
 #include "base/log.h"
 #include "signal/sigchain.h"
@@ -245,10 +246,9 @@ __attribute__((constructor)) static void gmr_init(int argc, char **argv, char **
     if (!config.inherit)
         drop_from_preload();
     keep_timeout_to_ourselves();
-    hs.pid = getpid();
-    hs.service = service;
+    handler_set_process(getpid(), service);
     /* A crashing thread waits this long for the watcher's full report. */
-    hs.crash_wait_ms = (int)config.capture_timeout_ms + 10000;
+    crash_set_wait_ms((int)config.capture_timeout_ms + 10000);
     if (config.crash) {
         preload_altstacks = 1;
         altstack_install();
@@ -256,7 +256,7 @@ __attribute__((constructor)) static void gmr_init(int argc, char **argv, char **
         preload_watch_sanitizer();
     }
     capture = signals_install_capture(config.capture_signal, config.signal);
-    hs.wake_signal = capture;
+    handler_set_signals(capture, 0);
     /* Both wake signals are in place before the watcher first sleeps: its
        sleep lets through only the ones that are ours by then. */
     if (config.signal && config.signal == capture)
@@ -264,7 +264,7 @@ __attribute__((constructor)) static void gmr_init(int argc, char **argv, char **
             "GMR_SIGNAL and GMR_CAPTURE_SIGNAL name the same signal; the signal trigger is off");
     else if (config.signal &&
              signals_install_trigger(config.signal, config_given(&config, CFG_TRIGGER_FILE)) == 0)
-        hs.trigger_signal = config.signal;
+        handler_set_signals(capture, config.signal);
     pthread_atfork(before_fork, after_fork_parent, after_fork_child);
     watcher_start(&config, service, capture); /* if it fails, a trigger says so */
 }

@@ -84,7 +84,7 @@ static _Atomic uint32_t events;
 
 static int on_watcher(void)
 {
-    return ll_gettid() == atomic_load(&hs.watcher_tid);
+    return ll_gettid() == handler_watcher();
 }
 
 /* Nothing will come from the watcher: it faulted, or there is none. */
@@ -95,7 +95,7 @@ static int watcher_gone(void)
 
 static int watcher_crashed(void)
 {
-    return atomic_load(&hs.watcher_state) == WATCHER_CRASHED;
+    return handler_watcher_state() == WATCHER_CRASHED;
 }
 
 static void announce(void)
@@ -114,7 +114,7 @@ static int lock_take(api_lock *l)
 
         if (atomic_compare_exchange_strong(l, &seen, me))
             return 0;
-        if (watcher_crashed() && seen == (int)atomic_load(&hs.watcher_tid)) {
+        if (watcher_crashed() && seen == (int)handler_watcher()) {
             errno = ENOSYS;
             return -1;
         }

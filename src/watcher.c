@@ -4,11 +4,11 @@
  * Waiting: ppoll on the trigger file's inotify descriptor (if any) and the
  * control channel's socket (control.h: gmr-report asks there), with
  * every signal blocked but the wake-up signal (wait_mask says which). A trigger handler
- * sets a bit in hs.pending and tgkill()s us; if we are busy, the signal
+ * sets a pending bit (handler_wake_watcher) and tgkill()s us; if we are busy, the signal
  * stays pending and ends the next ppoll at once. Taking all bits with one exchange
  * coalesces any number of triggers that arrived during a report into at
  * most one more report. Without a wake signal (none was free, or the host
- * has taken both) we look at hs.pending once a second.
+ * has taken both) we look at the pending bits once a second.
  *
  * Symbol tables and debug information are loaded by each report and let
  * go at its end (symbolize.c); what they said about each address stays
@@ -38,6 +38,7 @@
 #include "symbols/deps.h"
 #include "base/fdtable.h"
 #include "signal/freeze.h"
+#include "signal/crash_handler.h"
 #include "signal/handlers.h"
 #include "base/log.h"
 #include "base/lowlevel.h"
@@ -192,16 +193,17 @@ static void sleep_until_something(struct watcher *w, long long now)
    parent's copy of it. */
 static void reserve_trigger_copy(void)
 {
+    struct slot *s = handler_trigger_slot(NULL, NULL);
     void *p;
 
-    if (hs.trigger.slot.copy)
+    if (s->copy)
         return;
     p = mmap(NULL, CAPTURE_STACK_MAX, PROT_READ | PROT_WRITE,
              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)
         return;
-    hs.trigger.slot.copy_cap = CAPTURE_STACK_MAX;
-    hs.trigger.slot.copy = p;
+    s->copy_cap = CAPTURE_STACK_MAX;
+    s->copy = p;
 }
 
 /* What a process that lives past START_DELAY_MS, or asks for a report,
@@ -218,7 +220,7 @@ static void start_serving(struct watcher *w)
 }
 
 /* The first START_DELAY_MS: asleep, woken early only by a report asked
-   for (the wake signal, with its bit in hs.pending). Not with a trigger
+   for (the wake signal, with its pending bit). Not with a trigger
    file (a touch must not go unseen: file times tick too coarsely to tell
    one just before the start from one just after) nor with a GMR_TIMEOUT
    deadline (kept to the millisecond). */
@@ -227,7 +229,7 @@ static void wait_to_serve(const struct watcher *w)
     struct timespec delay = {0, START_DELAY_MS * 1000000L};
     sigset_t mask;
 
-    if (w->timeout_at_ms || config_given(w->ctx.cfg, CFG_TRIGGER_FILE) || atomic_load(&hs.pending))
+    if (w->timeout_at_ms || config_given(w->ctx.cfg, CFG_TRIGGER_FILE) || handler_pending())
         return;
     wait_mask(&mask);
     ppoll(NULL, 0, &delay, &mask);
@@ -249,7 +251,7 @@ static unsigned wait_trigger(struct watcher *w)
         control_listen(&w->control); /* again if the host closed it */
         if (w->asked.fd < 0 && control_take(&w->control, &w->asked))
             bits |= TRIGGER_REQUEST;
-        bits |= atomic_exchange(&hs.pending, 0);
+        bits |= handler_take_pending();
         if (bits)
             return bits;
         if (w->release_at_ms && now >= w->release_at_ms)
@@ -307,8 +309,8 @@ static void take_start(struct watcher *w)
     w->ctx.program_sections = api_emit_sections;
     w->ctx.list_green = api_green_threads;
     /* Held as long as the frozen threads, and let go with them. */
-    w->held.release = &hs.freeze.release;
-    w->held.hold_ms = hs.crash_wait_ms + FREEZE_HOLD_MS;
+    w->held.release = freeze_release_word();
+    w->held.hold_ms = crash_wait_ms() + FREEZE_HOLD_MS;
     w->control.fd = -1;
     w->asked.fd = -1;
     w->tf.fd = -1;
@@ -328,7 +330,7 @@ static void *quit(struct watcher *w)
     trigger_file_after_fork(&w->tf);
     control_after_fork(&w->control, &w->asked);
     fdtable_after_fork();
-    atomic_fetch_and(&hs.pending, ~(unsigned)TRIGGER_QUIT);
+    handler_unpost(TRIGGER_QUIT);
     return NULL;
 }
 
@@ -338,12 +340,12 @@ void *watcher_main(void *arg)
     char written[4096];
 
     w->ctx.self_tid = (pid_t)syscall(SYS_gettid);
-    atomic_store(&hs.watcher_tid, w->ctx.self_tid); /* first: watcher_follow_begin waits for it */
+    handler_set_watcher(w->ctx.self_tid); /* first: watcher_follow_begin waits for it */
     take_start(w);
     prctl(PR_SET_NAME, "gmr-watcher");
-    atomic_store(&hs.watcher_state, WATCHER_READY);
+    handler_set_watcher_state(WATCHER_READY);
     wait_to_serve(w);
-    if (atomic_load(&hs.pending) == TRIGGER_QUIT)
+    if (handler_pending() == TRIGGER_QUIT)
         return quit(w); /* asked to end before it served */
     start_serving(w);
     for (;;) {
@@ -357,7 +359,7 @@ void *watcher_main(void *arg)
         if ((req.bits & TRIGGER_QUIT) && !(req.bits & ~(unsigned)(TRIGGER_QUIT | TRIGGER_REQUEST)))
             return quit(w);
         if (req.bits & TRIGGER_QUIT)
-            atomic_fetch_or(&hs.pending, TRIGGER_QUIT); /* after the report asked for with it */
+            handler_post(TRIGGER_QUIT); /* after the report asked for with it */
         req.bits &= ~(unsigned)(TRIGGER_REQUEST | TRIGGER_QUIT);
         if (!req.bits)
             continue;
@@ -368,8 +370,8 @@ void *watcher_main(void *arg)
         if (req.bits & TRIGGER_API)
             api_requests_served(ticket);
         if (req.bits & TRIGGER_CRASH) {
-            handler_crash_reported(CRASH_DONE); /* the crashing thread ends the process */
-            ptrace_let_go(&w->held);            /* or, if the host goes on, lets them go */
+            crash_reported(CRASH_DONE); /* the crashing thread ends the process */
+            ptrace_let_go(&w->held);    /* or, if the host goes on, lets them go */
         }
         if ((req.bits & TRIGGER_TIMEOUT) && w->ctx.cfg->timeout_abort)
             abort_after_timeout();
@@ -390,12 +392,12 @@ static int spawn(struct watcher *w)
        runs. */
     watcher_mask(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    atomic_store(&hs.watcher_state, WATCHER_STARTING);
+    handler_set_watcher_state(WATCHER_STARTING);
     err = pthread_create(&start.thread, &attr, watcher_main, w);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
     if (err) {
-        atomic_store(&hs.watcher_state, WATCHER_NO_THREAD);
+        handler_set_watcher_state(WATCHER_NO_THREAD);
         log_msg("cannot start the watcher thread: %s; no reports", strerror(err));
         return -1;
     }
@@ -427,7 +429,7 @@ void watcher_after_fork(void)
            another in this child risks its half-done state. Say so if
            asked for a report (handler_trigger), not now: most such
            children exec. */
-        atomic_store(&hs.watcher_state, WATCHER_FORKED);
+        handler_set_watcher_state(WATCHER_FORKED);
         start.running = 0;
         trigger_file_after_fork(&w->tf); /* its copy of our descriptor */
         control_after_fork(&w->control, &w->asked);
@@ -451,12 +453,12 @@ void watcher_after_fork(void)
 static pid_t started_tid(void)
 {
     struct timespec nap = {0, 1000 * 1000};
-    pid_t tid = atomic_load(&hs.watcher_tid);
+    pid_t tid = handler_watcher();
     int i;
 
     for (i = 0; tid <= 0 && i < 2000; i++) {
         nanosleep(&nap, NULL);
-        tid = atomic_load(&hs.watcher_tid);
+        tid = handler_watcher();
     }
     return tid;
 }
@@ -489,7 +491,7 @@ int watcher_follow_begin(void)
     pid_t tid;
     int err;
 
-    if (!start.running || getpid() != hs.pid || atomic_load(&hs.crash.tid))
+    if (!start.running || getpid() != handler_pid() || crash_thread())
         return 0;
     tid = started_tid();
     if (tid <= 0 || ll_gettid() == tid)
@@ -503,8 +505,8 @@ int watcher_follow_begin(void)
                 strerror(err));
         return 0;
     }
-    atomic_store(&hs.watcher_tid, 0);
-    atomic_store(&hs.watcher_state, WATCHER_NOT_STARTED);
+    handler_set_watcher(0);
+    handler_set_watcher_state(WATCHER_NOT_STARTED);
     start.running = 0;
     return 1;
 }

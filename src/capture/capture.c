@@ -31,6 +31,7 @@
 #include "base/procfs.h"
 #include "base/safecopy.h"
 #include "base/tasks.h"
+#include "signal/handlers.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -52,13 +53,6 @@
 #define DRAIN_MAX_MS      2000
 
 static uint32_t round_seq;
-
-static void nap_us(long us)
-{
-    struct timespec ts = {0, us * 1000};
-
-    nanosleep(&ts, NULL);
-}
 
 /* ---- thread records ---- */
 
@@ -327,7 +321,7 @@ static void signal_slot(struct capture *c, struct thread_rec *t)
     struct slot *s = slot_of(c, t);
 
     atomic_fetch_add(&r->expected, 1);
-    if (queue_signal(hs.pid, t->tid, c->signo, r->seq, (uint32_t)(s - r->slots)) < 0) {
+    if (queue_signal(handler_pid(), t->tid, c->signo, r->seq, (uint32_t)(s - r->slots)) < 0) {
         t->err = errno;
         t->status = errno == ESRCH ? CAP_GONE : CAP_SEND_FAILED;
         atomic_store(&s->state, SLOT_EMPTY);
@@ -451,7 +445,7 @@ static void trace_enrolled(struct capture *c, size_t first)
             batch[n++] = slot_of(c, &c->threads[i]);
     if (!batch || !n)
         goto out;
-    ptrace_capture(hs.pid, batch, n, c->timeout_ms, NULL, &out);
+    ptrace_capture(handler_pid(), batch, n, c->timeout_ms, NULL, &out);
     c->ptraced += out.captured;
     if (out.why)
         c->ptrace_why = out.why;
@@ -673,7 +667,7 @@ static void wait_answers(struct capture *c, long long start, long long deadline)
         int retry = now - start < BLOCKED_RETRY_US && any_retriable(c);
         struct timespec ts;
 
-        if ((left == 0 && !retry) || now >= deadline || (atomic_load(&hs.pending) & TRIGGER_CRASH))
+        if ((left == 0 && !retry) || now >= deadline || (handler_pending() & TRIGGER_CRASH))
             return; /* a crash: its own round, with the threads held, comes next */
         /* Only a hint for the handlers: wake us when this many are in. */
         atomic_store(&r->expected, done + left);
@@ -689,24 +683,16 @@ static void wait_answers(struct capture *c, long long start, long long deadline)
         until = next_look < deadline ? next_look : deadline;
         ts.tv_sec = (until - now) / 1000000;
         ts.tv_nsec = (until - now) % 1000000 * 1000;
-        atomic_store(&hs.watcher_waits_on, &r->done); /* not a lock: see crash_handler.c */
+        handler_set_waits_on(&r->done); /* not a lock: see crash_handler.c */
         syscall(SYS_futex, &r->done, FUTEX_WAIT_PRIVATE, done, &ts, NULL, 0);
-        atomic_store(&hs.watcher_waits_on, NULL);
+        handler_set_waits_on(NULL);
     }
 }
 
 /* Unpublishes the round and waits until no handler is still inside. */
 static int drain(void)
 {
-    long long give_up = ll_now_us() + DRAIN_MAX_MS * 1000LL;
-
-    atomic_store(&hs.round, NULL);
-    while (atomic_load(&hs.active) > 0) {
-        if (ll_now_us() > give_up)
-            return -1;
-        nap_us(50);
-    }
-    return 0;
+    return handler_retire_round(DRAIN_MAX_MS);
 }
 
 static void finish(struct capture *c)
@@ -809,10 +795,10 @@ static void hold_unfrozen(struct capture *c, struct ptrace_held *held, const cha
         if (unfrozen(t) && reserve_slot(c, t, set, 1))
             batch[n++] = slot_of(c, t);
     }
-    ptrace_capture(hs.pid, batch, n, c->timeout_ms, held, &out);
+    ptrace_capture(handler_pid(), batch, n, c->timeout_ms, held, &out);
     c->ptraced = out.captured;
     c->ptrace_why = out.why;
-    atomic_fetch_add(&hs.freeze.held, (uint32_t)out.captured);
+    freeze_add_held((uint32_t)out.captured);
     for (i = 0; i < c->n; i++) {
         struct thread_rec *t = &c->threads[i];
 
@@ -852,7 +838,7 @@ static void run_round(struct capture *c, pid_t *tids, size_t ntids, pid_t self, 
     size_t rounds;
 
     c->round->seq = ++round_seq;
-    atomic_store(&hs.round, c->round);
+    handler_publish_round(c->round);
     enroll(c, tids, ntids, self, 0, p);
     for (rounds = 0; rounds < RELIST_ROUNDS; rounds++) {
         pid_t *again;

@@ -14,7 +14,8 @@
 #define GMR_CAPTURE_H
 
 #include "base/config.h"
-#include "signal/handlers.h"
+#include "signal/freeze.h"
+#include "signal/slot.h"
 #include "base/maps.h"
 
 #include <stddef.h>

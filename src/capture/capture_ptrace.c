@@ -398,7 +398,7 @@ static int wait_done(struct job *j, pid_t t, int *status, long long give_up, int
     struct timespec ts;
 
     *reaped = 0;
-    atomic_store(&hs.watcher_waits_on, &j->finished); /* not a lock: see crash_handler.c */
+    handler_set_waits_on(&j->finished); /* not a lock: see crash_handler.c */
     while (!atomic_load(&j->finished) && now_ns() < give_up) {
         if (waitpid(t, status, __WALL | WNOHANG) == t) {
             *reaped = 1;
@@ -408,7 +408,7 @@ static int wait_done(struct job *j, pid_t t, int *status, long long give_up, int
         ts.tv_nsec = 1000000L;
         syscall(SYS_futex, &j->finished, FUTEX_WAIT, 0, &ts, NULL, 0);
     }
-    atomic_store(&hs.watcher_waits_on, NULL);
+    handler_set_waits_on(NULL);
     if (atomic_load(&j->finished))
         return 1;
     return *reaped ? 0 : -1;

@@ -5,6 +5,8 @@
 #include "report.h"
 
 #include "render/emit.h"
+#include "signal/crash_handler.h"
+#include "signal/handlers.h"
 #include "sections/sections.h"
 #include "sink.h"
 #include "waits.h"
@@ -69,7 +71,7 @@ static void let_trigger_handlers_return(void)
     struct timespec nap = {0, 1000 * 1000};
     int i;
 
-    for (i = 0; i < TRIGGER_WAIT_MS && atomic_load(&hs.in_trigger) > 0; i++)
+    for (i = 0; i < TRIGGER_WAIT_MS && handler_in_trigger(); i++)
         nanosleep(&nap, NULL);
 }
 
@@ -83,8 +85,8 @@ static unsigned triggers_before_last;
    handler overran the last report is stale: let go). */
 static const struct slot *take_trigger_slot(unsigned bits)
 {
-    struct slot *s = &hs.trigger.slot;
-    unsigned now = atomic_load(&hs.triggers), gen = atomic_load(&hs.trigger.gen);
+    unsigned now, gen;
+    struct slot *s = handler_trigger_slot(&gen, &now);
     int expect = SLOT_DONE, fresh = (int)(gen - triggers_before_last) > 0;
 
     triggers_before_last = now;
@@ -96,7 +98,7 @@ static const struct slot *take_trigger_slot(unsigned bits)
 /* Gives the slot back, and the pages its copy touched to the system. */
 static void return_trigger_slot(void)
 {
-    struct slot *s = &hs.trigger.slot;
+    struct slot *s = handler_trigger_slot(NULL, NULL);
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
 
     if (atomic_load(&s->state) != SLOT_TAKEN)
@@ -111,11 +113,13 @@ static void presets_for(const struct report_ctx *ctx, unsigned bits, struct capt
     memset(p, 0, sizeof(*p));
     p->send = 1;
     if (bits & TRIGGER_CRASH) {
+        uint32_t nfrozen;
+
         /* The crashing thread froze the others (crash_handler.c); those
            the signal could not reach, the tracer holds until it lets go. */
-        p->crashed = &hs.crash.slot;
-        p->frozen = hs.freeze.records;
-        p->nfrozen = atomic_load(&hs.freeze.count);
+        p->crashed = &crash_record()->slot;
+        p->frozen = freeze_records(&nfrozen);
+        p->nfrozen = nfrozen;
         if (p->nfrozen > FREEZE_RECORDS)
             p->nfrozen = FREEZE_RECORDS;
         p->send = 0;
@@ -181,8 +185,7 @@ void report_write(const struct report_ctx *ctx, const struct report_request *req
     r.trigger_name = trigger_name(req->bits);
     r.pid = getpid();
     r.when = time(NULL);
-    r.trigger_tid = atomic_load(&hs.trigger_tid);
-    r.trigger_sender = atomic_load(&hs.trigger_sender);
+    handler_last_trigger(&r.trigger_tid, &r.trigger_sender);
     let_trigger_handlers_return();
     presets_for(ctx, req->bits, &presets);
     capture_run(&r.cap, ctx->capture_signal, ctx->cfg->capture_timeout_ms, ctx->self_tid, &presets,

@@ -13,7 +13,6 @@
 #include "crash_fallback.h"
 
 #include "base/fdtable.h"
-#include "handlers.h"
 #include "base/safecopy.h"
 #include "base/signames.h"
 #include "base/timefmt.h"
@@ -36,7 +35,7 @@ struct exec_map {
     const char *path;
 };
 
-/* Touched only by the first crashing thread (hs.crash.tid guards it). */
+/* Touched only by the first crashing thread (crash_handler.c's record guards it). */
 static char maps_text[MAPS_MAX];
 static struct exec_map execs[EXEC_MAX];
 static size_t nexecs;
@@ -197,22 +196,23 @@ void crash_emit_registers(struct emitter *e, const greg_t *regs)
     e->ops->end_object(e);
 }
 
-static void header(struct emitter *e, const char *why)
+static void header(struct emitter *e, const struct crash_info *c, pid_t pid, const char *service,
+                   const char *why)
 {
     char when[21], addr[24];
 
     time_iso8601(time(NULL), when);
     addr[0] = '0';
     addr[1] = 'x';
-    addr[2 + fmt_hex(addr + 2, hs.crash.addr, 1)] = '\0';
+    addr[2 + fmt_hex(addr + 2, c->addr, 1)] = '\0';
     e->ops->begin_section(e, NULL, "header");
     e->ops->begin_object(e, NULL, NULL, 0);
-    e->ops->num(e, "pid", hs.pid, 0);
-    e->ops->str(e, "service", hs.service ? hs.service : "", 0);
+    e->ops->num(e, "pid", pid, 0);
+    e->ops->str(e, "service", service ? service : "", 0);
     e->ops->str(e, "trigger", "crash", 0);
-    e->ops->str(e, "signal", signal_fatal_name(hs.crash.signo), 0);
-    e->ops->str(e, "code", signal_code_text(hs.crash.signo, hs.crash.code), 0);
-    if (hs.crash.code > 0 && hs.crash.signo != SIGABRT)
+    e->ops->str(e, "signal", signal_fatal_name(c->signo), 0);
+    e->ops->str(e, "code", signal_code_text(c->signo, c->code), 0);
+    if (c->code > 0 && c->signo != SIGABRT)
         e->ops->str(e, "address", addr, 0);
     e->ops->str(e, "time", when, 0);
     e->ops->str(e, "note", why, 0);
@@ -220,9 +220,10 @@ static void header(struct emitter *e, const char *why)
     e->ops->end_section(e);
 }
 
-void crash_fallback_report(const char *why)
+void crash_fallback_report(const struct crash_info *c, pid_t pid, const char *service,
+                           const char *why)
 {
-    const struct slot *s = &hs.crash.slot;
+    const struct slot *s = &c->slot;
     char name[17];
     struct emit_thread t;
     struct emitter e;
@@ -235,7 +236,7 @@ void crash_fallback_report(const char *why)
     emit_init_text(&e, &out);
     read_maps((uintptr_t)s->regs[REG_RSP]);
     e.ops->begin_report(&e);
-    header(&e, why);
+    header(&e, c, pid, service, why);
     e.ops->begin_section(&e, "Threads", "threads");
     e.ops->begin_list(&e, NULL, 0);
     memset(&t, 0, sizeof(t));

@@ -5,13 +5,16 @@
 #ifndef GMR_CRASH_FALLBACK_H
 #define GMR_CRASH_FALLBACK_H
 
+#include "crash_record.h"
 #include "render/emit.h"
 
+#include <sys/types.h>
 #include <ucontext.h>
 
-/* Writes hs.crash (signal, registers, a scan of the stack) to stderr,
-   saying `why` the full report is missing. */
-void crash_fallback_report(const char *why);
+/* Writes crash c of process pid (signal, registers, a scan of the stack)
+   to stderr, saying `why` the full report is missing. */
+void crash_fallback_report(const struct crash_info *c, pid_t pid, const char *service,
+                           const char *why);
 /* Emits general registers as an object "registers" (async-signal-safe). */
 void crash_emit_registers(struct emitter *e, const greg_t *regs);
 

@@ -23,15 +23,17 @@
  * raw rt_sigaction, as the Go runtime does) that chains to us, we write the
  * report and return to it, so the host's own crash handling goes on.
  */
-#include "handlers.h"
+#include "crash_handler.h"
 
-#include "crash_fallback.h"
-#include "freeze.h"
 #include "base/log.h"
 #include "base/lowlevel.h"
 #include "base/signames.h"
-#include "sigchain.h"
+#include "base/startup.h"
 #include "base/tasks.h"
+#include "crash_fallback.h"
+#include "freeze.h"
+#include "handlers.h"
+#include "sigchain.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,17 +44,48 @@
 #define STUCK_POLL_MS 100 /* how often the crashing thread looks at the watcher */
 #define STUCK_POLLS   3   /* in a futex at one address this many looks in a row */
 
+/* The crash being reported: written by the first crashing thread only. */
+static struct crash_info crash;
+/* How long a crashing thread waits for the watcher (the constructor's). */
+static int wait_ms GMR_STARTUP;
+
+const struct crash_info *crash_record(void)
+{
+    return &crash;
+}
+
+pid_t crash_thread(void)
+{
+    return atomic_load(&crash.tid);
+}
+
+void crash_set_wait_ms(int ms)
+{
+    wait_ms = ms;
+}
+
+int crash_wait_ms(void)
+{
+    return wait_ms;
+}
+
+void crash_after_fork(void)
+{
+    atomic_store(&crash.tid, 0);
+    atomic_store(&crash.phase, CRASH_NONE);
+}
+
 /* Waits while phase is CRASH_REPORTING, at most ms; returns the phase. */
 static int wait_report(long ms)
 {
     long long until = ll_now_ms() + ms;
     int phase;
 
-    while ((phase = atomic_load(&hs.crash.phase)) == CRASH_REPORTING) {
+    while ((phase = atomic_load(&crash.phase)) == CRASH_REPORTING) {
         long long left = until - ll_now_ms();
         if (left <= 0)
             break;
-        ll_futex_wait(&hs.crash.phase, CRASH_REPORTING, left);
+        ll_futex_wait(&crash.phase, CRASH_REPORTING, left);
     }
     return phase;
 }
@@ -75,9 +108,8 @@ static int watcher_stuck(struct stuck *st)
     unsigned long long addr;
     long nr;
 
-    if (st->taskdir < 0 ||
-        task_syscall(st->taskdir, atomic_load(&hs.watcher_tid), &nr, &addr) < 0 ||
-        nr != SYS_futex || addr == (uintptr_t)atomic_load(&hs.watcher_waits_on)) {
+    if (st->taskdir < 0 || task_syscall(st->taskdir, handler_watcher(), &nr, &addr) < 0 ||
+        nr != SYS_futex || addr == (uintptr_t)handler_waits_on()) {
         st->looks = 0;
         return 0;
     }
@@ -94,16 +126,14 @@ static int wait_watcher(long ms)
     struct stuck st = {open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC), 0, 0};
     int phase;
 
-    while ((phase = atomic_load(&hs.crash.phase)) == CRASH_REPORTING) {
+    while ((phase = atomic_load(&crash.phase)) == CRASH_REPORTING) {
         long long left = until - ll_now_ms();
         if (left <= 0)
             break;
-        ll_futex_wait(&hs.crash.phase, CRASH_REPORTING,
-                      left < STUCK_POLL_MS ? left : STUCK_POLL_MS);
+        ll_futex_wait(&crash.phase, CRASH_REPORTING, left < STUCK_POLL_MS ? left : STUCK_POLL_MS);
         if (!watcher_stuck(&st))
             continue;
-        if (atomic_load(&hs.freeze.on) &&
-            (atomic_load(&hs.freeze.count) || atomic_load(&hs.freeze.held))) {
+        if (freeze_holding()) {
             freeze_release();
             st.looks = 0;
             continue;
@@ -116,10 +146,10 @@ static int wait_watcher(long ms)
     return phase;
 }
 
-void handler_crash_reported(int phase)
+void crash_reported(int phase)
 {
-    atomic_store(&hs.crash.phase, phase);
-    ll_futex_wake(&hs.crash.phase, 0x7fffffff);
+    atomic_store(&crash.phase, phase);
+    ll_futex_wake(&crash.phase, 0x7fffffff);
 }
 
 /* Raised by the CPU or the kernel for this very instruction, so it comes
@@ -215,13 +245,13 @@ static void pass_on(int sig, ucontext_t *uc)
 
 static void record(int sig, const siginfo_t *si, const ucontext_t *uc)
 {
-    struct slot *s = &hs.crash.slot;
+    struct slot *s = &crash.slot;
     size_t i;
 
-    hs.crash.signo = sig;
-    hs.crash.code = si ? si->si_code : SI_USER;
-    hs.crash.addr = si ? (uintptr_t)si->si_addr : 0;
-    hs.crash.sender = si && si->si_code <= 0 ? si->si_pid : 0;
+    crash.signo = sig;
+    crash.code = si ? si->si_code : SI_USER;
+    crash.addr = si ? (uintptr_t)si->si_addr : 0;
+    crash.sender = si && si->si_code <= 0 ? si->si_pid : 0;
     s->tid = ll_gettid();
     s->frozen = 1;
     for (i = 0; i < NGREG; i++)
@@ -246,14 +276,23 @@ static void watcher_crashed(int sig)
 {
     /* Nothing of the host waits on us from now on: the API's waits look
        at this state after each slice (api.c). */
-    atomic_store(&hs.watcher_state, WATCHER_CRASHED);
-    if (atomic_load(&hs.crash.tid)) {
-        handler_crash_reported(CRASH_WATCHER_FAILED);
+    handler_set_watcher_state(WATCHER_CRASHED);
+    if (atomic_load(&crash.tid)) {
+        crash_reported(CRASH_WATCHER_FAILED);
         park_forever();
     }
     log_raw("libgmr's watcher thread crashed (SIG", signal_fatal_name(sig),
             "); this process writes no more reports. Please report this to libgmr.", NULL);
     park_forever();
+}
+
+/* The signal that freezes the others: the capture signal, while it is
+   still ours (0: none). */
+static int freeze_signal(void)
+{
+    int sig = handler_capture_signal();
+
+    return sig > 0 && handler_owns(sig, handler_capture) ? sig : 0;
 }
 
 /* Freezes the others and has the report written; returns why it was
@@ -262,16 +301,17 @@ static const char *report_crash(void)
 {
     const char *missing = handler_no_watcher_reason();
 
-    if (!missing && ll_gettid() == atomic_load(&hs.watcher_tid))
+    if (!missing && ll_gettid() == handler_watcher())
         missing = "the signal was delivered to libgmr's watcher thread, which cannot report it";
-    int starting = atomic_load(&hs.watcher_state) == WATCHER_STARTING, phase;
+    int starting = handler_watcher_state() == WATCHER_STARTING, phase;
 
-    atomic_store(&hs.crash.phase, CRASH_REPORTING);
-    freeze_others(FREEZE_WAIT_MS);
+    atomic_store(&crash.phase, CRASH_REPORTING);
+    freeze_others(handler_pid(), handler_watcher(), freeze_signal(), FREEZE_WAIT_MS,
+                  wait_ms + FREEZE_HOLD_MS);
     if (missing)
         return missing;
     handler_wake_watcher(TRIGGER_CRASH);
-    phase = wait_watcher(hs.crash_wait_ms);
+    phase = wait_watcher(wait_ms);
     if (phase == CRASH_DONE)
         return NULL;
     if (phase == CRASH_WATCHER_FAILED)
@@ -295,20 +335,20 @@ static void fatal(int sig, siginfo_t *si, ucontext_t *uc, int chained)
        restores the interrupted mask from uc; to a host handler, `old`. */
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    if (!atomic_compare_exchange_strong(&hs.crash.tid, &first, me)) {
+    if (!atomic_compare_exchange_strong(&crash.tid, &first, me)) {
         /* Another thread is reporting its crash: let it finish, then die
            of our own signal (whichever comes first ends the process). */
-        wait_report(hs.crash_wait_ms + 1000);
+        wait_report(wait_ms + 1000);
         goto out;
     }
     record(sig, si, uc);
     why = report_crash();
     if (why)
-        crash_fallback_report(why);
+        crash_fallback_report(&crash, handler_pid(), handler_service(), why);
     if (chained) {
         freeze_release();
-        atomic_store(&hs.crash.phase, CRASH_NONE);
-        atomic_store(&hs.crash.tid, 0); /* the host goes on: a later crash is reported too */
+        atomic_store(&crash.phase, CRASH_NONE);
+        atomic_store(&crash.tid, 0); /* the host goes on: a later crash is reported too */
     }
 out:
     if (chained)
@@ -335,12 +375,12 @@ void handler_crash(int sig, siginfo_t *si, void *ucv)
     struct sigaction view;
     int saved = errno, ran_host = 0;
 
-    if (getpid() != hs.pid) {
+    if (getpid() != handler_pid()) {
         die_in_child(sig, si, uc);
         errno = saved;
         return;
     }
-    if (ll_gettid() == atomic_load(&hs.watcher_tid)) {
+    if (ll_gettid() == handler_watcher()) {
         if (is_fault(sig, si))
             watcher_crashed(sig);
         pass_on(sig, uc);

@@ -4,14 +4,13 @@
  * in handler_capture. System calls only: open, getdents64, read, close
  * (tasks.c), rt_tgsigqueueinfo, rt_sigprocmask, futex.
  *
- * Each frozen thread writes its registers into hs.freeze.records, the tid
+ * Each frozen thread writes its registers into fz.records, the tid
  * last; the watcher copies them, and reads the stacks in place, while the
  * threads wait (if they are let go early, it reads them as they run on,
  * which the fault-free reader allows).
  */
 #include "freeze.h"
 
-#include "handlers.h"
 #include "base/lowlevel.h"
 #include "base/tasks.h"
 
@@ -24,6 +23,16 @@
 #define FREEZE_PASSES   4  /* re-listings for threads created meanwhile */
 #define FREEZE_STALL_MS 50 /* no thread stopped for this long: stop waiting */
 
+static struct {
+    _Atomic uint32_t count; /* futex word: threads frozen so far */
+    _Atomic int on;         /* a freeze is being set up or held */
+    _Atomic int release;    /* futex word: set to let the frozen threads go */
+    _Atomic uint32_t held;  /* threads held by the watcher's tracer instead */
+    pid_t pid;              /* the process whose threads are frozen */
+    long hold_ms;           /* how long a frozen thread waits at most */
+    struct frozen records[FREEZE_RECORDS];
+} fz;
+
 static int send_freeze(pid_t tid, int signo)
 {
     siginfo_t si;
@@ -31,10 +40,10 @@ static int send_freeze(pid_t tid, int signo)
     memset(&si, 0, sizeof(si));
     si.si_signo = signo;
     si.si_code = SI_QUEUE;
-    si.si_pid = hs.pid;
+    si.si_pid = fz.pid;
     si.si_uid = getuid();
     si.si_value.sival_ptr = (void *)(uintptr_t)FREEZE_PAYLOAD;
-    return (int)syscall(SYS_rt_tgsigqueueinfo, hs.pid, tid, signo, &si);
+    return (int)syscall(SYS_rt_tgsigqueueinfo, fz.pid, tid, signo, &si);
 }
 
 /* One pass over the thread list: sends to every thread that would take
@@ -61,9 +70,9 @@ static uint32_t freeze_pass(struct task_list *l, int signo, pid_t me, pid_t watc
 static void wait_frozen(uint32_t sent, long long until)
 {
     long long last = ll_now_ms();
-    uint32_t got, seen = atomic_load(&hs.freeze.count);
+    uint32_t got, seen = atomic_load(&fz.count);
 
-    while ((got = atomic_load(&hs.freeze.count)) < sent) {
+    while ((got = atomic_load(&fz.count)) < sent) {
         long long now = ll_now_ms(), stop;
         if (got != seen) {
             seen = got;
@@ -72,27 +81,28 @@ static void wait_frozen(uint32_t sent, long long until)
         stop = last + FREEZE_STALL_MS < until ? last + FREEZE_STALL_MS : until;
         if (now >= stop)
             return;
-        ll_futex_wait(&hs.freeze.count, got, stop - now);
+        ll_futex_wait(&fz.count, got, stop - now);
     }
 }
 
-uint32_t freeze_others(long wait_ms)
+uint32_t freeze_others(pid_t pid, pid_t watcher, int signo, long wait_ms, long hold_ms)
 {
-    int signo = hs.wake_signal;
-    pid_t me = ll_gettid(), watcher = atomic_load(&hs.watcher_tid);
+    pid_t me = ll_gettid();
     long long until = ll_now_ms() + wait_ms;
     struct task_list l;
     uint32_t sent = 0, n;
     int pass;
 
-    if (signo <= 0 || !handler_owns(signo, handler_capture) || tasks_open(&l) < 0)
+    if (signo <= 0 || tasks_open(&l) < 0)
         return 0;
-    for (n = 0; n < atomic_load(&hs.freeze.count) && n < FREEZE_RECORDS; n++)
-        atomic_store(&hs.freeze.records[n].tid, 0); /* a freeze before, released */
-    atomic_store(&hs.freeze.count, 0);
-    atomic_store(&hs.freeze.held, 0);
-    atomic_store(&hs.freeze.release, 0);
-    atomic_store(&hs.freeze.on, 1);
+    fz.pid = pid;
+    fz.hold_ms = hold_ms;
+    for (n = 0; n < atomic_load(&fz.count) && n < FREEZE_RECORDS; n++)
+        atomic_store(&fz.records[n].tid, 0); /* a freeze before, released */
+    atomic_store(&fz.count, 0);
+    atomic_store(&fz.held, 0);
+    atomic_store(&fz.release, 0);
+    atomic_store(&fz.on, 1);
     for (pass = 0; pass < FREEZE_PASSES; pass++) {
         n = freeze_pass(&l, signo, me, watcher);
         sent += n;
@@ -103,38 +113,70 @@ uint32_t freeze_others(long wait_ms)
             break;
     }
     tasks_close(&l);
-    return atomic_load(&hs.freeze.count);
+    return atomic_load(&fz.count);
 }
 
 void freeze_self(const ucontext_t *uc)
 {
-    long long until = ll_now_ms() + hs.crash_wait_ms + FREEZE_HOLD_MS;
+    long long until = ll_now_ms() + fz.hold_ms;
     struct frozen *rec;
     uint32_t idx;
     sigset_t all;
     size_t i;
 
-    if (!atomic_load(&hs.freeze.on))
+    if (!atomic_load(&fz.on))
         return;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, NULL); /* the handler's return restores the mask */
-    idx = atomic_fetch_add(&hs.freeze.count, 1);
+    idx = atomic_fetch_add(&fz.count, 1);
     if (idx < FREEZE_RECORDS) {
-        rec = &hs.freeze.records[idx];
+        rec = &fz.records[idx];
         for (i = 0; i < NGREG; i++)
             rec->regs[i] = uc->uc_mcontext.gregs[i];
         atomic_store(&rec->tid, ll_gettid());
     }
-    ll_futex_wake(&hs.freeze.count, 1);
+    ll_futex_wake(&fz.count, 1);
     /* Normally the process dies of the crash while we wait. The deadline
        is for a crash the host then handles itself (freeze_release). */
-    while (!atomic_load(&hs.freeze.release) && ll_now_ms() < until)
-        ll_futex_wait(&hs.freeze.release, 0, until - ll_now_ms());
+    while (!atomic_load(&fz.release) && ll_now_ms() < until)
+        ll_futex_wait(&fz.release, 0, until - ll_now_ms());
 }
 
 void freeze_release(void)
 {
-    atomic_store(&hs.freeze.on, 0);
-    atomic_store(&hs.freeze.release, 1);
-    ll_futex_wake(&hs.freeze.release, 0x7fffffff);
+    atomic_store(&fz.on, 0);
+    atomic_store(&fz.release, 1);
+    ll_futex_wake(&fz.release, 0x7fffffff);
+}
+
+int freeze_released(void)
+{
+    return atomic_load(&fz.release);
+}
+
+int freeze_holding(void)
+{
+    return atomic_load(&fz.on) && (atomic_load(&fz.count) || atomic_load(&fz.held));
+}
+
+const struct frozen *freeze_records(uint32_t *n)
+{
+    *n = atomic_load(&fz.count);
+    return fz.records;
+}
+
+void freeze_add_held(uint32_t n)
+{
+    atomic_fetch_add(&fz.held, n);
+}
+
+_Atomic int *freeze_release_word(void)
+{
+    return &fz.release;
+}
+
+void freeze_after_fork(void)
+{
+    atomic_store(&fz.on, 0);
+    atomic_store(&fz.held, 0);
 }

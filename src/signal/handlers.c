@@ -13,6 +13,7 @@
  */
 #include "handlers.h"
 
+#include "base/startup.h"
 #include "freeze.h"
 #include "base/log.h"
 #include "base/lowlevel.h"
@@ -25,7 +26,172 @@
 #include <time.h>
 #include <unistd.h>
 
-struct handler_state hs;
+/* Set by the constructor, read by every handler: kept with the other
+   variables a process's start writes (startup.h). */
+static struct {
+    pid_t pid;
+    const char *service;
+    int wake_signal;    /* sent to the watcher to end its wait: the capture signal */
+    int trigger_signal; /* the trigger signal, once its handler is installed */
+} conf GMR_STARTUP;
+
+/* The thread that took the trigger signal captures itself in the handler
+   (it is interrupted already; a capture signal would interrupt it twice). */
+struct trigger_capture {
+    struct slot slot;     /* slot.state: EMPTY, BUSY (handler), DONE, TAKEN (watcher) */
+    _Atomic unsigned gen; /* the trigger it was filled for (hs.triggers) */
+};
+
+/* What the handlers and the watcher share. Signal handlers take no
+   argument: it is this file's global. */
+static struct {
+    _Atomic(struct round *) round;
+    _Atomic int active;       /* handlers between entry and exit */
+    _Atomic int in_trigger;   /* trigger handlers between entry and exit */
+    _Atomic unsigned pending; /* trigger_bits not yet taken by the watcher */
+    _Atomic pid_t watcher_tid;
+    _Atomic int watcher_state;
+    _Atomic unsigned watcher_woken;   /* handlers run on the watcher thread */
+    _Atomic(void *) watcher_waits_on; /* the futex of a capture round the watcher waits on */
+    _Atomic int leaving_signal;       /* the host is taking it: no wake-ups with it */
+    _Atomic unsigned triggers;        /* trigger signals received, ever */
+    _Atomic pid_t trigger_tid;        /* thread that received the last trigger */
+    _Atomic pid_t trigger_sender;     /* si_pid of the last trigger signal */
+    struct trigger_capture trigger;
+} hs;
+
+/* ---- set-up, and what the others may know ---- */
+
+void handler_set_process(pid_t pid, const char *service)
+{
+    conf.pid = pid;
+    conf.service = service;
+}
+
+pid_t handler_pid(void)
+{
+    return conf.pid;
+}
+
+const char *handler_service(void)
+{
+    return conf.service;
+}
+
+void handler_set_signals(int capture, int trigger)
+{
+    conf.wake_signal = capture;
+    conf.trigger_signal = trigger;
+}
+
+int handler_capture_signal(void)
+{
+    return conf.wake_signal;
+}
+
+void handlers_after_fork(pid_t pid)
+{
+    conf.pid = pid;
+    atomic_store(&hs.watcher_tid, 0);
+    atomic_store(&hs.round, NULL);
+    atomic_store(&hs.active, 0);
+    atomic_store(&hs.in_trigger, 0);
+    atomic_store(&hs.pending, 0);
+    atomic_store(&hs.trigger_tid, 0);
+    atomic_store(&hs.trigger_sender, 0);
+    atomic_store(&hs.trigger.slot.state, SLOT_EMPTY);
+}
+
+void handler_set_watcher(pid_t tid)
+{
+    atomic_store(&hs.watcher_tid, tid);
+}
+
+pid_t handler_watcher(void)
+{
+    return atomic_load(&hs.watcher_tid);
+}
+
+void handler_set_watcher_state(enum watcher_state state)
+{
+    atomic_store(&hs.watcher_state, (int)state);
+}
+
+enum watcher_state handler_watcher_state(void)
+{
+    return (enum watcher_state)atomic_load(&hs.watcher_state);
+}
+
+unsigned handler_pending(void)
+{
+    return atomic_load(&hs.pending);
+}
+
+unsigned handler_take_pending(void)
+{
+    return atomic_exchange(&hs.pending, 0);
+}
+
+void handler_post(unsigned bits)
+{
+    atomic_fetch_or(&hs.pending, bits);
+}
+
+void handler_unpost(unsigned bits)
+{
+    atomic_fetch_and(&hs.pending, ~bits);
+}
+
+void handler_set_waits_on(void *word)
+{
+    atomic_store(&hs.watcher_waits_on, word);
+}
+
+void *handler_waits_on(void)
+{
+    return atomic_load(&hs.watcher_waits_on);
+}
+
+void handler_publish_round(struct round *r)
+{
+    atomic_store(&hs.round, r);
+}
+
+int handler_retire_round(long max_ms)
+{
+    long long give_up = ll_now_ms() + max_ms;
+    struct timespec nap = {0, 50 * 1000};
+
+    atomic_store(&hs.round, NULL);
+    while (atomic_load(&hs.active) > 0) {
+        if (ll_now_ms() > give_up)
+            return -1;
+        nanosleep(&nap, NULL);
+    }
+    return 0;
+}
+
+int handler_in_trigger(void)
+{
+    return atomic_load(&hs.in_trigger) > 0;
+}
+
+void handler_last_trigger(pid_t *tid, pid_t *sender)
+{
+    *tid = atomic_load(&hs.trigger_tid);
+    *sender = atomic_load(&hs.trigger_sender);
+}
+
+struct slot *handler_trigger_slot(unsigned *gen, unsigned *triggers)
+{
+    if (gen)
+        *gen = atomic_load(&hs.trigger.gen);
+    if (triggers)
+        *triggers = atomic_load(&hs.triggers);
+    return &hs.trigger.slot;
+}
+
+/* ---- the signals ---- */
 
 int handler_owns(int sig, void (*fn)(int, siginfo_t *, void *))
 {
@@ -62,10 +228,10 @@ int handler_wake_signal(void)
 {
     int leaving = atomic_load(&hs.leaving_signal);
 
-    if (hs.wake_signal != leaving && handler_owns(hs.wake_signal, handler_capture))
-        return hs.wake_signal;
-    if (hs.trigger_signal != leaving && handler_owns(hs.trigger_signal, handler_trigger))
-        return hs.trigger_signal;
+    if (conf.wake_signal != leaving && handler_owns(conf.wake_signal, handler_capture))
+        return conf.wake_signal;
+    if (conf.trigger_signal != leaving && handler_owns(conf.trigger_signal, handler_trigger))
+        return conf.trigger_signal;
     return 0;
 }
 
@@ -79,7 +245,7 @@ void handler_wake_watcher(unsigned bits)
         return; /* still starting: it looks at hs.pending before it first sleeps */
     sig = handler_wake_signal();
     if (sig)
-        syscall(SYS_tgkill, hs.pid, w, sig);
+        syscall(SYS_tgkill, conf.pid, w, sig);
 }
 
 /*
@@ -101,7 +267,7 @@ void handler_leaving(int sig)
     }
     seen = atomic_load(&hs.watcher_woken);
     atomic_store(&hs.leaving_signal, sig);
-    syscall(SYS_tgkill, hs.pid, w, sig);
+    syscall(SYS_tgkill, conf.pid, w, sig);
     for (i = 0; i < 100 && atomic_load(&hs.watcher_woken) == seen; i++)
         nanosleep(&nap, NULL);
 }
@@ -109,7 +275,7 @@ void handler_leaving(int sig)
 /* Our own tgkill to the watcher, sent only to end its wait. */
 static int is_wake_up(const siginfo_t *si)
 {
-    return si && si->si_code == SI_TKILL && si->si_pid == hs.pid &&
+    return si && si->si_code == SI_TKILL && si->si_pid == conf.pid &&
            ll_gettid() == atomic_load(&hs.watcher_tid);
 }
 
@@ -227,7 +393,7 @@ void handler_capture(int sig, siginfo_t *si, void *uc)
     (void)sig;
     /* Only our own queued signals carry a payload; wake-ups (tgkill) and
        signals from other processes fall through and do nothing. */
-    ours = si && si->si_code == SI_QUEUE && si->si_pid == hs.pid;
+    ours = si && si->si_code == SI_QUEUE && si->si_pid == conf.pid;
     if (ours)
         payload = (uint64_t)(uintptr_t)si->si_value.sival_ptr;
     atomic_fetch_add(&hs.active, 1);

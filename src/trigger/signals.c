@@ -9,6 +9,8 @@
  */
 #include "signals.h"
 
+#include "signal/crash_handler.h"
+#include "signal/freeze.h"
 #include "signal/handlers.h"
 #include "base/log.h"
 #include "signal/sigchain.h"
@@ -118,17 +120,7 @@ void signals_install_crash(void)
 
 void signals_after_fork(void)
 {
-    hs.pid = getpid();
-    atomic_store(&hs.watcher_tid, 0);
-    atomic_store(&hs.round, NULL);
-    atomic_store(&hs.active, 0);
-    atomic_store(&hs.in_trigger, 0);
-    atomic_store(&hs.pending, 0);
-    atomic_store(&hs.trigger_tid, 0);
-    atomic_store(&hs.trigger_sender, 0);
-    atomic_store(&hs.trigger.slot.state, SLOT_EMPTY);
-    atomic_store(&hs.crash.tid, 0);
-    atomic_store(&hs.crash.phase, CRASH_NONE);
-    atomic_store(&hs.freeze.on, 0);
-    atomic_store(&hs.freeze.held, 0);
+    handlers_after_fork(getpid());
+    crash_after_fork();
+    freeze_after_fork();
 }

@@ -5,6 +5,8 @@
 #include "sections.h"
 
 #include "report/waits.h"
+#include "signal/crash_handler.h"
+#include "signal/freeze.h"
 
 #include "base/fdtable.h"
 #include "signal/handlers.h"
@@ -88,16 +90,17 @@ static void capture_summary(struct emitter *e, const struct report *r)
 
 static void crash_fields(struct emitter *e)
 {
+    const struct crash_info *c = crash_record();
     char addr[24];
 
-    snprintf(addr, sizeof(addr), "%#lx", (unsigned long)hs.crash.addr);
-    emit_str(e, "signal", signal_fatal_name(hs.crash.signo));
-    emit_str(e, "code", signal_code_text(hs.crash.signo, hs.crash.code));
-    if (hs.crash.code > 0 && hs.crash.signo != SIGABRT) /* a fault: si_addr is meaningful */
+    snprintf(addr, sizeof(addr), "%#lx", (unsigned long)c->addr);
+    emit_str(e, "signal", signal_fatal_name(c->signo));
+    emit_str(e, "code", signal_code_text(c->signo, c->code));
+    if (c->code > 0 && c->signo != SIGABRT) /* a fault: si_addr is meaningful */
         emit_str(e, "address", addr);
-    emit_num(e, "crashed_thread", hs.crash.slot.tid);
-    if (hs.crash.sender)
-        emit_num(e, "sender_pid", hs.crash.sender);
+    emit_num(e, "crashed_thread", c->slot.tid);
+    if (c->sender)
+        emit_num(e, "sender_pid", c->sender);
 }
 
 /* A process out of descriptors is worth saying so: it explains failures,
@@ -171,7 +174,7 @@ void section_header(struct emitter *e, struct report *r)
     capture_summary(e, r);
     python(e, r);
     descriptors(e);
-    if ((r->trigger & TRIGGER_CRASH) && atomic_load(&hs.freeze.release))
+    if ((r->trigger & TRIGGER_CRASH) && freeze_released())
         emit_str(e, "note",
                  "the other threads were let go while this report was written (libgmr's watcher "
                  "needed a lock one of them held); their frames may have moved on");

@@ -12,6 +12,7 @@
 #include "report/waits.h"
 
 #include "signal/crash_fallback.h"
+#include "signal/crash_handler.h"
 #include "base/signames.h"
 
 #include <stdio.h>
@@ -48,7 +49,8 @@ static void heading(struct emitter *e, const struct report *r, const struct thre
     h.name = t->name;
     h.state = t->state;
     if (t->preset == PRESET_CRASHED) {
-        snprintf(crashed, sizeof(crashed), "crashed: SIG%s", signal_fatal_name(hs.crash.signo));
+        snprintf(crashed, sizeof(crashed), "crashed: SIG%s",
+                 signal_fatal_name(crash_record()->signo));
         h.marks[h.nmarks++] = crashed;
     }
     if (t->tid == r->pid)
