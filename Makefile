@@ -83,7 +83,8 @@ $(BUILD)/obj/%.o: %.c $(BUILD)/config.mk
 # first 64 KiB of the library's text, which one page fault maps (the
 # kernel's fault-around). src/base/startup.h says why that matters.
 STARTUP_OBJS := $(PRELOAD_OBJS) $(addprefix $(BUILD)/obj/src/,base/config.o signal/sigchain.o \
-                trigger/signals.o base/signames.o signal/altstack.o watcher.o signal/handlers.o base/log.o)
+                trigger/signals.o base/signames.o signal/altstack.o watcher.o signal/handlers.o base/log.o \
+                signal/crash_handler.o)
 
 # The file keeps its name (tests and tools preload build/libgmr.so); the
 # soname's link beside it is what programs linked with -lgmr load.
