@@ -44,7 +44,7 @@ LIB_SRCS := $(wildcard src/*.c src/*/*.c src/report/sections/*.c)
 PRELOAD_SRCS := $(wildcard preload/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 PRELOAD_OBJS := $(PRELOAD_SRCS:%.c=$(BUILD)/obj/%.o)
-UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_SRCS := $(wildcard tests/unit/*/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 TARGET_SRCS := $(wildcard tests/targets/*.c)
 TARGET_CXX_SRCS := $(wildcard tests/targets/*.cc)
@@ -242,7 +242,7 @@ deb:
 	rm -rf build/deb
 	@ls -1 build/*_$(DEB_VERSION)_*.deb
 
-FORMAT_FILES = $(wildcard src/*.[ch] src/*/*.[ch] src/report/sections/*.[ch] preload/*.c include/*.h tests/unit/*.[ch] \
+FORMAT_FILES = $(wildcard src/*.[ch] src/*/*.[ch] src/report/sections/*.[ch] preload/*.c include/*.h tests/unit/*/*.[ch] \
                tests/targets/*.c tests/targets/*.cc examples/*.c bench/*.c tools/*.c)
 
 format:

@@ -1,5 +1,7 @@
 /*
- * altstack.c - per-thread alternate signal stacks.
+ * altstack.c - per-thread alternate signal stacks: where the handlers of
+ * this folder run. Not itself signal context: it runs as a thread starts
+ * and ends (preload/threads.c), never inside a handler.
  *
  * Each stack is its own mapping with a guard page below it, touched only
  * when a signal handler runs on it. A thread-specific key's destructor

@@ -1,6 +1,7 @@
 /*
  * altstack.h - an alternate signal stack for every thread, so that a
- * thread whose stack overflowed can still run the crash handler.
+ * thread whose stack overflowed can still run the crash handler. Not
+ * itself signal context: set up as threads start.
  */
 #ifndef GMR_ALTSTACK_H
 #define GMR_ALTSTACK_H

@@ -1,5 +1,6 @@
 /*
- * freeze.h - holding every other thread while a crash is reported.
+ * freeze.h - SIGNAL CONTEXT. Holding every other thread while a crash is
+ * reported.
  *
  * Without libgmr a fatal signal ends the process at once. While libgmr
  * writes the crash report the process lives on for a while, and another

@@ -1,6 +1,6 @@
 /*
- * sigchain.h - the signal dispositions the host sees, and libgmr's
- * handlers in front of them.
+ * sigchain.h - SIGNAL CONTEXT (partly, see sigchain.c). The signal
+ * dispositions the host sees, and libgmr's handlers in front of them.
  *
  * libgmr takes a few signals at start-up, and only where the disposition
  * is still the default: the fatal ones (crash reports), the trigger signal

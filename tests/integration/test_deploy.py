@@ -25,7 +25,7 @@ from gmrtest import BUILD, EXAMPLES, ROOT, SANITIZE, GmrTestCase, Target, parse_
 from test_hosts import (HOSTS, NGINX, NGINX_CONF, PG_BIN, PSQL, UWSGI_BIN, UWSGI_PLUGIN, Host,
                         children, cmdline, free_port, http_get, reports_by_pid, wait_port,
                         wait_reports_from)
-from test_output import PrivateJournal, journal_missing
+from report.test_output import PrivateJournal, journal_missing
 
 DEPLOY = os.path.join(ROOT, "examples", "deploy")
 GMR_REPORT = os.path.join(BUILD, "gmr-report")

@@ -13,11 +13,10 @@ import subprocess
 import time
 import unittest
 
-from gmrtest import (PY_FRAME_RE, GmrTestCase, Target, base_env, parse_text, read, testd,
+from gmrtest import (PY_FRAME_RE, ROOT, GmrTestCase, Target, base_env, parse_text, read, testd,
                      wait_reports)
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SCRIPT = os.path.join(os.path.dirname(HERE), "hosts", "pystack.py")
+SCRIPT = os.path.join(ROOT, "tests", "hosts", "pystack.py")
 PYTHON = next((p for p in ("/usr/bin/python3", shutil.which("python3")) if p and os.path.exists(p)),
               None)
 
@@ -185,7 +184,7 @@ class PythonFrames313(PythonFrames):
     python = PYTHON313
 
 
-GREENAPP = os.path.join(os.path.dirname(HERE), "hosts", "greenapp.py")
+GREENAPP = os.path.join(ROOT, "tests", "hosts", "greenapp.py")
 GREEN_FUNCTIONS = ("green_sleeper", "green_napper", "green_queue_taker", "green_acceptor", "main")
 
 
@@ -266,7 +265,7 @@ class GreenThreads(GmrTestCase):
         self.check_green_threads(self.run_app("gevent"))
 
 
-CHURN = os.path.join(os.path.dirname(HERE), "hosts", "pychurn.py")
+CHURN = os.path.join(ROOT, "tests", "hosts", "pychurn.py")
 
 
 @unittest.skipIf(not PYTHON, "python3 is not installed (Debian python3)")
@@ -312,7 +311,7 @@ class Churn(GmrTestCase):
             self.assertRegex(report["header"].get("greenlets", ""), r"^\d+ suspended", report["header"])
 
 
-FAKE = os.path.join(os.path.dirname(os.path.dirname(HERE)), "build", "targets", "fakepython")
+FAKE = os.path.join(ROOT, "build", "targets", "fakepython")
 FAKE_GREENLET = os.path.join(os.path.dirname(FAKE), "_greenlet.fake.so")
 
 
@@ -420,7 +419,7 @@ class HostileInterpreter(GmrTestCase):
 
 UWSGI = shutil.which("uwsgi")
 UWSGI_PLUGIN = "/usr/lib/uwsgi/plugins/python3_plugin.so"
-SLOWAPP = os.path.join(os.path.dirname(HERE), "hosts", "slowapp.py")
+SLOWAPP = os.path.join(ROOT, "tests", "hosts", "slowapp.py")
 
 
 @unittest.skipIf(not (UWSGI and os.path.exists(UWSGI_PLUGIN)),
