@@ -11,6 +11,7 @@
  */
 #include "freeze.h"
 
+#include "arch/arch.h"
 #include "trigger/handlers.h"
 #include "base/lowlevel.h"
 #include "base/tasks.h"
@@ -112,7 +113,6 @@ void freeze_self(const ucontext_t *uc)
     struct frozen *rec;
     uint32_t idx;
     sigset_t all;
-    size_t i;
 
     if (!atomic_load(&hs.freeze.on))
         return;
@@ -121,8 +121,7 @@ void freeze_self(const ucontext_t *uc)
     idx = atomic_fetch_add(&hs.freeze.count, 1);
     if (idx < FREEZE_RECORDS) {
         rec = &hs.freeze.records[idx];
-        for (i = 0; i < NGREG; i++)
-            rec->regs[i] = uc->uc_mcontext.gregs[i];
+        arch_regs_from_ucontext(rec->regs, uc);
         atomic_store(&rec->tid, ll_gettid());
     }
     ll_futex_wake(&hs.freeze.count, 1);

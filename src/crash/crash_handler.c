@@ -26,6 +26,7 @@
 #include "trigger/handlers.h"
 
 #include "api.h"
+#include "arch/arch.h"
 #include "crash_fallback.h"
 #include "capture/freeze.h"
 #include "base/log.h"
@@ -217,7 +218,6 @@ static void pass_on(int sig, ucontext_t *uc)
 static void record(int sig, const siginfo_t *si, const ucontext_t *uc)
 {
     struct slot *s = &hs.crash.slot;
-    size_t i;
 
     hs.crash.signo = sig;
     hs.crash.code = si ? si->si_code : SI_USER;
@@ -225,8 +225,7 @@ static void record(int sig, const siginfo_t *si, const ucontext_t *uc)
     hs.crash.sender = si && si->si_code <= 0 ? si->si_pid : 0;
     s->tid = ll_gettid();
     s->frozen = 1;
-    for (i = 0; i < NGREG; i++)
-        s->regs[i] = uc ? uc->uc_mcontext.gregs[i] : 0;
+    arch_regs_from_ucontext(s->regs, uc);
 }
 
 /* Parks the calling thread for good: the handler cannot return into the
