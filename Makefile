@@ -168,7 +168,8 @@ FUZZ_FLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Isrc -Iinclude $(DEPS_CFLAGS) \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_config_SRCS := src/base/config.c src/base/ini.c src/base/signames.c
 FUZZ_unwind_SRCS := $(addprefix src/symbols/,unwind.c symbolize.c symcache.c deps.c vdso.c perfmap.c \
-    elf_image.c) $(addprefix src/base/,memread.c maps.c safecopy.c procfs.c fdtable.c tasks.c log.c buf.c)
+    elf_image.c) $(addprefix src/base/,memread.c maps.c safecopy.c procfs.c fdtable.c tasks.c log.c buf.c) \
+    $(wildcard src/arch/*.c)
 FUZZERS := config unwind
 
 $(BUILD)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(FUZZ_config_SRCS) $(wildcard src/*/*.h)

@@ -21,6 +21,7 @@
  */
 #include "capture_ptrace.h"
 
+#include "arch/arch.h"
 #include "base/procfs.h"
 
 #include <errno.h>
@@ -36,7 +37,6 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
-#include <sys/user.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -81,16 +81,7 @@ struct job {
 /* A system call without the C library: -errno on failure, errno unset. */
 TRACER static long raw(long nr, long a, long b, long c, long d, long e, long f)
 {
-    register long r10 __asm__("r10") = d;
-    register long r8 __asm__("r8") = e;
-    register long r9 __asm__("r9") = f;
-    long ret;
-
-    __asm__ volatile("syscall"
-                     : "=a"(ret)
-                     : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
-                     : "rcx", "r11", "memory");
-    return ret;
+    return arch_syscall(nr, a, b, c, d, e, f);
 }
 
 TRACER static long long now_ns(void)
@@ -106,34 +97,6 @@ TRACER static void nap(long ns)
     struct timespec ts = {0, ns};
 
     raw(SYS_nanosleep, (long)&ts, 0, 0, 0, 0, 0);
-}
-
-/* The registers as a signal handler's ucontext would give them. */
-TRACER static void regs_to_slot(const struct user_regs_struct *u, struct slot *s)
-{
-    size_t i;
-
-    for (i = 0; i < NGREG; i++)
-        s->regs[i] = 0;
-    s->regs[REG_R8] = (greg_t)u->r8;
-    s->regs[REG_R9] = (greg_t)u->r9;
-    s->regs[REG_R10] = (greg_t)u->r10;
-    s->regs[REG_R11] = (greg_t)u->r11;
-    s->regs[REG_R12] = (greg_t)u->r12;
-    s->regs[REG_R13] = (greg_t)u->r13;
-    s->regs[REG_R14] = (greg_t)u->r14;
-    s->regs[REG_R15] = (greg_t)u->r15;
-    s->regs[REG_RDI] = (greg_t)u->rdi;
-    s->regs[REG_RSI] = (greg_t)u->rsi;
-    s->regs[REG_RBP] = (greg_t)u->rbp;
-    s->regs[REG_RBX] = (greg_t)u->rbx;
-    s->regs[REG_RDX] = (greg_t)u->rdx;
-    s->regs[REG_RAX] = (greg_t)u->rax;
-    s->regs[REG_RCX] = (greg_t)u->rcx;
-    s->regs[REG_RSP] = (greg_t)u->rsp;
-    s->regs[REG_RIP] = (greg_t)u->rip;
-    s->regs[REG_EFL] = (greg_t)u->eflags;
-    s->regs[REG_CSGSFS] = (greg_t)(u->cs | u->gs << 16 | u->fs << 32);
 }
 
 /* Copies n bytes from `from` (ours, or the host's: we share its memory)
@@ -154,7 +117,7 @@ TRACER static long copy(const struct job *j, void *to, const void *from, size_t 
  */
 TRACER static void copy_stack(struct job *j, struct slot *s)
 {
-    uintptr_t sp = (uintptr_t)s->regs[REG_RSP] & ~(uintptr_t)7;
+    uintptr_t sp = arch_sp(s->regs) & ~(uintptr_t)7;
     uintptr_t end = s->maps ? map_set_stack_end(s->maps, sp) : 0;
     size_t want = slot_copy_want(s, sp, end);
     long n;
@@ -203,7 +166,6 @@ TRACER static int stopped(pid_t tid, int *status, long long until)
    go; how soon it then runs is the scheduler's. */
 TRACER static int capture_one(struct job *j, struct slot *s)
 {
-    struct user_regs_struct u;
     long long start = now_ns(), held;
     int status = 0;
     long r, sig = 0;
@@ -220,11 +182,9 @@ TRACER static int capture_one(struct job *j, struct slot *s)
     if ((status >> 16) == 0)
         sig = WSTOPSIG(status);
     j->bounced = 0;
-    r = raw(SYS_ptrace, PTRACE_GETREGS, s->tid, 0, (long)&u, 0, 0);
-    if (r == 0) {
-        regs_to_slot(&u, s);
+    r = arch_ptrace_regs(s->tid, s->regs);
+    if (r == 0)
         copy_stack(j, s);
-    }
     s->pause_ns = (long)(now_ns() - held);
     if (j->release && r == 0)
         j->held[j->nheld++] = (struct held_thread){s->tid, (int)sig};

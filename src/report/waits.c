@@ -44,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define TOP_FRAMES    12   /* how deep to look for the pthread function */
@@ -53,40 +54,62 @@
 #define FUTEX_TID     0x3fffffffu
 #define TIMER_ABSTIME 1
 
-/* x86_64 system call numbers. */
+/* System call numbers, the kernel's (<sys/syscall.h>). A call some
+   processors lack (aarch64 has no poll, select, pause, epoll_wait) gets a
+   negative number of its own, which no thread is ever in. */
 enum {
-    SYS_READ = 0,
-    SYS_WRITE = 1,
-    SYS_POLL = 7,
-    SYS_PREAD = 17,
-    SYS_PWRITE = 18,
-    SYS_READV = 19,
-    SYS_WRITEV = 20,
-    SYS_SELECT = 23,
-    SYS_PAUSE = 34,
-    SYS_NANOSLEEP = 35,
-    SYS_CONNECT = 42,
-    SYS_ACCEPT = 43,
-    SYS_SENDTO = 44,
-    SYS_RECVFROM = 45,
-    SYS_SENDMSG = 46,
-    SYS_RECVMSG = 47,
-    SYS_WAIT4 = 61,
-    SYS_FCNTL = 72,
-    SYS_FLOCK = 73,
-    SYS_SIGTIMEDWAIT = 128,
-    SYS_SIGSUSPEND = 130,
-    SYS_FUTEX = 202,
-    SYS_EPOLL_WAIT = 232,
-    SYS_CLOCK_NANOSLEEP = 230,
-    SYS_WAITID = 247,
-    SYS_PSELECT = 270,
-    SYS_PPOLL = 271,
-    SYS_EPOLL_PWAIT = 281,
-    SYS_ACCEPT4 = 288,
-    SYS_RECVMMSG = 299,
-    SYS_SENDMMSG = 307,
-    SYS_EPOLL_PWAIT2 = 441,
+    SYS_READ = __NR_read,
+    SYS_WRITE = __NR_write,
+#ifdef __NR_poll
+    SYS_POLL = __NR_poll,
+#else
+    SYS_POLL = -10,
+#endif
+    SYS_PREAD = __NR_pread64,
+    SYS_PWRITE = __NR_pwrite64,
+    SYS_READV = __NR_readv,
+    SYS_WRITEV = __NR_writev,
+#ifdef __NR_select
+    SYS_SELECT = __NR_select,
+#else
+    SYS_SELECT = -11,
+#endif
+#ifdef __NR_pause
+    SYS_PAUSE = __NR_pause,
+#else
+    SYS_PAUSE = -12,
+#endif
+    SYS_NANOSLEEP = __NR_nanosleep,
+    SYS_CONNECT = __NR_connect,
+    SYS_ACCEPT = __NR_accept,
+    SYS_SENDTO = __NR_sendto,
+    SYS_RECVFROM = __NR_recvfrom,
+    SYS_SENDMSG = __NR_sendmsg,
+    SYS_RECVMSG = __NR_recvmsg,
+    SYS_WAIT4 = __NR_wait4,
+    SYS_FCNTL = __NR_fcntl,
+    SYS_FLOCK = __NR_flock,
+    SYS_SIGTIMEDWAIT = __NR_rt_sigtimedwait,
+    SYS_SIGSUSPEND = __NR_rt_sigsuspend,
+    SYS_FUTEX = __NR_futex,
+#ifdef __NR_epoll_wait
+    SYS_EPOLL_WAIT = __NR_epoll_wait,
+#else
+    SYS_EPOLL_WAIT = -13,
+#endif
+    SYS_CLOCK_NANOSLEEP = __NR_clock_nanosleep,
+    SYS_WAITID = __NR_waitid,
+    SYS_PSELECT = __NR_pselect6,
+    SYS_PPOLL = __NR_ppoll,
+    SYS_EPOLL_PWAIT = __NR_epoll_pwait,
+    SYS_ACCEPT4 = __NR_accept4,
+    SYS_RECVMMSG = __NR_recvmmsg,
+    SYS_SENDMMSG = __NR_sendmmsg,
+#ifdef __NR_epoll_pwait2
+    SYS_EPOLL_PWAIT2 = __NR_epoll_pwait2,
+#else
+    SYS_EPOLL_PWAIT2 = 441, /* Linux 5.11, the same number on every processor */
+#endif
 };
 
 /* glibc's mutex kinds (pthreadP.h). */
@@ -743,7 +766,7 @@ static void classify(struct ctx *c, const struct thread_rec *t, struct wait *w)
 
 /* ---- the wait-for graph ---- */
 
-#define SYS_RESTART 219 /* restart_syscall: a timed wait, resumed after our signal */
+#define SYS_RESTART __NR_restart_syscall /* a timed wait, resumed after our signal */
 
 /* Is the thread still in the call it was in before the capture? The
    holders were read after it, from live memory: a lock released and taken

@@ -7,11 +7,13 @@
  *
  * Without unwind tables (libunwind and elfutils need malloc), the stack is
  * scanned: a word that points into executable code just after a call
- * instruction is probably a return address. The frames are marked as
- * unverified and given as module+offset, which addr2line resolves.
+ * instruction (arch_after_call) is probably a return address. The frames
+ * are marked as unverified and given as module+offset, which addr2line
+ * resolves.
  */
 #include "crash_fallback.h"
 
+#include "arch/arch.h"
 #include "base/fdtable.h"
 #include "base/safecopy.h"
 #include "base/signames.h"
@@ -123,22 +125,6 @@ static int peek(uintptr_t addr, void *out, size_t len)
     return safe_copy(out, addr, len, filtered) == (ssize_t)len ? 0 : -1;
 }
 
-/* Is `ret` just after a call: e8 rel32, or ff /2 (indirect, 2 to 7 bytes)? */
-static int after_call(uintptr_t ret)
-{
-    unsigned char c[8];
-    int len;
-
-    if (ret < 8 || peek(ret - 8, c, 8) < 0)
-        return 0;
-    if (c[3] == 0xe8)
-        return 1;
-    for (len = 2; len <= 7; len++)
-        if (c[8 - len] == 0xff && ((c[9 - len] >> 3) & 7) == 2)
-            return 1;
-    return 0;
-}
-
 static void emit_frame(struct emitter *e, int index, uintptr_t pc)
 {
     const struct exec_map *m = exec_for(pc);
@@ -167,7 +153,7 @@ static void scan_stack(struct emitter *e, uintptr_t sp)
         if (n == 0 || peek(at, words, n * 8) < 0)
             break;
         for (i = 0; i < n && found < SCAN_FRAMES; i++)
-            if (exec_for(words[i]) && after_call(words[i]))
+            if (exec_for(words[i]) && arch_after_call(words[i], peek))
                 emit_frame(e, found++, words[i]);
         at += n * 8;
     }
@@ -175,19 +161,12 @@ static void scan_stack(struct emitter *e, uintptr_t sp)
 
 void crash_emit_registers(struct emitter *e, const greg_t *regs)
 {
-    static const struct {
-        const char *name;
-        int index;
-    } names[] = {{"rip", REG_RIP}, {"rsp", REG_RSP},   {"rbp", REG_RBP}, {"rax", REG_RAX},
-                 {"rbx", REG_RBX}, {"rcx", REG_RCX},   {"rdx", REG_RDX}, {"rsi", REG_RSI},
-                 {"rdi", REG_RDI}, {"r8", REG_R8},     {"r9", REG_R9},   {"r10", REG_R10},
-                 {"r11", REG_R11}, {"r12", REG_R12},   {"r13", REG_R13}, {"r14", REG_R14},
-                 {"r15", REG_R15}, {"eflags", REG_EFL}};
+    const struct arch_reg *names = arch_reg_names;
     char value[24];
     size_t i;
 
     e->ops->begin_object(e, "registers", NULL, 0);
-    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+    for (i = 0; i < arch_reg_count; i++) {
         value[0] = '0';
         value[1] = 'x';
         value[2 + fmt_hex(value + 2, (unsigned long long)regs[names[i].index], 16)] = '\0';
@@ -234,7 +213,7 @@ void crash_fallback_report(const struct crash_info *c, pid_t pid, const char *se
     filtered = safe_copy_filtered();
     buf_init_fixed(&out, out_mem, sizeof(out_mem));
     emit_init_text(&e, &out);
-    read_maps((uintptr_t)s->regs[REG_RSP]);
+    read_maps(arch_sp(s->regs));
     e.ops->begin_report(&e);
     header(&e, c, pid, service, why);
     e.ops->begin_section(&e, "Threads", "threads");
@@ -249,8 +228,8 @@ void crash_fallback_report(const struct crash_info *c, pid_t pid, const char *se
     e.ops->begin_thread(&e, &t);
     crash_emit_registers(&e, s->regs);
     e.ops->begin_frames(&e);
-    emit_frame(&e, 0, (uintptr_t)s->regs[REG_RIP]);
-    scan_stack(&e, (uintptr_t)s->regs[REG_RSP]);
+    emit_frame(&e, 0, arch_pc(s->regs));
+    scan_stack(&e, arch_sp(s->regs));
     e.ops->end_frames(&e);
     e.ops->str(&e, "note",
                "frames after #0 were found by scanning the stack for return "

@@ -25,6 +25,7 @@
  */
 #include "crash_handler.h"
 
+#include "arch/arch.h"
 #include "base/log.h"
 #include "base/lowlevel.h"
 #include "base/signames.h"
@@ -246,7 +247,6 @@ static void pass_on(int sig, ucontext_t *uc)
 static void record(int sig, const siginfo_t *si, const ucontext_t *uc)
 {
     struct slot *s = &crash.slot;
-    size_t i;
 
     crash.signo = sig;
     crash.code = si ? si->si_code : SI_USER;
@@ -254,8 +254,7 @@ static void record(int sig, const siginfo_t *si, const ucontext_t *uc)
     crash.sender = si && si->si_code <= 0 ? si->si_pid : 0;
     s->tid = ll_gettid();
     s->frozen = 1;
-    for (i = 0; i < NGREG; i++)
-        s->regs[i] = uc ? uc->uc_mcontext.gregs[i] : 0;
+    arch_regs_from_ucontext(s->regs, uc);
 }
 
 /* Parks the calling thread for good: the handler cannot return into the

@@ -11,6 +11,7 @@
  */
 #include "freeze.h"
 
+#include "arch/arch.h"
 #include "base/lowlevel.h"
 #include "base/tasks.h"
 
@@ -122,7 +123,6 @@ void freeze_self(const ucontext_t *uc)
     struct frozen *rec;
     uint32_t idx;
     sigset_t all;
-    size_t i;
 
     if (!atomic_load(&fz.on))
         return;
@@ -131,8 +131,7 @@ void freeze_self(const ucontext_t *uc)
     idx = atomic_fetch_add(&fz.count, 1);
     if (idx < FREEZE_RECORDS) {
         rec = &fz.records[idx];
-        for (i = 0; i < NGREG; i++)
-            rec->regs[i] = uc->uc_mcontext.gregs[i];
+        arch_regs_from_ucontext(rec->regs, uc);
         atomic_store(&rec->tid, ll_gettid());
     }
     ll_futex_wake(&fz.count, 1);

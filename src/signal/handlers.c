@@ -13,6 +13,7 @@
  */
 #include "handlers.h"
 
+#include "arch/arch.h"
 #include "base/startup.h"
 #include "freeze.h"
 #include "base/log.h"
@@ -287,19 +288,11 @@ static long elapsed_ns(const struct timespec *since)
     return (long)(now.tv_sec - since->tv_sec) * 1000000000L + (now.tv_nsec - since->tv_nsec);
 }
 
-static void copy_regs(struct slot *s, const ucontext_t *uc)
-{
-    size_t i;
-
-    for (i = 0; i < NGREG; i++)
-        s->regs[i] = uc->uc_mcontext.gregs[i];
-}
-
 /* Copies the live part of the stack: from sp up to `end` (the end of its
    mapping as the watcher last saw it; 0 if unknown), at most copy_cap. */
 static void copy_stack(struct slot *s, uintptr_t end)
 {
-    uintptr_t sp = (uintptr_t)s->regs[REG_RSP] & ~(uintptr_t)7;
+    uintptr_t sp = arch_sp(s->regs) & ~(uintptr_t)7;
     size_t want = slot_copy_want(s, sp, end);
     ssize_t n = safe_copy(s->copy, sp, want, s->via_mem_file);
 
@@ -322,7 +315,7 @@ static void capture_self(const ucontext_t *uc, unsigned gen)
     s->via_mem_file = safe_copy_filtered();
     s->copy_clipped = s->copy_short = s->copy_errno = 0;
     s->copy_len = 0;
-    copy_regs(s, uc);
+    arch_regs_from_ucontext(s->regs, uc);
     copy_stack(s, 0);
     atomic_store(&s->state, SLOT_DONE);
 }
@@ -372,8 +365,8 @@ static void fill_slot(struct round *r, uint64_t payload, const ucontext_t *uc)
         return;
     if (!atomic_compare_exchange_strong(&s->state, &expect, SLOT_BUSY))
         return;
-    copy_regs(s, uc);
-    copy_stack(s, map_set_stack_end(s->maps, (uintptr_t)s->regs[REG_RSP] & ~(uintptr_t)7));
+    arch_regs_from_ucontext(s->regs, uc);
+    copy_stack(s, map_set_stack_end(s->maps, arch_sp(s->regs) & ~(uintptr_t)7));
     s->pause_ns = elapsed_ns(&start);
     atomic_store(&s->state, SLOT_DONE);
     /* Only the last expected answer wakes the watcher: a thousand

@@ -18,6 +18,7 @@
  */
 #include "deps.h"
 
+#include "arch/arch.h"
 #include "base/log.h"
 
 #include <dlfcn.h>
@@ -25,11 +26,6 @@
 #include <string.h>
 #include <time.h>
 
-#if defined(__x86_64__)
-#define UNWIND_SONAME "libunwind-x86_64.so.8"
-#else
-#error "libgmr supports x86_64 only for now"
-#endif
 #define DW_SONAME   "libdw.so.1"
 #define CXX_SONAME  "libstdc++.so.6"
 #define FORK_WAIT_S 1
@@ -65,13 +61,13 @@ static int resolve(void *h, const char *soname, const char *name, void **slot)
 
 static int load_unwind(void)
 {
-    void *h = open_lib(UNWIND_SONAME, "stack unwinding");
+    void *h = open_lib(arch_libunwind_soname, "stack unwinding");
     int bad = 0;
 
     if (!h)
         return 0;
 #define RESOLVE_UNW(name)                                                                          \
-    bad |= resolve(h, UNWIND_SONAME, STR(UNW_OBJ(name)), (void **)&unwind_api.name);
+    bad |= resolve(h, arch_libunwind_soname, STR(UNW_OBJ(name)), (void **)&unwind_api.name);
     UNWIND_FUNCS(RESOLVE_UNW)
 #undef RESOLVE_UNW
     return !bad;

@@ -14,6 +14,7 @@
  */
 #include "unwind.h"
 
+#include "arch/arch.h"
 #include "deps.h"
 #include "elf_image.h"
 
@@ -227,26 +228,10 @@ static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int
     return 0;
 }
 
-static int greg_index(unw_regnum_t reg)
-{
-    static const int map[] = {
-        [UNW_X86_64_RAX] = REG_RAX, [UNW_X86_64_RDX] = REG_RDX, [UNW_X86_64_RCX] = REG_RCX,
-        [UNW_X86_64_RBX] = REG_RBX, [UNW_X86_64_RSI] = REG_RSI, [UNW_X86_64_RDI] = REG_RDI,
-        [UNW_X86_64_RBP] = REG_RBP, [UNW_X86_64_RSP] = REG_RSP, [UNW_X86_64_R8] = REG_R8,
-        [UNW_X86_64_R9] = REG_R9,   [UNW_X86_64_R10] = REG_R10, [UNW_X86_64_R11] = REG_R11,
-        [UNW_X86_64_R12] = REG_R12, [UNW_X86_64_R13] = REG_R13, [UNW_X86_64_R14] = REG_R14,
-        [UNW_X86_64_R15] = REG_R15, [UNW_X86_64_RIP] = REG_RIP,
-    };
-
-    if (reg < 0 || reg > UNW_X86_64_RIP)
-        return -1;
-    return map[reg];
-}
-
 static int access_reg(unw_addr_space_t as, unw_regnum_t reg, unw_word_t *val, int write, void *arg)
 {
     struct unwind_session *s = arg;
-    int i = greg_index(reg);
+    int i = arch_unw_index(reg);
 
     (void)as;
     if (write || i < 0)

@@ -17,7 +17,7 @@ from gmrtest import ROOT
 SCRIPT = os.path.join(ROOT, "scripts", "import-graph")
 
 # Lower stages first; a folder may import only folders of a lower rank.
-RANKS = {"base": 0, "render": 1, "signal": 2, "capture": 3, "symbols": 3, "trigger": 3,
+RANKS = {"base": 0, "arch": 0, "render": 1, "signal": 2, "capture": 3, "symbols": 3, "trigger": 3,
          "report": 4, "(top)": 5}
 
 

@@ -5,6 +5,8 @@
  */
 #include "sections.h"
 
+#include "arch/arch.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -86,7 +88,7 @@ static void unwind_notes(struct notes *ns, const struct report *r, const struct 
         frames_note(ns,
                     "the stack at 0x%llx could not be copied when the thread was captured (%s); "
                     "frames past the first were read from live memory",
-                    (unsigned long long)slot->regs[REG_RSP], strerror(slot->copy_errno));
+                    (unsigned long long)arch_sp(slot->regs), strerror(slot->copy_errno));
     else if (slot->copy_short)
         frames_note(ns,
                     "the stack copy stops at 0x%llx, where the memory had just been unmapped "
@@ -221,7 +223,7 @@ void frames_emit_slot(struct emitter *e, struct report *r, const struct slot *sl
     if (!r->unwind) {
         /* Without libunwind, the interrupted instruction is all we have. */
         e->ops->begin_frames(e);
-        frames_emit_pc(e, r, (uintptr_t)slot->regs[REG_RIP], 1, 0, &index);
+        frames_emit_pc(e, r, arch_pc(slot->regs), 1, 0, &index);
         e->ops->end_frames(e);
         frames_note(ns, "libunwind is not available; only the current frame is shown");
         return;

@@ -14,6 +14,8 @@
  */
 #include "sections.h"
 
+#include "arch/arch.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,14 +23,7 @@ static void slot_from(struct slot *s, const struct gmr_green_thread *g)
 {
     memset(s, 0, sizeof(*s));
     s->frozen = 1;
-    s->regs[REG_RIP] = (greg_t)g->rip;
-    s->regs[REG_RSP] = (greg_t)g->rsp;
-    s->regs[REG_RBP] = (greg_t)g->rbp;
-    s->regs[REG_RBX] = (greg_t)g->rbx;
-    s->regs[REG_R12] = (greg_t)g->r12;
-    s->regs[REG_R13] = (greg_t)g->r13;
-    s->regs[REG_R14] = (greg_t)g->r14;
-    s->regs[REG_R15] = (greg_t)g->r15;
+    arch_regs_from_green(s->regs, g);
 }
 
 static void begin_green(struct emitter *e, long index, const char *name, const char *state)
