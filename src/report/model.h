@@ -62,10 +62,13 @@ struct report_request {
     struct control_request *reply; /* TRIGGER_REQUEST: the report goes back to this client */
 };
 
-/* A captured thread's stack, unwound once, before anything reads it. */
+/* A stack, unwound and symbolized once, before anything reads it
+   (stacks.c). */
 struct unwound {
-    struct unwind_frame *frames; /* res.n of them */
+    struct unwind_frame *frames;    /* res.n of them */
+    const struct sym_result **syms; /* per frame, what it is; NULL (all or one): not known */
     struct unwind_result res;
+    int no_unwinder; /* libunwind is missing: frames[0] is the interrupted pc alone */
 };
 
 struct report {
@@ -83,6 +86,7 @@ struct report {
     struct py_stacks python;       /* found 0: no CPython in the process */
     struct green_thread *green;    /* the program's coroutines, as its lister gave them */
     long n_green;                  /* -1: no lister registered */
+    struct unwound *green_unwound; /* per green[i]; frames NULL: not unwound */
     struct waits *waits;           /* what each thread waits for, and the deadlocks (waits.h) */
     struct symbolizer *sym;        /* NULL if elfutils is missing */
 };

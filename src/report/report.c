@@ -9,6 +9,7 @@
 #include "signal/handlers.h"
 #include "sections/sections.h"
 #include "sink.h"
+#include "stacks.h"
 #include "waits.h"
 
 #include <stdlib.h>
@@ -129,43 +130,6 @@ static void presets_for(const struct report_ctx *ctx, unsigned bits, struct capt
     p->trigger = take_trigger_slot(bits);
 }
 
-/*
- * The unwinding stage: each captured thread's stack, unwound once into
- * frames of its own, for the Waits analysis (its innermost functions) and
- * the Threads section alike.
- */
-static void unwind_threads(struct report *r)
-{
-    struct unwind_frame *scratch;
-    size_t i, max = (size_t)r->cfg->max_frames;
-
-    if (!r->unwind || !r->cap.n)
-        return;
-    scratch = calloc(max, sizeof(*scratch));
-    r->unwound = calloc(r->cap.n, sizeof(*r->unwound));
-    for (i = 0; scratch && r->unwound && i < r->cap.n; i++) {
-        const struct thread_rec *t = &r->cap.threads[i];
-        struct unwound *u = &r->unwound[i];
-
-        if (t->status != CAP_OK)
-            continue;
-        unwind_slot(r->unwind, t->slot, scratch, max, &u->res);
-        u->frames = malloc((u->res.n ? u->res.n : 1) * sizeof(*u->frames));
-        if (u->frames)
-            memcpy(u->frames, scratch, u->res.n * sizeof(*u->frames));
-    }
-    free(scratch);
-}
-
-static void unwound_free(struct report *r)
-{
-    size_t i;
-
-    for (i = 0; r->unwound && i < r->cap.n; i++)
-        free(r->unwound[i].frames);
-    free(r->unwound);
-}
-
 void report_write(const struct report_ctx *ctx, const struct report_request *req, char *written,
                   size_t len)
 {
@@ -199,10 +163,9 @@ void report_write(const struct report_ctx *ctx, const struct report_request *req
         symbolizer_refresh(ctx->sym, &r.cap.maps);
         r.sym = ctx->sym;
     }
-    unwind_threads(&r);
+    stacks_read(&r);
     r.waits = &waits;
     waits_read(&r, r.waits);
-    r.n_green = ctx->list_green ? ctx->list_green(&r.green) : -1;
     /* gmr-report's own format; a report to the sink, the process's */
     render(&r, &out,
            req->reply && !req->reply->to_sink ? req->reply->json : ctx->cfg->format == FORMAT_JSON);
@@ -232,8 +195,7 @@ void report_write(const struct report_ctx *ctx, const struct report_request *req
 out:
     buf_free(&out);
     symbolizer_shed(ctx->sym);
-    unwound_free(&r);
-    free(r.green);
+    stacks_free(&r);
     unwind_end(r.unwind);
     python_free(&r.python);
     waits_free(&waits);

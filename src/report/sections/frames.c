@@ -1,7 +1,9 @@
 /*
  * frames.c - stacks to frame lines, shared by the Threads and Green
- * Threads sections: unwind a slot, symbolize each address (an inlined call
- * becomes frames of its own), emit, and note what could not be shown.
+ * Threads sections: each address the stacks stage unwound and symbolized
+ * (an inlined call becomes frames of its own), Python frames merged in
+ * where the evaluation loop ran them, and notes on what could not be
+ * shown.
  */
 #include "sections.h"
 
@@ -46,10 +48,9 @@ void frames_emit_notes(struct emitter *e, const struct notes *ns)
         e->ops->str(e, "note", joined, EMIT_JSON_ONLY);
 }
 
-void frames_emit_pc(struct emitter *e, const struct report *r, uintptr_t pc, int exact, int signal,
+void frames_emit_pc(struct emitter *e, const struct sym_result *res, uintptr_t pc, int signal,
                     int *index)
 {
-    const struct sym_result *res = r->sym ? symbolize(r->sym, pc, exact) : NULL;
     struct emit_frame f;
     size_t i;
 
@@ -148,9 +149,8 @@ static void emit_python_run(struct emitter *e, const struct py_thread *py, size_
     }
 }
 
-static int runs_python(struct report *r, uintptr_t pc, int exact)
+static int runs_python(const struct sym_result *res)
 {
-    const struct sym_result *res = r->sym ? symbolize(r->sym, pc, exact) : NULL;
     size_t i;
 
     for (i = 0; res && i < res->n; i++)
@@ -190,44 +190,30 @@ void frames_emit_python(struct emitter *e, const struct py_thread *py, struct no
         frames_note(ns, "%s", py->note);
 }
 
-void frames_emit_unwound(struct emitter *e, struct report *r, const struct slot *slot,
-                         const struct unwind_frame *frames, const struct unwind_result *u,
-                         struct notes *ns, int green, const struct py_thread *py)
+void frames_emit_unwound(struct emitter *e, const struct report *r, const struct slot *slot,
+                         const struct unwound *u, struct notes *ns, const struct py_thread *py)
 {
     size_t next_py = 0;
     int index = 0;
     size_t i;
 
     e->ops->begin_frames(e);
-    /* A coroutine's saved pc is where it resumes: a return address. */
-    for (i = 0; i < u->n; i++) {
-        int exact = frames[i].exact && !(green && i == 0);
-
-        if (py && runs_python(r, frames[i].pc, exact))
-            emit_python_run(e, py, &next_py, &index);
-        frames_emit_pc(e, r, frames[i].pc, exact, frames[i].signal, &index);
-    }
-    if (py)
-        python_rest(e, py, next_py, &index, ns);
-    e->ops->end_frames(e);
-    unwind_notes(ns, r, slot, u);
-}
-
-void frames_emit_slot(struct emitter *e, struct report *r, const struct slot *slot,
-                      struct unwind_frame *scratch, struct notes *ns, int green,
-                      const struct py_thread *py)
-{
-    struct unwind_result u;
-    int index = 0;
-
-    if (!r->unwind) {
+    if (u->no_unwinder) {
         /* Without libunwind, the interrupted instruction is all we have. */
-        e->ops->begin_frames(e);
-        frames_emit_pc(e, r, arch_pc(slot->regs), 1, 0, &index);
+        frames_emit_pc(e, u->syms ? u->syms[0] : NULL, u->frames[0].pc, 0, &index);
         e->ops->end_frames(e);
         frames_note(ns, "libunwind is not available; only the current frame is shown");
         return;
     }
-    unwind_slot(r->unwind, slot, scratch, (size_t)r->cfg->max_frames, &u);
-    frames_emit_unwound(e, r, slot, scratch, &u, ns, green, py);
+    for (i = 0; i < u->res.n; i++) {
+        const struct sym_result *res = u->syms ? u->syms[i] : NULL;
+
+        if (py && runs_python(res))
+            emit_python_run(e, py, &next_py, &index);
+        frames_emit_pc(e, res, u->frames[i].pc, u->frames[i].signal, &index);
+    }
+    if (py)
+        python_rest(e, py, next_py, &index, ns);
+    e->ops->end_frames(e);
+    unwind_notes(ns, r, slot, &u->res);
 }

@@ -14,17 +14,9 @@
  */
 #include "sections.h"
 
-#include "arch/arch.h"
+#include "report/stacks.h"
 
-#include <stdlib.h>
 #include <string.h>
-
-static void slot_from(struct slot *s, const struct gmr_green_thread *g)
-{
-    memset(s, 0, sizeof(*s));
-    s->frozen = 1;
-    arch_regs_from_green(s->regs, g);
-}
 
 static void begin_green(struct emitter *e, long index, const char *name, const char *state)
 {
@@ -38,16 +30,22 @@ static void begin_green(struct emitter *e, long index, const char *name, const c
     e->ops->begin_thread(e, &h);
 }
 
-static void one(struct emitter *e, struct report *r, long index, const struct green_thread *t,
-                struct unwind_frame *scratch)
+static void one(struct emitter *e, struct report *r, long index, const struct green_thread *t)
 {
+    const struct unwound *u = r->green_unwound ? &r->green_unwound[index] : NULL;
     struct notes ns;
     struct slot s;
 
     memset(&ns, 0, sizeof(ns));
     begin_green(e, index, t->name, t->state[0] ? t->state : NULL);
-    slot_from(&s, &t->g);
-    frames_emit_slot(e, r, &s, scratch, &ns, 1, NULL);
+    stacks_green_slot(&s, &t->g);
+    if (u && u->frames) {
+        frames_emit_unwound(e, r, &s, u, &ns, NULL);
+    } else {
+        e->ops->begin_frames(e);
+        e->ops->end_frames(e);
+        frames_note(&ns, "out of memory while unwinding this coroutine's stack");
+    }
     frames_note(&ns, "read in place from the suspended coroutine's stack");
     frames_emit_notes(e, &ns);
     e->ops->end_thread(e);
@@ -82,7 +80,6 @@ static void greenlets_said(struct emitter *e, const struct py_stacks *py)
 
 void section_green_threads(struct emitter *e, struct report *r)
 {
-    struct unwind_frame *scratch = calloc((size_t)r->cfg->max_frames, sizeof(*scratch));
     const struct green_thread *list = r->green;
     long n = r->n_green, i;
 
@@ -98,11 +95,10 @@ void section_green_threads(struct emitter *e, struct report *r)
                     EMIT_TEXT_ONLY);
     if (r->python.greenlet)
         greenlets_said(e, &r->python);
-    for (i = 0; i < n && scratch; i++)
-        one(e, r, i, &list[i], scratch);
+    for (i = 0; i < n; i++)
+        one(e, r, i, &list[i]);
     for (size_t g = 0; g < r->python.n_greenlets; g++)
         greenlet(e, (n > 0 ? n : 0) + (long)g, &r->python.greenlets[g]);
     e->ops->end_list(e);
     e->ops->end_section(e);
-    free(scratch);
 }

@@ -24,22 +24,17 @@ struct notes {
 
 void frames_note(struct notes *ns, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void frames_emit_notes(struct emitter *e, const struct notes *ns);
-/* One address as one frame line, or several where calls were inlined.
-   signal: the trampoline between a signal handler and the code it
-   interrupted. */
-void frames_emit_pc(struct emitter *e, const struct report *r, uintptr_t pc, int exact, int signal,
+/* One address (res: what the symbolizer found of it, NULL if nothing) as
+   one frame line, or several where calls were inlined. signal: the
+   trampoline between a signal handler and the code it interrupted. */
+void frames_emit_pc(struct emitter *e, const struct sym_result *res, uintptr_t pc, int signal,
                     int *index);
-/* Unwinds a slot into a "frames" list; adds notes on what was cut short.
-   green: a suspended coroutine, whose saved pc is a resume address.
-   py: the thread's Python frames, merged in where the evaluation loop
-   ran them (NULL: none). */
-void frames_emit_slot(struct emitter *e, struct report *r, const struct slot *slot,
-                      struct unwind_frame *scratch, struct notes *ns, int green,
-                      const struct py_thread *py);
-/* The same for a slot unwound already (report_unwound). */
-void frames_emit_unwound(struct emitter *e, struct report *r, const struct slot *slot,
-                         const struct unwind_frame *frames, const struct unwind_result *u,
-                         struct notes *ns, int green, const struct py_thread *py);
+/* A stack the stacks stage unwound and symbolized (stacks.h), as a
+   "frames" list, with notes on what was cut short; slot is where it was
+   read from. py: the thread's Python frames, merged in where the
+   evaluation loop ran them (NULL: none). */
+void frames_emit_unwound(struct emitter *e, const struct report *r, const struct slot *slot,
+                         const struct unwound *u, struct notes *ns, const struct py_thread *py);
 /* A greenlet's "frames" list: its Python frames alone (its C stack is
    saved away in pieces, where no unwinder could follow it). */
 void frames_emit_python(struct emitter *e, const struct py_thread *py, struct notes *ns);

@@ -3,9 +3,8 @@
  * wherever something could not be captured or shown. JSON key "threads".
  *
  * Threads are listed crashed thread first (with its registers), then the
- * main thread, then by tid. Each captured thread
- * is unwound here, one at a time into a scratch array, so memory stays
- * bounded by one thread's frames whatever the thread count.
+ * main thread, then by tid. Their stacks were unwound and symbolized by
+ * the stacks stage (stacks.c); this section renders them.
  */
 #include "sections.h"
 
@@ -153,8 +152,7 @@ static void wait_of(struct emitter *e, const struct report *r, const struct thre
     }
 }
 
-static void one_thread(struct emitter *e, struct report *r, const struct thread_rec *t,
-                       struct unwind_frame *scratch)
+static void one_thread(struct emitter *e, struct report *r, const struct thread_rec *t)
 {
     const struct py_thread *py = python_thread(&r->python, t->tid);
     struct notes ns;
@@ -166,10 +164,11 @@ static void one_thread(struct emitter *e, struct report *r, const struct thread_
     if (t->preset == PRESET_CRASHED)
         crash_emit_registers(e, t->slot->regs);
     if (t->status == CAP_OK && report_unwound(r, t)) {
-        const struct unwound *u = report_unwound(r, t);
-        frames_emit_unwound(e, r, t->slot, u->frames, &u->res, &ns, 0, py);
+        frames_emit_unwound(e, r, t->slot, report_unwound(r, t), &ns, py);
     } else if (t->status == CAP_OK) {
-        frames_emit_slot(e, r, t->slot, scratch, &ns, 0, py);
+        e->ops->begin_frames(e);
+        e->ops->end_frames(e);
+        frames_note(&ns, "out of memory while unwinding this thread's stack");
     } else {
         e->ops->begin_frames(e);
         e->ops->end_frames(e);
@@ -186,12 +185,11 @@ void section_threads(struct emitter *e, struct report *r)
 {
     /* an array of pointers */ /* NOLINTNEXTLINE(bugprone-sizeof-expression) */
     struct thread_rec **order = calloc(r->cap.n ? r->cap.n : 1, sizeof(*order));
-    struct unwind_frame *scratch = calloc((size_t)r->cfg->max_frames, sizeof(*scratch));
     size_t i;
 
     e->ops->begin_section(e, "Threads", "threads");
     e->ops->begin_list(e, NULL, 0);
-    if (!order || !scratch) {
+    if (!order) {
         e->ops->text(e, "note: out of memory; threads not shown");
         goto out;
     }
@@ -200,12 +198,11 @@ void section_threads(struct emitter *e, struct report *r)
     /* an array of pointers */ /* NOLINTNEXTLINE(bugprone-sizeof-expression) */
     qsort_r(order, r->cap.n, sizeof(*order), cmp_rec, &r->pid);
     for (i = 0; i < r->cap.n; i++)
-        one_thread(e, r, order[i], scratch);
+        one_thread(e, r, order[i]);
     if (r->cap.n == 0)
         e->ops->text(e, "note: the thread list (/proc/self/task) could not be read");
 out:
     e->ops->end_list(e);
     e->ops->end_section(e);
     free(order);
-    free(scratch);
 }
