@@ -19,6 +19,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <ucontext.h>
 
 #define EMIT_MAX_DEPTH 32
 
@@ -98,6 +99,9 @@ void emit_init_json(struct emitter *e, struct buf *out);
 void emit_escaped_text(struct buf *b, const char *s);
 /* Writes s as a JSON string body: escapes, invalid UTF-8 as U+FFFD. */
 void emit_escaped_json(struct buf *b, const char *s);
+/* A thread's general registers as an object "registers" (registers.c).
+   Async-signal-safe. */
+void emit_registers(struct emitter *e, const greg_t *regs);
 
 /* Shorthands. */
 static inline void emit_str(struct emitter *e, const char *key, const char *value)

@@ -20,6 +20,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+struct crash_info;
 struct waits;
 
 /* The executable's Debian package: looked up once per process. */
@@ -75,8 +76,9 @@ struct report {
     const struct report_ctx *ctx;
     const struct gmr_config *cfg;
     const struct report_request *req;
-    unsigned trigger;         /* req->bits */
-    const char *trigger_name; /* its first trigger's name: "signal", "file", ... */
+    unsigned trigger;               /* req->bits */
+    const struct crash_info *crash; /* TRIGGER_CRASH: the crash (signal/crash_record.h) */
+    const char *trigger_name;       /* its first trigger's name: "signal", "file", ... */
     pid_t pid, trigger_tid, trigger_sender;
     time_t when;
     struct capture cap;

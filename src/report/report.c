@@ -147,6 +147,7 @@ void report_write(const struct report_ctx *ctx, const struct report_request *req
     r.req = req;
     r.trigger = req->bits;
     r.trigger_name = trigger_name(req->bits);
+    r.crash = req->bits & TRIGGER_CRASH ? crash_record() : NULL;
     r.pid = getpid();
     r.when = time(NULL);
     handler_last_trigger(&r.trigger_tid, &r.trigger_sender);

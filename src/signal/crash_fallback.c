@@ -15,6 +15,7 @@
 
 #include "arch/arch.h"
 #include "base/fdtable.h"
+#include "render/emit.h"
 #include "base/safecopy.h"
 #include "base/signames.h"
 #include "base/timefmt.h"
@@ -159,22 +160,6 @@ static void scan_stack(struct emitter *e, uintptr_t sp)
     }
 }
 
-void crash_emit_registers(struct emitter *e, const greg_t *regs)
-{
-    const struct arch_reg *names = arch_reg_names;
-    char value[24];
-    size_t i;
-
-    e->ops->begin_object(e, "registers", NULL, 0);
-    for (i = 0; i < arch_reg_count; i++) {
-        value[0] = '0';
-        value[1] = 'x';
-        value[2 + fmt_hex(value + 2, (unsigned long long)regs[names[i].index], 16)] = '\0';
-        e->ops->str(e, names[i].name, value, 0);
-    }
-    e->ops->end_object(e);
-}
-
 static void header(struct emitter *e, const struct crash_info *c, pid_t pid, const char *service,
                    const char *why)
 {
@@ -226,7 +211,7 @@ void crash_fallback_report(const struct crash_info *c, pid_t pid, const char *se
     t.name = name;
     t.marks[t.nmarks++] = "crashed";
     e.ops->begin_thread(&e, &t);
-    crash_emit_registers(&e, s->regs);
+    emit_registers(&e, s->regs);
     e.ops->begin_frames(&e);
     emit_frame(&e, 0, arch_pc(s->regs));
     scan_stack(&e, arch_sp(s->regs));

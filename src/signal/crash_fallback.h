@@ -6,7 +6,6 @@
 #define GMR_CRASH_FALLBACK_H
 
 #include "crash_record.h"
-#include "render/emit.h"
 
 #include <sys/types.h>
 #include <ucontext.h>
@@ -15,7 +14,5 @@
    to stderr, saying `why` the full report is missing. */
 void crash_fallback_report(const struct crash_info *c, pid_t pid, const char *service,
                            const char *why);
-/* Emits general registers as an object "registers" (async-signal-safe). */
-void crash_emit_registers(struct emitter *e, const greg_t *regs);
 
 #endif

@@ -5,7 +5,7 @@
 #include "sections.h"
 
 #include "report/waits.h"
-#include "signal/crash_handler.h"
+#include "signal/crash_record.h"
 #include "signal/freeze.h"
 
 #include "base/fdtable.h"
@@ -88,9 +88,9 @@ static void capture_summary(struct emitter *e, const struct report *r)
     e->ops->num(e, "waits_us", r->waits->read_us, EMIT_JSON_ONLY);
 }
 
-static void crash_fields(struct emitter *e)
+static void crash_fields(struct emitter *e, const struct report *r)
 {
-    const struct crash_info *c = crash_record();
+    const struct crash_info *c = r->crash;
     char addr[24];
 
     snprintf(addr, sizeof(addr), "%#lx", (unsigned long)c->addr);
@@ -153,7 +153,7 @@ void section_header(struct emitter *e, struct report *r)
     emit_str(e, "service", r->ctx->service);
     emit_str(e, "trigger", r->trigger_name);
     if (r->trigger & TRIGGER_CRASH)
-        crash_fields(e);
+        crash_fields(e, r);
     else if ((r->trigger & TRIGGER_SIGNAL) && r->cfg->signal) {
         emit_str(e, "signal", signal_name(r->cfg->signal, name, sizeof(name)));
         if (r->trigger_sender)

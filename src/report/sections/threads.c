@@ -10,8 +10,7 @@
 
 #include "report/waits.h"
 
-#include "signal/crash_fallback.h"
-#include "signal/crash_handler.h"
+#include "signal/crash_record.h"
 #include "base/signames.h"
 
 #include <stdio.h>
@@ -47,9 +46,8 @@ static void heading(struct emitter *e, const struct report *r, const struct thre
     h.tid = t->tid;
     h.name = t->name;
     h.state = t->state;
-    if (t->preset == PRESET_CRASHED) {
-        snprintf(crashed, sizeof(crashed), "crashed: SIG%s",
-                 signal_fatal_name(crash_record()->signo));
+    if (t->preset == PRESET_CRASHED && r->crash) {
+        snprintf(crashed, sizeof(crashed), "crashed: SIG%s", signal_fatal_name(r->crash->signo));
         h.marks[h.nmarks++] = crashed;
     }
     if (t->tid == r->pid)
@@ -162,7 +160,7 @@ static void one_thread(struct emitter *e, struct report *r, const struct thread_
     if (t->status != CAP_GONE)
         cpu_time(e, t);
     if (t->preset == PRESET_CRASHED)
-        crash_emit_registers(e, t->slot->regs);
+        emit_registers(e, t->slot->regs);
     if (t->status == CAP_OK && report_unwound(r, t)) {
         frames_emit_unwound(e, r, t->slot, report_unwound(r, t), &ns, py);
     } else if (t->status == CAP_OK) {
