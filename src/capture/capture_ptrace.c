@@ -23,6 +23,7 @@
 
 #include "arch/arch.h"
 #include "base/procfs.h"
+#include "signal/handlers.h"
 
 #include <errno.h>
 #include <linux/futex.h>

@@ -16,7 +16,7 @@
 #ifndef GMR_CAPTURE_PTRACE_H
 #define GMR_CAPTURE_PTRACE_H
 
-#include "signal/handlers.h"
+#include "signal/slot.h"
 
 #include <stddef.h>
 

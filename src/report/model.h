@@ -11,6 +11,7 @@
 #include "render/emit.h"
 #include "base/memread.h"
 #include "capture/capture.h"
+#include "signal/trigger_bits.h"
 #include "symbols/python.h"
 #include "symbols/symbolize.h"
 #include "symbols/unwind.h"

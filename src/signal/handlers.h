@@ -16,21 +16,11 @@
 #define GMR_HANDLERS_H
 
 #include "slot.h"
+#include "trigger_bits.h"
 
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/types.h>
-
-/* Reasons the watcher was woken, as bits in hs_pending. */
-enum trigger_bits {
-    TRIGGER_SIGNAL = 1,
-    TRIGGER_FILE = 2,
-    TRIGGER_TIMEOUT = 4,
-    TRIGGER_API = 8,
-    TRIGGER_CRASH = 16,
-    TRIGGER_REQUEST = 32, /* gmr-report, over the control channel (the watcher's own) */
-    TRIGGER_QUIT = 64,    /* no report: the watcher ends, to start again (watcher_follow_begin) */
-};
 
 /* Where the watcher is; the crash path and the trigger handler tell the
    truth from it. */

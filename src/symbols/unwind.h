@@ -10,7 +10,7 @@
 #ifndef GMR_UNWIND_H
 #define GMR_UNWIND_H
 
-#include "signal/handlers.h"
+#include "signal/slot.h"
 #include "base/maps.h"
 #include "base/memread.h"
 
