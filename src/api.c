@@ -19,14 +19,12 @@
  *
  * A watcher that faults (in a callback, say) is parked for good by its
  * fault handler, which marks it crashed (handler_no_watcher_reason): from
- * then on nothing waits for it. Every wait here is cut in slices of
- * SLICE_MS and looks at the watcher's state after each, so callers
- * already waiting return within one slice (the fault handler does not
- * call up into this file: the API sits above the signal handlers);
- * gmr_report returns -1 (ENOSYS) at once; (un)registering goes on without
- * waiting. The locks are futex words holding their owner's tid, so a
- * caller that finds one held by the dead watcher gives up instead of
- * waiting.
+ * then on nothing waits for it. Callers waiting for a report or a callback
+ * wait on the handlers' news word (handler_news), which that mark wakes,
+ * and return at once; gmr_report returns -1 (ENOSYS) at once;
+ * (un)registering goes on without waiting. The locks are futex words
+ * holding their owner's tid, so a caller that finds one held by the dead
+ * watcher gives up, at its next look (every SLICE_MS), instead of waiting.
  */
 #include "api.h"
 
@@ -76,10 +74,6 @@ static gmr_green_enum_fn green_fn;
 static void *green_arg;
 static _Atomic int green_runs; /* odd while the lister runs */
 
-/* Bumped, then woken, at each change a caller may wait for: a report
-   served, a callback returned. */
-static _Atomic uint32_t events;
-
 /* ---- waiting ---- */
 
 static int on_watcher(void)
@@ -98,10 +92,10 @@ static int watcher_crashed(void)
     return handler_watcher_state() == WATCHER_CRASHED;
 }
 
+/* A report served, a callback returned: callers waiting look again. */
 static void announce(void)
 {
-    atomic_fetch_add(&events, 1);
-    ll_futex_wake(&events, INT_MAX);
+    handler_announce();
 }
 
 /* 0, or -1 (ENOSYS) if the lock is held by a watcher that has failed. */
@@ -135,11 +129,11 @@ static void wait_while_running(_Atomic int *word, int value)
     if (on_watcher())
         return;
     for (;;) {
-        uint32_t seen = atomic_load(&events);
+        uint32_t seen = atomic_load(handler_news());
 
         if (atomic_load(word) != value || watcher_gone())
             return;
-        ll_futex_wait(&events, seen, SLICE_MS);
+        ll_futex_wait(handler_news(), seen, SLICE_MS);
     }
 }
 
@@ -352,7 +346,7 @@ static int wait_served(uint32_t ticket)
 
     clock_gettime(CLOCK_MONOTONIC, &start);
     for (;;) {
-        uint32_t seen = atomic_load(&events);
+        uint32_t seen = atomic_load(handler_news());
 
         if ((int32_t)(atomic_load(&served) - ticket) >= 0)
             return 0;
@@ -365,7 +359,7 @@ static int wait_served(uint32_t ticket)
             errno = ETIMEDOUT;
             return -1;
         }
-        ll_futex_wait(&events, seen, SLICE_MS);
+        ll_futex_wait(handler_news(), seen, SLICE_MS);
     }
 }
 

@@ -491,7 +491,10 @@ int watcher_follow_begin(void)
     pid_t tid;
     int err;
 
-    if (!start.running || getpid() != handler_pid() || crash_thread())
+    /* Not while a crash is reported, nor once the watcher has faulted: it
+       is parked for good and would never end. */
+    if (!start.running || getpid() != handler_pid() || crash_thread() ||
+        handler_watcher_state() == WATCHER_CRASHED)
         return 0;
     tid = started_tid();
     if (tid <= 0 || ll_gettid() == tid)

@@ -121,8 +121,6 @@ static void presets_for(const struct report_ctx *ctx, unsigned bits, struct capt
         p->crashed = &crash_record()->slot;
         p->frozen = freeze_records(&nfrozen);
         p->nfrozen = nfrozen;
-        if (p->nfrozen > FREEZE_RECORDS)
-            p->nfrozen = FREEZE_RECORDS;
         p->send = 0;
         if (ctx->cfg->capture != CAPTURE_SIGNAL)
             p->held = ctx->held;
@@ -164,9 +162,10 @@ void report_write(const struct report_ctx *ctx, const struct report_request *req
         symbolizer_refresh(ctx->sym, &r.cap.maps);
         r.sym = ctx->sym;
     }
-    stacks_read(&r);
+    stacks_unwind(&r);
     r.waits = &waits;
     waits_read(&r, r.waits);
+    stacks_symbolize(&r);
     /* gmr-report's own format; a report to the sink, the process's */
     render(&r, &out,
            req->reply && !req->reply->to_sink ? req->reply->json : ctx->cfg->format == FORMAT_JSON);

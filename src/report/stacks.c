@@ -2,11 +2,13 @@
  * stacks.c - the stacks stage: unwind, then symbolize, once per report.
  *
  * Each captured thread's stack is unwound into frames of its own (one
- * scratch array, copied to the exact size), then every frame's address is
- * looked up in the symbolizer; the results stay valid until the
- * symbolizer's next refresh, past the report's end. A program's
- * coroutines (gmr_register_green_threads) are listed here too, and their
- * stacks unwound where they lie. Without libunwind each thread keeps the
+ * scratch array, copied to the exact size) right after the capture; the
+ * Waits analysis runs next, while the threads are as close as may be to
+ * where they were caught (it looks up the few innermost frames it needs
+ * itself). Then every frame's address is looked up in the symbolizer,
+ * whose results stay valid until its next refresh, past the report's
+ * end. A program's coroutines (gmr_register_green_threads) are listed
+ * last, and their stacks unwound where they lie. Without libunwind each thread keeps the
  * interrupted instruction alone, marked so (no_unwinder), and the Threads
  * section says why.
  */
@@ -32,6 +34,7 @@ static int unwind_one(struct report *r, const struct slot *slot, struct unwind_f
     if (!r->unwind) {
         u->no_unwinder = 1;
         u->res.n = 1;
+        u->res.live_from = u->res.no_info_at = -1;
         scratch[0].pc = arch_pc(slot->regs);
         scratch[0].exact = 1;
         scratch[0].signal = 0;
@@ -58,29 +61,33 @@ static void symbolize_one(struct report *r, struct unwound *u)
         u->syms[i] = symbolize(r->sym, u->frames[i].pc, u->frames[i].exact);
 }
 
-static void threads(struct report *r, struct unwind_frame *scratch, size_t max)
+void stacks_unwind(struct report *r)
 {
-    size_t i;
+    size_t i, max = (size_t)r->cfg->max_frames;
+    struct unwind_frame *scratch = calloc(max, sizeof(*scratch));
 
-    r->unwound = calloc(r->cap.n ? r->cap.n : 1, sizeof(*r->unwound));
+    r->unwound = scratch ? calloc(r->cap.n ? r->cap.n : 1, sizeof(*r->unwound)) : NULL;
     for (i = 0; r->unwound && i < r->cap.n; i++) {
         const struct thread_rec *t = &r->cap.threads[i];
-        struct unwound *u = &r->unwound[i];
 
-        if (t->status != CAP_OK || unwind_one(r, t->slot, scratch, max, u) < 0)
-            continue;
-        symbolize_one(r, u);
+        if (t->status == CAP_OK)
+            unwind_one(r, t->slot, scratch, max, &r->unwound[i]);
     }
+    free(scratch);
 }
 
-static void coroutines(struct report *r, struct unwind_frame *scratch, size_t max)
+/* The program's coroutines, unwound where they lie, then symbolized. */
+static void coroutines(struct report *r)
 {
+    size_t max = (size_t)r->cfg->max_frames;
+    struct unwind_frame *scratch;
     long i;
 
     r->n_green = r->ctx->list_green ? r->ctx->list_green(&r->green) : -1;
     if (r->n_green <= 0)
         return;
-    r->green_unwound = calloc((size_t)r->n_green, sizeof(*r->green_unwound));
+    scratch = calloc(max, sizeof(*scratch));
+    r->green_unwound = scratch ? calloc((size_t)r->n_green, sizeof(*r->green_unwound)) : NULL;
     for (i = 0; r->green_unwound && i < r->n_green; i++) {
         struct unwound *u = &r->green_unwound[i];
         struct slot s;
@@ -93,18 +100,16 @@ static void coroutines(struct report *r, struct unwind_frame *scratch, size_t ma
             u->frames[0].exact = 0;
         symbolize_one(r, u);
     }
+    free(scratch);
 }
 
-void stacks_read(struct report *r)
+void stacks_symbolize(struct report *r)
 {
-    size_t max = (size_t)r->cfg->max_frames;
-    struct unwind_frame *scratch = calloc(max ? max : 1, sizeof(*scratch));
+    size_t i;
 
-    if (!scratch)
-        return;
-    threads(r, scratch, max);
-    coroutines(r, scratch, max);
-    free(scratch);
+    for (i = 0; r->unwound && i < r->cap.n; i++)
+        symbolize_one(r, &r->unwound[i]);
+    coroutines(r);
 }
 
 static void unwound_free(struct unwound *v, size_t n)

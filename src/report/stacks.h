@@ -9,9 +9,11 @@
 
 #include "model.h"
 
-/* Asks the program's lister for its coroutines, then unwinds and
-   symbolizes the threads' and coroutines' stacks into r. */
-void stacks_read(struct report *r);
+/* Unwinds every captured thread's stack (r->unwound). */
+void stacks_unwind(struct report *r);
+/* Symbolizes their frames; then asks the program's lister for its
+   coroutines, and unwinds and symbolizes theirs (r->green...). */
+void stacks_symbolize(struct report *r);
 void stacks_free(struct report *r);
 /* A suspended coroutine's saved registers as a slot: its stack is read in
    place, where it lies. */

@@ -232,10 +232,10 @@ static enum wait_kind futex_user(struct report *r, const struct thread_rec *t)
     const struct unwound *u = report_unwound(r, t);
     size_t i, j, k;
 
-    if (!u || !r->sym)
+    if (!u || u->no_unwinder || !r->sym)
         return WAIT_NONE;
     for (i = 0; i < u->res.n && i < TOP_FRAMES; i++) {
-        const struct sym_result *s = u->syms ? u->syms[i] : NULL;
+        const struct sym_result *s = symbolize(r->sym, u->frames[i].pc, u->frames[i].exact);
 
         for (j = 0; s && j < s->n; j++)
             for (k = 0; s->frames[j].function && k < sizeof(futex_users) / sizeof(futex_users[0]);

@@ -268,13 +268,20 @@ static void park_forever(void)
 /*
  * libgmr's own thread faulted. During a crash report: the crashing thread
  * is told to write its fallback report and end the process. At any other
- * time a fault of ours must not end the host: the watcher stops for good,
+ * time a fault of ours must not end the host: the watcher's thread ends,
  * and the process runs on without reports.
+ *
+ * It ends with the exit system call, not pthread_exit (which would unwind
+ * a stack that just faulted): the kernel clears the thread's tid, so the C
+ * library counts it as gone. Parked instead, it would still be asked to
+ * take part in the host's setuid() and kin, without the capabilities they
+ * need, and glibc aborts the process when one thread's call fails; and it
+ * would keep a process whose other threads have all ended alive.
  */
 static void watcher_crashed(int sig)
 {
-    /* Nothing of the host waits on us from now on: the API's waits look
-       at this state after each slice (api.c). */
+    /* Nothing of the host waits on us from now on: the state change wakes
+       the API's waiting callers (handler_news). */
     handler_set_watcher_state(WATCHER_CRASHED);
     if (atomic_load(&crash.tid)) {
         crash_reported(CRASH_WATCHER_FAILED);
@@ -282,7 +289,11 @@ static void watcher_crashed(int sig)
     }
     log_raw("libgmr's watcher thread crashed (SIG", signal_fatal_name(sig),
             "); this process writes no more reports. Please report this to libgmr.", NULL);
-    park_forever();
+    /* Its tid stays known (the API tells a lock it held by it), but
+       nothing is sent to it any more: every wake-up first asks whether
+       there is a watcher (handler_no_watcher_reason). */
+    for (;;)
+        syscall(SYS_exit, 0);
 }
 
 /* The signal that freezes the others: the capture signal, while it is

@@ -160,7 +160,9 @@ int freeze_holding(void)
 
 const struct frozen *freeze_records(uint32_t *n)
 {
-    *n = atomic_load(&fz.count);
+    uint32_t count = atomic_load(&fz.count);
+
+    *n = count < FREEZE_RECORDS ? count : FREEZE_RECORDS;
     return fz.records;
 }
 

@@ -52,7 +52,8 @@ void freeze_release(void);
 int freeze_released(void);
 /* Is a freeze on, with some thread frozen or held? */
 int freeze_holding(void);
-/* The records of the threads frozen so far, and how many (*n). */
+/* The records of the threads frozen so far, and how many (*n, at most
+   FREEZE_RECORDS: the others froze with no record). */
 const struct frozen *freeze_records(uint32_t *n);
 /* The tracer's part: n more threads held; the word it waits on until
    released (a futex word, set to non-zero by freeze_release). */

@@ -54,6 +54,7 @@ static struct {
     _Atomic int watcher_state;
     _Atomic unsigned watcher_woken;   /* handlers run on the watcher thread */
     _Atomic(void *) watcher_waits_on; /* the futex of a capture round the watcher waits on */
+    _Atomic uint32_t news;            /* futex word: bumped at each change waiters look for */
     _Atomic int leaving_signal;       /* the host is taking it: no wake-ups with it */
     _Atomic unsigned triggers;        /* trigger signals received, ever */
     _Atomic pid_t trigger_tid;        /* thread that received the last trigger */
@@ -116,6 +117,18 @@ pid_t handler_watcher(void)
 void handler_set_watcher_state(enum watcher_state state)
 {
     atomic_store(&hs.watcher_state, (int)state);
+    handler_announce();
+}
+
+_Atomic uint32_t *handler_news(void)
+{
+    return &hs.news;
+}
+
+void handler_announce(void)
+{
+    atomic_fetch_add(&hs.news, 1);
+    ll_futex_wake(&hs.news, 0x7fffffff);
 }
 
 enum watcher_state handler_watcher_state(void)
@@ -185,10 +198,12 @@ void handler_last_trigger(pid_t *tid, pid_t *sender)
 
 struct slot *handler_trigger_slot(unsigned *gen, unsigned *triggers)
 {
-    if (gen)
-        *gen = atomic_load(&hs.trigger.gen);
+    /* The count first: a trigger that fills the slot after it was read
+       is then taken as fresh (report.c), not as stale. */
     if (triggers)
         *triggers = atomic_load(&hs.triggers);
+    if (gen)
+        *gen = atomic_load(&hs.trigger.gen);
     return &hs.trigger.slot;
 }
 
@@ -242,6 +257,8 @@ void handler_wake_watcher(unsigned bits)
     int sig;
 
     atomic_fetch_or(&hs.pending, bits);
+    if (atomic_load(&hs.watcher_state) == WATCHER_CRASHED)
+        return; /* its thread is gone; its tid may be a host thread's by now */
     if (w <= 0)
         return; /* still starting: it looks at hs.pending before it first sleeps */
     sig = handler_wake_signal();
@@ -262,7 +279,7 @@ void handler_leaving(int sig)
     unsigned seen;
     int i;
 
-    if (w <= 0 || sig != handler_wake_signal()) {
+    if (w <= 0 || sig != handler_wake_signal() || handler_no_watcher_reason()) {
         atomic_store(&hs.leaving_signal, sig);
         return;
     }

@@ -57,6 +57,11 @@ void handler_set_watcher(pid_t tid);
 pid_t handler_watcher(void);
 void handler_set_watcher_state(enum watcher_state state);
 enum watcher_state handler_watcher_state(void);
+/* A futex word that changes whenever the watcher's state does, and at
+   each handler_announce: what a thread waiting for the watcher (api.c)
+   waits on, so that it wakes at once when the watcher faults. */
+_Atomic uint32_t *handler_news(void);
+void handler_announce(void);
 /* Why this process writes no report, or NULL if its watcher works or is
    starting. (A static string.) */
 const char *handler_no_watcher_reason(void);

@@ -17,17 +17,24 @@
  * the lister), gmr_report again, a new section registered and removed.
  * Each step runs in a thread of its own, given HANG_MS (default 5000) to
  * return; prints "<step> rc=<rc> errno=<name> ms=<n>" or "<step> hung",
- * the waiting caller's ms counted from the fault, then "ready <pid>".
+ * the waiting caller's ms counted from the fault. Last, from the main
+ * thread, "setxid": as root, the ids change as a daemon drops root
+ * keeping a capability in one thread (setresuid, capset, setresgid: glibc
+ * makes every thread make the call, the faulted watcher's included unless
+ * it is gone); rc 77 without root. Then "ready <pid>".
  */
 #include <gmr.h>
 
 #include <errno.h>
+#include <linux/capability.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -283,6 +290,23 @@ static void run_step(const char *name, int (*fn)(void))
     fflush(stdout);
 }
 
+static int change_ids(void)
+{
+    struct __user_cap_header_struct head = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct caps[2];
+
+    if (geteuid() != 0)
+        return 77;
+    if (prctl(PR_SET_KEEPCAPS, 1) < 0 || setresuid(65534, 65534, 65534) < 0 ||
+        syscall(SYS_capget, &head, caps) < 0)
+        return -1;
+    caps[0].effective = caps[0].permitted; /* this thread only */
+    caps[1].effective = caps[1].permitted;
+    if (syscall(SYS_capset, &head, caps) < 0 || setresgid(65534, 65534, 65534) < 0)
+        return -1;
+    return 0;
+}
+
 static int fault_mode(const char *mode)
 {
     int green = !strcmp(mode, "fault-green");
@@ -300,6 +324,13 @@ static int fault_mode(const char *mode)
     run_step("report-again", report_after);
     run_step("register-fresh", register_fresh);
     run_step("unregister-fresh", unregister_fresh);
+    {
+        long long start = now_ns();
+        int rc = change_ids();
+
+        printf("setxid rc=%d errno=%s ms=%.3f\n", rc, rc < 0 ? strerrorname_np(errno) : "0",
+               (double)(now_ns() - start) / 1e6);
+    }
     printf("ready %d\n", (int)getpid());
     fflush(stdout);
     for (;;)

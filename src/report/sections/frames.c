@@ -215,5 +215,7 @@ void frames_emit_unwound(struct emitter *e, const struct report *r, const struct
     if (py)
         python_rest(e, py, next_py, &index, ns);
     e->ops->end_frames(e);
+    if (r->sym && !u->syms)
+        frames_note(ns, "out of memory while symbolizing: the frames are shown as addresses");
     unwind_notes(ns, r, slot, &u->res);
 }
