@@ -9,12 +9,12 @@
 #include "signal/freeze.h"
 
 #include "base/fdtable.h"
-#include "signal/handlers.h"
 #include "base/procfs.h"
 #include "base/signames.h"
 #include "base/timefmt.h"
 
 #include <gmr.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
