@@ -8,9 +8,9 @@
  * itself). Then every frame's address is looked up in the symbolizer,
  * whose results stay valid until its next refresh, past the report's
  * end. A program's coroutines (gmr_register_green_threads) are listed
- * last, and their stacks unwound where they lie. Without libunwind each thread keeps the
- * interrupted instruction alone, marked so (no_unwinder), and the Threads
- * section says why.
+ * last, and their stacks unwound where they lie. Without libunwind each
+ * thread keeps the interrupted instruction alone, marked so
+ * (no_unwinder), and the Threads section says why.
  */
 #include "stacks.h"
 
