@@ -48,24 +48,16 @@ void frames_emit_notes(struct emitter *e, const struct notes *ns)
         e->ops->str(e, "note", joined, EMIT_JSON_ONLY);
 }
 
-void frames_emit_pc(struct emitter *e, const struct sym_result *res, uintptr_t pc, int signal,
-                    int *index)
+/* Frames [from, to) of what one address stands for. */
+static void emit_symbols(struct emitter *e, const struct sym_result *res, uintptr_t pc, int signal,
+                         size_t from, size_t to, int *index)
 {
     struct emit_frame f;
     size_t i;
 
     memset(&f, 0, sizeof(f));
     f.pc = pc;
-    if (signal) {
-        f.kind = frame_kind_name(FRAME_SIGNAL);
-        f.function = "<signal handler called>"; /* gdb's words, if it has no name */
-    }
-    if (!res || res->n == 0) {
-        f.index = (*index)++;
-        e->ops->frame(e, &f);
-        return;
-    }
-    for (i = 0; i < res->n; i++) {
+    for (i = from; i < to; i++) {
         const struct sym_frame *s = &res->frames[i];
         f.index = (*index)++;
         f.kind = frame_kind_name(signal ? FRAME_SIGNAL : s->kind);
@@ -80,6 +72,25 @@ void frames_emit_pc(struct emitter *e, const struct sym_result *res, uintptr_t p
         f.line = s->line;
         e->ops->frame(e, &f);
     }
+}
+
+void frames_emit_pc(struct emitter *e, const struct sym_result *res, uintptr_t pc, int signal,
+                    int *index)
+{
+    struct emit_frame f;
+
+    if (res && res->n) {
+        emit_symbols(e, res, pc, signal, 0, res->n, index);
+        return;
+    }
+    memset(&f, 0, sizeof(f));
+    f.pc = pc;
+    f.index = (*index)++;
+    if (signal) {
+        f.kind = frame_kind_name(FRAME_SIGNAL);
+        f.function = "<signal handler called>"; /* gdb's words, if it has no name */
+    }
+    e->ops->frame(e, &f);
 }
 
 static void unwind_notes(struct notes *ns, const struct report *r, const struct slot *slot,
@@ -149,14 +160,17 @@ static void emit_python_run(struct emitter *e, const struct py_thread *py, size_
     }
 }
 
-static int runs_python(const struct sym_result *res)
+/* Which of an address's frames is CPython's evaluation loop, or res->n
+   if none: the frames inlined into it (Py_INCREF, say) ran on behalf of
+   the Python code it runs, so they come before that code's frames. */
+static size_t eval_frame_at(const struct sym_result *res)
 {
     size_t i;
 
-    for (i = 0; res && i < res->n; i++)
+    for (i = 0; i < res->n; i++)
         if (python_is_eval_frame(res->frames[i].function))
-            return 1;
-    return 0;
+            return i;
+    return res->n;
 }
 
 /* Python frames no evaluation loop frame was found for: last, said so. */
@@ -207,9 +221,14 @@ void frames_emit_unwound(struct emitter *e, const struct report *r, const struct
     }
     for (i = 0; i < u->res.n; i++) {
         const struct sym_result *res = u->syms ? u->syms[i] : NULL;
+        size_t at = py && res ? eval_frame_at(res) : 0;
 
-        if (py && runs_python(res))
+        if (py && res && at < res->n) {
+            emit_symbols(e, res, u->frames[i].pc, u->frames[i].signal, 0, at, &index);
             emit_python_run(e, py, &next_py, &index);
+            emit_symbols(e, res, u->frames[i].pc, u->frames[i].signal, at, res->n, &index);
+            continue;
+        }
         frames_emit_pc(e, res, u->frames[i].pc, u->frames[i].signal, &index);
     }
     if (py)
