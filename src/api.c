@@ -17,8 +17,8 @@
  * its own ticket, so it returns once a report begun after its request is
  * written, and requests arriving together share a report.
  *
- * A watcher that faults (in a callback, say) is parked for good by its
- * fault handler, which marks it crashed (handler_no_watcher_reason): from
+ * A watcher that faults (in a callback, say) is ended by its fault handler
+ * (crash_handler.c), which first marks it crashed (handler_no_watcher_reason): from
  * then on nothing waits for it. Callers waiting for a report or a callback
  * wait on the handlers' news word (handler_news), which that mark wakes,
  * and return at once; gmr_report returns -1 (ENOSYS) at once;
@@ -90,12 +90,6 @@ static int watcher_gone(void)
 static int watcher_crashed(void)
 {
     return handler_watcher_state() == WATCHER_CRASHED;
-}
-
-/* A report served, a callback returned: callers waiting look again. */
-static void announce(void)
-{
-    handler_announce();
 }
 
 /* 0, or -1 (ENOSYS) if the lock is held by a watcher that has failed. */
@@ -334,7 +328,7 @@ void api_emit_sections(struct emitter *e)
             continue;
         run_section(e, &snapshot[i]); /* no lock held: it may (un)register */
         atomic_store(&running_id, 0);
-        announce();
+        handler_announce();
     }
 }
 
@@ -407,7 +401,7 @@ void api_requests_served(uint32_t ticket)
 
     while ((int32_t)(ticket - seen) > 0 && !atomic_compare_exchange_weak(&served, &seen, ticket))
         ;
-    announce();
+    handler_announce();
 }
 
 /* ---- green threads ---- */
@@ -472,7 +466,7 @@ long api_green_threads(struct green_thread **out)
     if (fn) {
         fn(visit, &l, arg); /* no lock held */
         atomic_fetch_add(&green_runs, 1);
-        announce();
+        handler_announce();
         n = (long)l.n;
     }
     for (i = 0; i < l.n; i++) { /* pointers into the array's final place */

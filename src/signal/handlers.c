@@ -117,7 +117,10 @@ pid_t handler_watcher(void)
 void handler_set_watcher_state(enum watcher_state state)
 {
     atomic_store(&hs.watcher_state, (int)state);
-    handler_announce();
+    /* Waiters care only for a watcher that is gone; a process's start
+       (STARTING) pays no system call for them. */
+    if (state != WATCHER_STARTING && state != WATCHER_READY)
+        handler_announce();
 }
 
 _Atomic uint32_t *handler_news(void)
